@@ -1,0 +1,133 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "common/error.h"
+
+namespace custos {
+namespace {
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+std::string errno_text() { return std::strerror(errno); }
+
+FileDescriptor open_for_reading(const std::filesystem::path& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) throw Error("cannot open " + path.string() + ": " + errno_text());
+  return fd;
+}
+
+std::size_t checked_size(const FileDescriptor& fd, const std::filesystem::path& path,
+                         std::size_t max_bytes, struct stat* info) {
+  if (::fstat(fd.get(), info) != 0) throw Error("cannot stat " + path.string() + ": " + errno_text());
+  if (!S_ISREG(info->st_mode)) throw Error(path.string() + " is not a regular file");
+  if (static_cast<std::uint64_t>(info->st_size) > max_bytes) {
+    throw Error(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  return static_cast<std::size_t>(info->st_size);
+}
+
+void read_exactly(const FileDescriptor& fd, const std::filesystem::path& path, std::uint8_t* out,
+                  std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd.get(), out + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error("cannot read " + path.string() + ": " + errno_text());
+    if (n == 0) throw Error(path.string() + " changed while it was read");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void write_all(int fd, const std::filesystem::path& path, const std::uint8_t* data, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error("cannot write " + path.string() + ": " + errno_text());
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  FileDescriptor fd = open_for_reading(path);
+  struct stat info {};
+  std::vector<std::uint8_t> contents(checked_size(fd, path, max_bytes, &info));
+  read_exactly(fd, path, contents.data(), contents.size());
+  return contents;
+}
+
+std::string read_text_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  std::vector<std::uint8_t> bytes = read_file(path, max_bytes);
+  return {bytes.begin(), bytes.end()};
+}
+
+SecureBuffer read_private_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  FileDescriptor fd = open_for_reading(path);
+  struct stat info {};
+  std::size_t size = checked_size(fd, path, max_bytes, &info);
+  if ((info.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    throw Error(path.string() + " has mode " + mode +
+                ": a secret file must not be accessible to group or other (chmod 600)");
+  }
+  SecureBuffer contents(size);
+  read_exactly(fd, path, contents.data(), size);
+  return contents;
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> contents,
+                       unsigned mode) {
+  std::filesystem::path temporary = path;
+  temporary += ".tmp-" + std::to_string(::getpid());
+  FileDescriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (fd.get() < 0) throw Error("cannot create " + temporary.string() + ": " + errno_text());
+  try {
+    write_all(fd.get(), temporary, contents.data(), contents.size());
+    if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
+      throw Error("cannot write " + temporary.string() + ": " + errno_text());
+    }
+    if (::close(fd.release()) != 0) throw Error("cannot write " + temporary.string() + ": " + errno_text());
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      throw Error("cannot rename " + temporary.string() + " to " + path.string() + ": " + errno_text());
+    }
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
+  // Make the rename itself durable.
+  std::filesystem::path parent = path.parent_path().empty() ? "." : path.parent_path();
+  FileDescriptor directory(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (directory.get() >= 0) ::fsync(directory.get());
+}
+
+void write_file_atomic(const std::filesystem::path& path, const std::string& contents, unsigned mode) {
+  write_file_atomic(path, std::span(reinterpret_cast<const std::uint8_t*>(contents.data()), contents.size()),
+                    mode);
+}
+
+}  // namespace custos

@@ -1,0 +1,32 @@
+// File I/O with the checks a CA needs: size limits on input, atomic
+// replacement of output (temp file, fsync, rename), and a refusal to read
+// secrets from files that others can read.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/secure_buffer.h"
+
+namespace custos {
+
+// Reads a whole file, refusing one larger than `max_bytes`.
+std::vector<std::uint8_t> read_file(const std::filesystem::path& path, std::size_t max_bytes);
+std::string read_text_file(const std::filesystem::path& path, std::size_t max_bytes);
+
+// Reads a secret file into secure memory. Refuses a file that group or other
+// may read or write, naming the mode, so a PIN never sits in a shared file.
+SecureBuffer read_private_file(const std::filesystem::path& path, std::size_t max_bytes);
+
+// Writes `contents` to a temporary file beside `path`, fsyncs it and renames
+// it over `path`, so a reader sees the old file or the new one, never half.
+void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> contents,
+                       unsigned mode = 0644);
+void write_file_atomic(const std::filesystem::path& path, const std::string& contents,
+                       unsigned mode = 0644);
+
+}  // namespace custos

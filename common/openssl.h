@@ -1,0 +1,72 @@
+// One owning pointer type per OpenSSL handle, so every object is freed on
+// every path (BoringSSL's bssl::UniquePtr, for OpenSSL 3):
+//
+//   ossl::Ptr<X509> certificate(d2i_X509(nullptr, &p, size));
+//   if (!certificate) throw Error("parsing the certificate: " + ossl::last_error());
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace custos::ossl {
+
+template <typename T>
+struct Deleter;
+
+#define CUSTOS_OSSL_DELETER(type, free_function) \
+  template <>                                    \
+  struct Deleter<type> {                         \
+    void operator()(type* p) const { free_function(p); } \
+  };
+
+CUSTOS_OSSL_DELETER(BIO, BIO_free_all)
+CUSTOS_OSSL_DELETER(BIGNUM, BN_free)
+CUSTOS_OSSL_DELETER(ECDSA_SIG, ECDSA_SIG_free)
+CUSTOS_OSSL_DELETER(EVP_MD_CTX, EVP_MD_CTX_free)
+CUSTOS_OSSL_DELETER(EVP_PKEY, EVP_PKEY_free)
+CUSTOS_OSSL_DELETER(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
+CUSTOS_OSSL_DELETER(OSSL_PARAM, OSSL_PARAM_free)
+CUSTOS_OSSL_DELETER(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
+CUSTOS_OSSL_DELETER(ASN1_OBJECT, ASN1_OBJECT_free)
+// ASN1_INTEGER, ASN1_OCTET_STRING, ASN1_TIME… are all ASN1_STRING.
+CUSTOS_OSSL_DELETER(ASN1_STRING, ASN1_STRING_free)
+CUSTOS_OSSL_DELETER(X509, X509_free)
+CUSTOS_OSSL_DELETER(X509_ALGOR, X509_ALGOR_free)
+CUSTOS_OSSL_DELETER(X509_EXTENSION, X509_EXTENSION_free)
+CUSTOS_OSSL_DELETER(X509_NAME, X509_NAME_free)
+CUSTOS_OSSL_DELETER(X509_REQ, X509_REQ_free)
+CUSTOS_OSSL_DELETER(X509_SIG, X509_SIG_free)
+CUSTOS_OSSL_DELETER(X509_STORE, X509_STORE_free)
+CUSTOS_OSSL_DELETER(X509_STORE_CTX, X509_STORE_CTX_free)
+CUSTOS_OSSL_DELETER(RSA_PSS_PARAMS, RSA_PSS_PARAMS_free)
+CUSTOS_OSSL_DELETER(STACK_OF(X509), sk_X509_free)
+#undef CUSTOS_OSSL_DELETER
+
+template <typename T>
+using Ptr = std::unique_ptr<T, Deleter<T>>;
+
+// The OpenSSL error queue as one line ("error:…: …"), emptied; "no detail"
+// when the queue is empty.
+std::string last_error();
+
+// DER of an object through its i2d function; throws custos::Error naming
+// `what` when encoding fails.
+template <typename T>
+std::vector<std::uint8_t> to_der(const T* object, int (*i2d)(const T*, unsigned char**), const char* what);
+
+std::vector<std::uint8_t> sha_digest(const char* digest_name, std::span<const std::uint8_t> data);
+
+}  // namespace custos::ossl
+
+#include "common/openssl_inl.h"
