@@ -1,0 +1,105 @@
+// RAII over the SQLCipher C API: a connection, prepared statements with
+// typed binding, and a transaction that rolls back unless committed.
+//
+//   Transaction transaction(connection);            // BEGIN IMMEDIATE
+//   Statement insert(connection, "INSERT INTO t(x) VALUES (?1)");
+//   insert.bind(1, value).run();
+//   transaction.commit();                           // or ROLLBACK on unwind
+//
+// Every error is a StorageError whose message names the step and SQLite's
+// own words ("opening custos.db: file is not a database").
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "common/secure_buffer.h"
+
+namespace custos::storage {
+
+class StorageError : public Error {
+ public:
+  StorageError(const std::string& message, int code) : Error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+class Connection {
+ public:
+  // Opens (or, with `create`, creates) the file and applies `raw_key`
+  // (32 bytes) with SQLCipher's pinned settings. Does not touch the file's
+  // contents: `prove_key` does, first.
+  Connection(const std::filesystem::path& path, bool create, const SecureBuffer& raw_key);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* get() const { return db_; }
+  const std::filesystem::path& path() const { return path_; }
+
+  // Runs statements that return no rows.
+  void execute(const std::string& sql);
+
+  // Throws StorageError with `step` and SQLite's message for a failed call.
+  [[noreturn]] void fail(const std::string& step, int code) const;
+
+ private:
+  std::filesystem::path path_;
+  sqlite3* db_ = nullptr;
+};
+
+class Statement {
+ public:
+  Statement(const Connection& connection, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind(int index, std::span<const std::uint8_t> value);
+  Statement& bind_null(int index);
+
+  // Steps once: true while there is a row to read.
+  bool step();
+  // Steps to completion, for statements that return no rows.
+  void run();
+  void reset();
+
+  std::int64_t column_int(int index) const;
+  std::string column_text(int index) const;
+  std::vector<std::uint8_t> column_blob(int index) const;
+  bool column_is_null(int index) const;
+
+ private:
+  const Connection& connection_;
+  sqlite3_stmt* statement_ = nullptr;
+};
+
+class Transaction {
+ public:
+  // BEGIN IMMEDIATE: takes the write lock up front, so two writers queue on
+  // the busy timeout instead of failing at their first write.
+  explicit Transaction(Connection& connection);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit();
+
+ private:
+  Connection& connection_;
+  bool done_ = false;
+};
+
+}  // namespace custos::storage

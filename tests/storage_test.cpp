@@ -1,0 +1,118 @@
+// The SQLCipher store: encrypted on disk, opened only by its key, one clear
+// error for a wrong key, a damaged file or another CA's database, and an
+// audit chain that detects edits.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "storage/audit.h"
+#include "storage/sqlite.h"
+#include "storage/store.h"
+#include "tests/support/softhsm.h"
+
+namespace custos::storage {
+namespace {
+
+SecureBuffer key_of(std::uint8_t fill) {
+  SecureBuffer key(32);
+  std::fill(key.data(), key.data() + key.size(), fill);
+  return key;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = testing::SoftHsm::instance().make_directory(
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    path_ = directory_ / "custos.db";
+  }
+
+  std::string error_opening(const SecureBuffer& key, const std::string& id = "db-1") {
+    try {
+      SqlCipherStore::open(path_, key, id);
+    } catch (const Error& error) {
+      return error.what();
+    }
+    return "";
+  }
+
+  std::filesystem::path directory_;
+  std::filesystem::path path_;
+};
+
+TEST_F(StoreTest, FileIsEncryptedAndReopensWithItsKey) {
+  {
+    auto store = SqlCipherStore::create(path_, key_of(7), "db-1");
+    store->append_audit({"test", "ca_created", {{"subject", "CN=Test"}}});
+  }
+  std::string header = testing::read_file(path_).substr(0, 16);
+  EXPECT_NE(header, std::string("SQLite format 3\0", 16));
+  EXPECT_EQ(testing::read_file(path_).find("ca_created"), std::string::npos);
+
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  EXPECT_EQ(store->database_id(), "db-1");
+  EXPECT_EQ(store->schema_version(), SqlCipherStore::kSchemaVersion);
+  ASSERT_EQ(store->audit_log().size(), 1u);
+  EXPECT_EQ(store->audit_log()[0].event, "ca_created");
+}
+
+TEST_F(StoreTest, WrongKeyIsOneClearError) {
+  SqlCipherStore::create(path_, key_of(7), "db-1");
+  EXPECT_EQ(error_opening(key_of(8)),
+            "the database key does not open " + path_.string() +
+                ": it was made with another key, is not a Custos database, or is damaged");
+}
+
+TEST_F(StoreTest, FileThatIsNotADatabaseIsOneClearError) {
+  testing::write_file(path_, std::string(8192, 'x'));
+  EXPECT_NE(error_opening(key_of(7)).find("the database key does not open"), std::string::npos);
+}
+
+TEST_F(StoreTest, DamagedPageIsAnErrorNotACrash) {
+  {
+    auto store = SqlCipherStore::create(path_, key_of(7), "db-1");
+    for (int i = 0; i < 50; ++i) store->append_audit({"test", "event", {{"i", i}}});
+  }
+  {
+    std::fstream file(path_, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(4096 + 100);
+    file.write("garbage!", 8);
+  }
+  std::string message;
+  try {
+    auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+    store->audit_log();
+  } catch (const Error& error) {
+    message = error.what();
+  }
+  EXPECT_FALSE(message.empty()) << "a damaged page went unnoticed";
+}
+
+TEST_F(StoreTest, AnotherCasDatabaseIsRefused) {
+  SqlCipherStore::create(path_, key_of(7), "db-1");
+  EXPECT_EQ(error_opening(key_of(7), "db-2"),
+            path_.string() + " belongs to another CA (database id db-1, the configuration names db-2)");
+}
+
+TEST_F(StoreTest, CreateRefusesAnExistingFile) {
+  SqlCipherStore::create(path_, key_of(7), "db-1");
+  EXPECT_THROW(SqlCipherStore::create(path_, key_of(7), "db-1"), Error);
+}
+
+TEST_F(StoreTest, AuditChainHoldsAndAnEditBreaksIt) {
+  {
+    auto store = SqlCipherStore::create(path_, key_of(7), "db-1");
+    for (int i = 0; i < 5; ++i) store->append_audit({"test", "event", {{"i", i}}});
+    EXPECT_EQ(first_broken_audit_entry(store->audit_log()), std::nullopt);
+  }
+  {
+    // Edit entry 3 behind the store's back, with the key.
+    Connection connection(path_, false, key_of(7));
+    connection.execute("UPDATE audit_log SET detail = '{\"i\":99}' WHERE id = 3");
+  }
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  EXPECT_EQ(first_broken_audit_entry(store->audit_log()), std::optional<std::int64_t>(3));
+}
+
+}  // namespace
+}  // namespace custos::storage
