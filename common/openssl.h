@@ -10,6 +10,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -50,6 +51,9 @@ CUSTOS_OSSL_DELETER(X509_SIG, X509_SIG_free)
 CUSTOS_OSSL_DELETER(X509_STORE, X509_STORE_free)
 CUSTOS_OSSL_DELETER(X509_STORE_CTX, X509_STORE_CTX_free)
 CUSTOS_OSSL_DELETER(RSA_PSS_PARAMS, RSA_PSS_PARAMS_free)
+CUSTOS_OSSL_DELETER(X509_PUBKEY, X509_PUBKEY_free)
+CUSTOS_OSSL_DELETER(BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free)
+CUSTOS_OSSL_DELETER(AUTHORITY_KEYID, AUTHORITY_KEYID_free)
 CUSTOS_OSSL_DELETER(STACK_OF(X509), sk_X509_free)
 #undef CUSTOS_OSSL_DELETER
 
@@ -62,8 +66,9 @@ std::string last_error();
 
 // DER of an object through its i2d function; throws custos::Error naming
 // `what` when encoding fails.
-template <typename T>
-std::vector<std::uint8_t> to_der(const T* object, int (*i2d)(const T*, unsigned char**), const char* what);
+// `i2d` is any OpenSSL encoder of the object (i2d_X509, i2d_re_X509_tbs, …).
+template <typename T, typename Encoder>
+std::vector<std::uint8_t> to_der(T* object, Encoder i2d, const char* what);
 
 std::vector<std::uint8_t> sha_digest(const char* digest_name, std::span<const std::uint8_t> data);
 

@@ -5,8 +5,8 @@
 
 namespace custos::ossl {
 
-template <typename T>
-std::vector<std::uint8_t> to_der(const T* object, int (*i2d)(const T*, unsigned char**), const char* what) {
+template <typename T, typename Encoder>
+std::vector<std::uint8_t> to_der(T* object, Encoder i2d, const char* what) {
   int length = i2d(object, nullptr);
   if (length <= 0) throw Error(std::string("encoding ") + what + ": " + last_error());
   std::vector<std::uint8_t> der(static_cast<std::size_t>(length));

@@ -55,7 +55,7 @@ class AttributeTemplate {
 };
 
 std::vector<std::uint8_t> der_of_curve(int nid) {
-  return ossl::to_der<ASN1_OBJECT>(OBJ_nid2obj(nid), i2d_ASN1_OBJECT, "a curve identifier");
+  return ossl::to_der(OBJ_nid2obj(nid), i2d_ASN1_OBJECT, "a curve identifier");
 }
 
 // CKA_EC_POINT is a DER OCTET STRING by the standard, but some tokens return
@@ -73,7 +73,7 @@ std::vector<std::uint8_t> unwrap_ec_point(const std::vector<std::uint8_t>& value
 
 std::vector<std::uint8_t> spki_of(EVP_PKEY* key) {
   if (key == nullptr) throw Error("building the public key from the token's attributes: " + ossl::last_error());
-  return ossl::to_der<EVP_PKEY>(key, i2d_PUBKEY, "the public key");
+  return ossl::to_der(key, i2d_PUBKEY, "the public key");
 }
 
 ossl::Ptr<EVP_PKEY> key_from_params(const char* algorithm, OSSL_PARAM_BLD* builder) {
@@ -99,7 +99,7 @@ std::vector<std::uint8_t> ecdsa_raw_to_der(const std::vector<std::uint8_t>& raw)
     BN_free(s);
     throw Error("converting the ECDSA signature: " + ossl::last_error());
   }
-  return ossl::to_der<ECDSA_SIG>(signature.get(), i2d_ECDSA_SIG, "the ECDSA signature");
+  return ossl::to_der(signature.get(), i2d_ECDSA_SIG, "the ECDSA signature");
 }
 
 // The DigestInfo that CKM_RSA_PKCS signs (RFC 8017, EMSA-PKCS1-v1_5),
@@ -114,7 +114,7 @@ std::vector<std::uint8_t> digest_info(std::string_view digest_name, const std::v
       ASN1_OCTET_STRING_set(value, digest.data(), static_cast<int>(digest.size())) != 1) {
     throw Error("encoding the DigestInfo: " + ossl::last_error());
   }
-  return ossl::to_der<X509_SIG>(info.get(), i2d_X509_SIG, "the DigestInfo");
+  return ossl::to_der(info.get(), i2d_X509_SIG, "the DigestInfo");
 }
 
 struct PssParameters {

@@ -123,6 +123,9 @@ std::unique_ptr<Store> SqlCipherStore::create(const std::filesystem::path& path,
                                               const std::string& database_id) {
   if (std::filesystem::exists(path)) throw Error("the database " + path.string() + " already exists");
   auto connection = std::make_unique<Connection>(path, true, key);
+  // Encrypted, but still nobody else's business; SQLite gives its -wal and
+  // -shm files the same mode.
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   prove_key_and_configure(*connection);
   auto store = std::make_unique<SqlCipherStoreImpl>(std::move(connection));
   store->migrate();

@@ -1,0 +1,112 @@
+#include "appliance/cli/commands.h"
+
+#include <iostream>
+
+#include "appliance/x509/certificate.h"
+#include "appliance/x509/name.h"
+#include "common/files.h"
+
+namespace custos::cli {
+namespace {
+
+constexpr std::size_t kMaxCertificateFileBytes = 1 << 20;
+
+void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << "\n"; }
+
+std::string describe_profiles(const engine::CaConfig& config) {
+  std::string text;
+  for (const engine::ProfileSection& profile : config.profiles) {
+    if (!text.empty()) text += "; ";
+    text += profile.name + ": " + profile.decision + ", " + std::to_string(profile.validity_days) + " days";
+  }
+  return text.empty() ? "(none)" : text;
+}
+
+}  // namespace
+
+void run_init(const InitCommand& command) {
+  engine::InitResult result = engine::init_ca(command.options);
+  const engine::CaConfig& config = result.config;
+  std::string key_method(engine::database_key_method_name(config.database.key_method));
+  if (command.json) {
+    nlohmann::json out = {{"kind", config.ca.subordinate ? "subordinate" : "root"},
+                          {"subject", config.ca.subject},
+                          {"directory", std::filesystem::absolute(command.options.directory).string()},
+                          {"key_type", hsm::key_type_name(config.ca.key_type)},
+                          {"signature", hsm::signature_scheme_name(config.ca.signature)},
+                          {"key_label", config.ca.key.label},
+                          {"token", config.token.label},
+                          {"database_key_method", key_method},
+                          {config.ca.subordinate ? "csr" : "certificate", result.output.string()},
+                          {"sha256", result.fingerprint}};
+    if (!result.serial.empty()) out["serial"] = result.serial;
+    print_json(out);
+    return;
+  }
+  std::cout << "created " << (config.ca.subordinate ? "subordinate" : "root") << " CA \"" << config.ca.subject
+            << "\" in " << command.options.directory.string() << "\n"
+            << "  key          " << hsm::key_type_name(config.ca.key_type) << " '" << config.ca.key.label
+            << "' on token '" << config.token.label << "', signing with "
+            << hsm::signature_scheme_name(config.ca.signature) << "\n"
+            << "  database     " << (command.options.directory / config.database.file).string()
+            << " (SQLCipher, keyed by " << key_method << " on the token)\n";
+  if (config.ca.subordinate) {
+    std::cout << "  request      " << result.output.string() << " (SHA-256 " << result.fingerprint << ")\n"
+              << "next: have the parent CA sign the request, then run custos install-ca-cert --cert FILE\n";
+  } else {
+    std::cout << "  certificate  " << result.output.string() << " (serial " << result.serial << ", SHA-256 "
+              << result.fingerprint << ")\n";
+  }
+}
+
+void run_install_ca_cert(const InstallCaCertCommand& command) {
+  auto ca = engine::CertificateAuthority::open(command.directory, command.token);
+  std::string pem = read_text_file(command.certificate_file, kMaxCertificateFileBytes);
+  ossl::Ptr<X509> certificate = ca->install_certificate(pem, engine::local_actor());
+  std::string subject = x509::format_name(X509_get_subject_name(certificate.get()));
+  std::string issuer = x509::format_name(X509_get_issuer_name(certificate.get()));
+  std::string serial = x509::serial_hex(certificate.get());
+  if (command.json) {
+    print_json({{"subject", subject},
+                {"issuer", issuer},
+                {"serial", serial},
+                {"certificate", ca->paths().certificate.string()},
+                {"chain", ca->paths().chain.string()}});
+    return;
+  }
+  std::cout << "installed the CA certificate \"" << subject << "\" (serial " << serial << "), issued by \"" << issuer
+            << "\"\n  certificate  " << ca->paths().certificate.string() << "\n  chain        "
+            << ca->paths().chain.string() << "\n";
+}
+
+void run_ca_cert(const std::filesystem::path& directory, const std::optional<std::filesystem::path>& out) {
+  std::string chain = engine::read_ca_chain(directory);
+  if (out) {
+    write_file_atomic(*out, chain);
+  } else {
+    std::cout << chain;
+  }
+}
+
+void run_config(const std::filesystem::path& directory, bool json) {
+  engine::CaConfig config = engine::load_config(engine::CaPaths(directory).config);
+  if (json) {
+    print_json(engine::config_to_json(config));
+    return;
+  }
+  std::string exits;
+  for (const engine::ModuleSection& exit : config.exits) exits += (exits.empty() ? "" : ", ") + exit.module;
+  std::cout << "name        " << config.ca.name << "\n"
+            << "subject     " << config.ca.subject << "\n"
+            << "kind        " << (config.ca.subordinate ? "subordinate" : "root") << "\n"
+            << "key         " << hsm::key_type_name(config.ca.key_type) << " '" << config.ca.key.label
+            << "', signing with " << hsm::signature_scheme_name(config.ca.signature) << "\n"
+            << "token       '" << config.token.label << "' via " << config.token.module.string() << "\n"
+            << "database    " << config.database.file.string() << " (keyed by "
+            << engine::database_key_method_name(config.database.key_method) << " on the token)\n"
+            << "policy      " << config.policy.module << " (timeout " << config.policy_timeout_ms << " ms)\n"
+            << "profiles    " << describe_profiles(config) << "\n"
+            << "exit        " << (exits.empty() ? "(none)" : exits) << "\n";
+}
+
+}  // namespace custos::cli

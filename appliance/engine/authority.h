@@ -1,0 +1,102 @@
+// A certificate authority's directory and the operations that create and
+// open it: `init` (key on the token, self-signed certificate or request to
+// a parent, configuration, encrypted database), `open` (token, key, store),
+// and installing a subordinate CA's certificate.
+//
+//   InitResult made = init_ca({.directory = dir, .subject = "CN=Root", .key_type = "ec-p256", .token = options});
+//   auto ca = CertificateAuthority::open(dir, options);
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "appliance/engine/config.h"
+#include "common/openssl.h"
+#include "hsm/pin.h"
+#include "hsm/token.h"
+#include "storage/store.h"
+
+namespace custos::engine {
+
+// Where the files of a CA directory live.
+struct CaPaths {
+  explicit CaPaths(std::filesystem::path directory);
+  std::filesystem::path directory;
+  std::filesystem::path config;       // custos.toml
+  std::filesystem::path certificate;  // ca.pem: the CA's own certificate
+  std::filesystem::path chain;        // chain.pem: its issuers up to the root (subordinate CAs)
+};
+
+// The token options every command that opens the CA accepts; unset
+// values come from custos.toml (or, at init, from the built-in default).
+struct TokenOptions {
+  std::optional<std::filesystem::path> module;
+  std::optional<std::string> label;
+  hsm::PinSource pin;
+};
+
+struct InitOptions {
+  std::filesystem::path directory;
+  std::string subject;
+  std::string key_type;
+  int validity_days = 3650;
+  bool subordinate = false;
+  std::optional<std::filesystem::path> csr_out;
+  std::optional<std::string> database_key_method;  // hmac-sha256 | rsa-oaep; chosen from the token when unset
+  TokenOptions token;
+  std::string actor;  // for the audit log
+};
+
+struct InitResult {
+  CaConfig config;
+  std::filesystem::path output;  // ca.pem, or the CSR for a subordinate CA
+  std::string serial;            // root only
+  std::string fingerprint;       // SHA-256 of the certificate (root) or request
+};
+
+// Creates a CA in `options.directory`. Refuses a directory that already
+// holds one. On any failure it removes what it made — token objects,
+// files, the directory if it created it — and rethrows.
+InitResult init_ca(const InitOptions& options);
+
+// The CA certificate chain as PEM (ca.pem, then chain.pem), read from the
+// directory without the token.
+std::string read_ca_chain(const std::filesystem::path& directory);
+
+class CertificateAuthority {
+ public:
+  // Loads custos.toml, logs in to the token, checks the CA key is there,
+  // derives the database key and opens the store.
+  static std::unique_ptr<CertificateAuthority> open(const std::filesystem::path& directory,
+                                                    const TokenOptions& options);
+
+  const CaConfig& config() const { return config_; }
+  const CaPaths& paths() const { return paths_; }
+  hsm::Token& token() { return *token_; }
+  storage::Store& store() { return *store_; }
+
+  // Installs the parent-signed certificate of a subordinate CA. `pem` holds
+  // the CA certificate first, then its issuers up to a self-signed root.
+  // Checks that the certificate is for the token's key, is a CA
+  // certificate, and chains to the root given; then writes chain.pem and
+  // ca.pem and records the installation. Returns the installed certificate.
+  ossl::Ptr<X509> install_certificate(const std::string& pem, const std::string& actor);
+
+ private:
+  CertificateAuthority(CaPaths paths, CaConfig config, std::unique_ptr<hsm::Token> token,
+                       std::unique_ptr<storage::Store> store);
+
+  CaPaths paths_;
+  CaConfig config_;
+  std::unique_ptr<hsm::Token> token_;
+  std::unique_ptr<storage::Store> store_;
+};
+
+// The actor name the CLI records in the audit log: "cli uid=N".
+std::string local_actor();
+
+}  // namespace custos::engine

@@ -1,0 +1,302 @@
+#include "appliance/engine/config.h"
+
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "common/error.h"
+#include "packaging/default_profiles.h"
+
+namespace custos::engine {
+namespace {
+
+const std::vector<std::string> kKnownKeyUsages = {"digitalSignature", "nonRepudiation", "keyEncipherment",
+                                                  "dataEncipherment", "keyAgreement",   "keyCertSign",
+                                                  "cRLSign"};
+
+// Reads one table of custos.toml, refusing keys it does not know.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string where, std::vector<std::string> known)
+      : table_(table), where_(std::move(where)) {
+    for (const auto& [key, value] : table) {
+      std::string name(key.str());
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        throw Error("unknown key '" + qualified(name) + "'");
+      }
+    }
+  }
+
+  std::string text(const std::string& key) const {
+    auto value = table_[key].value<std::string>();
+    if (!value) throw Error("'" + qualified(key) + "' must be set to a string");
+    return *value;
+  }
+  std::string text_or(const std::string& key, const std::string& fallback) const {
+    return table_.contains(key) ? text(key) : fallback;
+  }
+  std::int64_t number(const std::string& key) const {
+    auto value = table_[key].value<std::int64_t>();
+    if (!value) throw Error("'" + qualified(key) + "' must be set to an integer");
+    return *value;
+  }
+  std::int64_t number_or(const std::string& key, std::int64_t fallback) const {
+    return table_.contains(key) ? number(key) : fallback;
+  }
+  bool flag_or(const std::string& key, bool fallback) const {
+    if (!table_.contains(key)) return fallback;
+    auto value = table_[key].value<bool>();
+    if (!value) throw Error("'" + qualified(key) + "' must be true or false");
+    return *value;
+  }
+  std::vector<std::string> texts_or_empty(const std::string& key) const {
+    std::vector<std::string> values;
+    if (!table_.contains(key)) return values;
+    const toml::array* array = table_[key].as_array();
+    if (array == nullptr) throw Error("'" + qualified(key) + "' must be a list of strings");
+    for (const toml::node& node : *array) {
+      auto value = node.value<std::string>();
+      if (!value) throw Error("'" + qualified(key) + "' must be a list of strings");
+      values.push_back(*value);
+    }
+    return values;
+  }
+  const toml::table& table(const std::string& key) const {
+    const toml::table* value = table_[key].as_table();
+    if (value == nullptr) throw Error("the table [" + qualified(key) + "] is missing");
+    return *value;
+  }
+  std::string qualified(const std::string& key) const { return where_.empty() ? key : where_ + "." + key; }
+
+ private:
+  const toml::table& table_;
+  std::string where_;
+};
+
+hsm::KeyRef read_key_ref(const TableReader& table) {
+  return {table.text("key_label"), from_hex(table.text("key_id"))};
+}
+
+template <typename T>
+T parsed(std::optional<T> value, const std::string& key, const std::string& allowed) {
+  if (!value) throw Error("'" + key + "' must be one of " + allowed);
+  return *value;
+}
+
+ProfileSection read_profile(const std::string& name, const toml::table& table) {
+  TableReader reader(table, "profiles." + name,
+                     {"decision", "validity_days", "key_types", "key_usage", "extended_key_usage", "san_required", "ca",
+                      "path_length"});
+  ProfileSection profile;
+  profile.name = name;
+  profile.decision = reader.text("decision");
+  if (profile.decision != "issue" && profile.decision != "pend" && profile.decision != "deny") {
+    throw Error("'" + reader.qualified("decision") + "' must be issue, pend or deny");
+  }
+  profile.validity_days = reader.number("validity_days");
+  if (profile.validity_days <= 0) throw Error("'" + reader.qualified("validity_days") + "' must be positive");
+  profile.key_types = reader.texts_or_empty("key_types");
+  for (const std::string& type : profile.key_types) {
+    if (!hsm::parse_key_type(type)) {
+      throw Error("'" + reader.qualified("key_types") + "' names an unknown key type '" + type + "' (known: " +
+                  hsm::key_type_names() + ")");
+    }
+  }
+  profile.key_usage = reader.texts_or_empty("key_usage");
+  for (const std::string& usage : profile.key_usage) {
+    if (std::find(kKnownKeyUsages.begin(), kKnownKeyUsages.end(), usage) == kKnownKeyUsages.end()) {
+      throw Error("'" + reader.qualified("key_usage") + "' names an unknown key usage '" + usage + "'");
+    }
+  }
+  profile.extended_key_usage = reader.texts_or_empty("extended_key_usage");
+  profile.san_required = reader.flag_or("san_required", false);
+  profile.ca = reader.flag_or("ca", false);
+  if (table.contains("path_length")) {
+    profile.path_length = reader.number("path_length");
+    if (!profile.ca || *profile.path_length < 0) {
+      throw Error("'" + reader.qualified("path_length") + "' needs ca = true and a value of 0 or more");
+    }
+  }
+  return profile;
+}
+
+ModuleSection read_module(const toml::table& table, const std::string& where) {
+  ModuleSection section;
+  auto module = table["module"].value<std::string>();
+  if (!module) throw Error("'" + where + ".module' must be set to builtin:NAME or exec:PATH");
+  if (!module->starts_with("builtin:") && !module->starts_with("exec:")) {
+    throw Error("'" + where + ".module' must start with builtin: or exec:, not '" + *module + "'");
+  }
+  section.module = *module;
+  // Everything else in the table is the module's own configuration; the
+  // module itself refuses keys it does not know, when it is started.
+  std::ostringstream json;
+  json << toml::json_formatter(table);
+  section.config = nlohmann::json::parse(json.str());
+  section.config.erase("module");
+  return section;
+}
+
+CaConfig read_config(const toml::table& root) {
+  TableReader top(root, "", {"ca", "token", "database", "policy", "profiles", "exit"});
+  CaConfig config;
+
+  TableReader ca(top.table("ca"), "ca",
+                 {"name", "subject", "kind", "key_type", "signature", "key_label", "key_id"});
+  config.ca.name = ca.text("name");
+  config.ca.subject = ca.text("subject");
+  std::string kind = ca.text("kind");
+  if (kind != "root" && kind != "subordinate") throw Error("'ca.kind' must be root or subordinate");
+  config.ca.subordinate = kind == "subordinate";
+  config.ca.key_type = parsed(hsm::parse_key_type(ca.text("key_type")), "ca.key_type", hsm::key_type_names());
+  config.ca.signature = parsed(hsm::parse_signature_scheme(ca.text("signature")), "ca.signature",
+                               "a signature scheme such as ecdsa-sha256 or rsa-pss-sha256");
+  if (!hsm::scheme_fits_key(config.ca.signature, config.ca.key_type)) {
+    throw Error("'ca.signature' " + std::string(hsm::signature_scheme_name(config.ca.signature)) +
+                " does not fit the key type " + std::string(hsm::key_type_name(config.ca.key_type)));
+  }
+  config.ca.key = read_key_ref(ca);
+
+  TableReader token(top.table("token"), "token", {"module", "label", "sessions"});
+  config.token.module = token.text("module");
+  config.token.label = token.text("label");
+  config.token.sessions = token.number_or("sessions", 4);
+  if (config.token.sessions < 1 || config.token.sessions > 256) throw Error("'token.sessions' must be 1 to 256");
+
+  TableReader database(top.table("database"), "database",
+                       {"file", "id", "key_method", "key_label", "key_id", "wrapped_key", "oaep_digest"});
+  config.database.file = database.text_or("file", "custos.db");
+  config.database.id = database.text("id");
+  config.database.key_method = parsed(parse_database_key_method(database.text("key_method")),
+                                      "database.key_method", "hmac-sha256 or rsa-oaep");
+  config.database.key = read_key_ref(database);
+  if (config.database.key_method == DatabaseKeyMethod::kRsaOaep) {
+    config.database.wrapped_key = database.text("wrapped_key");
+    config.database.oaep_digest =
+        parsed(hsm::parse_oaep_digest(database.text("oaep_digest")), "database.oaep_digest", "sha256 or sha1");
+  }
+
+  const toml::table& policy = top.table("policy");
+  config.policy = read_module(policy, "policy");
+  config.policy_timeout_ms = TableReader(policy, "policy", {"module", "timeout_ms"}).number_or("timeout_ms", 2000);
+  if (config.policy_timeout_ms < 1) throw Error("'policy.timeout_ms' must be positive");
+  config.policy.config.erase("timeout_ms");
+
+  if (root.contains("profiles")) {
+    const toml::table* profiles = root["profiles"].as_table();
+    if (profiles == nullptr) throw Error("'profiles' must be a table of profiles");
+    for (const auto& [name, node] : *profiles) {
+      const toml::table* profile = node.as_table();
+      if (profile == nullptr) throw Error("'profiles." + std::string(name.str()) + "' must be a table");
+      config.profiles.push_back(read_profile(std::string(name.str()), *profile));
+    }
+  }
+  if (root.contains("exit")) {
+    const toml::array* exits = root["exit"].as_array();
+    if (exits == nullptr) throw Error("'exit' must be an array of tables ([[exit]])");
+    for (const toml::node& node : *exits) {
+      const toml::table* exit = node.as_table();
+      if (exit == nullptr) throw Error("each [[exit]] must be a table");
+      config.exits.push_back(read_module(*exit, "exit"));
+    }
+  }
+  return config;
+}
+
+std::string quoted(const std::string& text) {
+  std::ostringstream out;
+  out << toml::value<std::string>(text);
+  return out.str();
+}
+
+}  // namespace
+
+std::string_view database_key_method_name(DatabaseKeyMethod method) {
+  return method == DatabaseKeyMethod::kHmacSha256 ? "hmac-sha256" : "rsa-oaep";
+}
+
+std::optional<DatabaseKeyMethod> parse_database_key_method(std::string_view name) {
+  if (name == "hmac-sha256") return DatabaseKeyMethod::kHmacSha256;
+  if (name == "rsa-oaep") return DatabaseKeyMethod::kRsaOaep;
+  return std::nullopt;
+}
+
+CaConfig load_config(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) {
+    throw Error(path.string() + " does not exist: this directory holds no CA (see custos init, or give --dir)");
+  }
+  try {
+    return read_config(toml::parse_file(path.string()));
+  } catch (const toml::parse_error& error) {
+    throw Error(path.string() + " line " + std::to_string(error.source().begin.line) + ": " +
+                std::string(error.description()));
+  } catch (const Error&) {
+    rethrow_with_context(path.string());
+  }
+}
+
+std::string render_new_config(const CaConfig& config) {
+  std::ostringstream out;
+  out << "# Custos CA configuration, written by `custos init` on " << now_rfc3339() << ".\n"
+      << "# [ca], [token] and [database] describe keys on the token: change them only\n"
+      << "# with the token in hand. Policy, profiles and exit modules are yours to edit.\n\n"
+      << "[ca]\n"
+      << "name = " << quoted(config.ca.name) << "\n"
+      << "subject = " << quoted(config.ca.subject) << "\n"
+      << "kind = " << quoted(config.ca.subordinate ? "subordinate" : "root") << "\n"
+      << "key_type = " << quoted(std::string(hsm::key_type_name(config.ca.key_type))) << "\n"
+      << "signature = " << quoted(std::string(hsm::signature_scheme_name(config.ca.signature))) << "\n"
+      << "key_label = " << quoted(config.ca.key.label) << "\n"
+      << "key_id = " << quoted(to_hex(config.ca.key.id)) << "\n\n"
+      << "[token]\n"
+      << "module = " << quoted(config.token.module.string()) << "\n"
+      << "label = " << quoted(config.token.label) << "\n"
+      << "sessions = " << config.token.sessions << "\n\n"
+      << "[database]\n"
+      << "file = " << quoted(config.database.file.string()) << "\n"
+      << "id = " << quoted(config.database.id) << "\n"
+      << "key_method = " << quoted(std::string(database_key_method_name(config.database.key_method))) << "\n"
+      << "key_label = " << quoted(config.database.key.label) << "\n"
+      << "key_id = " << quoted(to_hex(config.database.key.id)) << "\n";
+  if (config.database.key_method == DatabaseKeyMethod::kRsaOaep) {
+    out << "wrapped_key = " << quoted(config.database.wrapped_key) << "\n"
+        << "oaep_digest = " << quoted(std::string(hsm::oaep_digest_name(config.database.oaep_digest))) << "\n";
+  }
+  out << "\n" << packaging::kDefaultProfiles;
+  return out.str();
+}
+
+nlohmann::json config_to_json(const CaConfig& config) {
+  nlohmann::json profiles = nlohmann::json::object();
+  for (const ProfileSection& profile : config.profiles) {
+    nlohmann::json entry = {{"decision", profile.decision},
+                            {"validity_days", profile.validity_days},
+                            {"key_types", profile.key_types},
+                            {"key_usage", profile.key_usage},
+                            {"extended_key_usage", profile.extended_key_usage},
+                            {"san_required", profile.san_required},
+                            {"ca", profile.ca}};
+    if (profile.path_length) entry["path_length"] = *profile.path_length;
+    profiles[profile.name] = entry;
+  }
+  nlohmann::json exits = nlohmann::json::array();
+  for (const ModuleSection& exit : config.exits) exits.push_back({{"module", exit.module}, {"config", exit.config}});
+  return {
+      {"name", config.ca.name},
+      {"subject", config.ca.subject},
+      {"kind", config.ca.subordinate ? "subordinate" : "root"},
+      {"key", {{"type", hsm::key_type_name(config.ca.key_type)},
+               {"signature", hsm::signature_scheme_name(config.ca.signature)},
+               {"label", config.ca.key.label}}},
+      {"token", {{"module", config.token.module.string()}, {"label", config.token.label}}},
+      {"database", {{"file", config.database.file.string()},
+                    {"key_method", database_key_method_name(config.database.key_method)}}},
+      {"policy", {{"module", config.policy.module}, {"timeout_ms", config.policy_timeout_ms}}},
+      {"profiles", profiles},
+      {"exit", exits},
+  };
+}
+
+}  // namespace custos::engine

@@ -1,0 +1,85 @@
+// custos.toml: what a CA directory holds — the CA's identity, where its
+// keys are on the token, how its database is keyed, its policy module,
+// profiles and exit modules. Loaded strictly: an unknown key is an error
+// that names it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hsm/keys.h"
+
+namespace custos::engine {
+
+enum class DatabaseKeyMethod { kHmacSha256, kRsaOaep };
+std::string_view database_key_method_name(DatabaseKeyMethod method);  // "hmac-sha256", "rsa-oaep"
+std::optional<DatabaseKeyMethod> parse_database_key_method(std::string_view name);
+
+struct CaSection {
+  std::string name;     // for people and file names: the subject's CN
+  std::string subject;  // RFC 4514, as requested at init
+  bool subordinate = false;
+  hsm::KeyType key_type = hsm::KeyType::kEcP256;
+  hsm::SignatureScheme signature = hsm::SignatureScheme::kEcdsaSha256;
+  hsm::KeyRef key;
+};
+
+struct TokenSection {
+  std::filesystem::path module;
+  std::string label;
+  std::int64_t sessions = 4;
+};
+
+struct DatabaseSection {
+  std::filesystem::path file = "custos.db";  // relative to the CA directory
+  std::string id;
+  DatabaseKeyMethod key_method = DatabaseKeyMethod::kHmacSha256;
+  hsm::KeyRef key;
+  std::string wrapped_key;                                // base64, rsa-oaep only
+  hsm::OaepDigest oaep_digest = hsm::OaepDigest::kSha256;  // rsa-oaep only
+};
+
+struct ProfileSection {
+  std::string name;
+  std::string decision;  // issue | pend | deny
+  std::int64_t validity_days = 0;
+  std::vector<std::string> key_types;
+  std::vector<std::string> key_usage;
+  std::vector<std::string> extended_key_usage;
+  bool san_required = false;
+  bool ca = false;
+  std::optional<std::int64_t> path_length;
+};
+
+struct ModuleSection {
+  std::string module;      // builtin:NAME or exec:PATH [ARGS]
+  nlohmann::json config;   // every other key of its table, for hello.config
+};
+
+struct CaConfig {
+  CaSection ca;
+  TokenSection token;
+  DatabaseSection database;
+  ModuleSection policy;
+  std::int64_t policy_timeout_ms = 2000;
+  std::vector<ProfileSection> profiles;
+  std::vector<ModuleSection> exits;
+};
+
+// Reads and checks custos.toml. Throws custos::Error naming the file, the
+// key and what is wrong with it.
+CaConfig load_config(const std::filesystem::path& path);
+
+// The custos.toml text for a new CA: its [ca], [token] and [database]
+// tables, then the default policy and profiles from packaging/.
+std::string render_new_config(const CaConfig& config);
+
+// The configuration as JSON, for `custos config --json`.
+nlohmann::json config_to_json(const CaConfig& config);
+
+}  // namespace custos::engine

@@ -1,0 +1,179 @@
+#include "appliance/x509/certificate.h"
+
+#include <algorithm>
+
+#include "appliance/x509/algorithm.h"
+#include "common/encoding.h"
+#include "common/error.h"
+
+namespace custos::x509 {
+namespace {
+
+void add_extension(X509* certificate, int nid, void* value, bool critical, const char* what) {
+  if (X509_add1_ext_i2d(certificate, nid, value, critical ? 1 : 0, X509V3_ADD_REPLACE) != 1) {
+    throw Error(std::string("adding the ") + what + " extension: " + ossl::last_error());
+  }
+}
+
+ossl::Ptr<ASN1_STRING> octet_string(std::span<const std::uint8_t> bytes) {
+  ossl::Ptr<ASN1_STRING> value(ASN1_OCTET_STRING_new());
+  if (!value || ASN1_OCTET_STRING_set(value.get(), bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw Error("building an OCTET STRING: " + ossl::last_error());
+  }
+  return value;
+}
+
+void check_spec(const CertificateSpec& spec, const IssuerSpec& issuer) {
+  if (!spec.subject || X509_NAME_entry_count(spec.subject.get()) == 0) throw Error("the certificate has no subject");
+  if (issuer.name == nullptr) throw Error("the certificate has no issuer");
+  if (spec.serial.empty() || spec.serial.size() > 20 || (spec.serial.front() & 0x80) != 0 ||
+      std::all_of(spec.serial.begin(), spec.serial.end(), [](std::uint8_t b) { return b == 0; })) {
+    throw Error("the serial must be a positive number of at most 20 bytes (RFC 5280 §4.1.2.2)");
+  }
+  if (spec.not_after <= spec.not_before) throw Error("the certificate's validity ends before it begins");
+  if (spec.path_length && !spec.ca) throw Error("a path length is only allowed in a CA certificate");
+  if (spec.ca && (spec.key_usage & kKeyCertSign) == 0) {
+    throw Error("a CA certificate must have keyCertSign in its key usage");
+  }
+  if (!spec.ca && (spec.key_usage & (kKeyCertSign | kCrlSign)) != 0) {
+    throw Error("only a CA certificate may have keyCertSign or cRLSign in its key usage");
+  }
+}
+
+}  // namespace
+
+ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_public_key_info) {
+  const unsigned char* cursor = subject_public_key_info.data();
+  ossl::Ptr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &cursor, static_cast<long>(subject_public_key_info.size())));
+  if (!key || cursor != subject_public_key_info.data() + subject_public_key_info.size()) {
+    throw Error("the public key is not a valid SubjectPublicKeyInfo: " + ossl::last_error());
+  }
+  return key;
+}
+
+std::vector<std::uint8_t> key_identifier(std::span<const std::uint8_t> subject_public_key_info) {
+  const unsigned char* cursor = subject_public_key_info.data();
+  ossl::Ptr<X509_PUBKEY> info(
+      d2i_X509_PUBKEY(nullptr, &cursor, static_cast<long>(subject_public_key_info.size())));
+  const unsigned char* key_bits = nullptr;
+  int key_length = 0;
+  if (!info || X509_PUBKEY_get0_param(nullptr, &key_bits, &key_length, nullptr, info.get()) != 1) {
+    throw Error("reading the public key for its identifier: " + ossl::last_error());
+  }
+  return ossl::sha_digest("SHA1", std::span(key_bits, static_cast<std::size_t>(key_length)));
+}
+
+std::vector<std::uint8_t> subject_key_identifier(X509* certificate) {
+  if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(certificate)) {
+    const unsigned char* data = ASN1_STRING_get0_data(ski);
+    return {data, data + ASN1_STRING_length(ski)};
+  }
+  return key_identifier(ossl::to_der(X509_get_X509_PUBKEY(certificate), i2d_X509_PUBKEY,
+                                                   "the certificate's public key"));
+}
+
+UnsignedCertificate::UnsignedCertificate(ossl::Ptr<X509> certificate, ossl::Ptr<X509_ALGOR> algorithm,
+                                         std::vector<std::uint8_t> tbs, ossl::Ptr<EVP_PKEY> issuer_key)
+    : certificate_(std::move(certificate)),
+      algorithm_(std::move(algorithm)),
+      tbs_(std::move(tbs)),
+      issuer_key_(std::move(issuer_key)) {}
+
+UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const IssuerSpec& issuer) {
+  check_spec(spec, issuer);
+  ossl::Ptr<X509> certificate(X509_new());
+  ossl::Ptr<EVP_PKEY> subject_key = parse_public_key(spec.subject_public_key);
+  ossl::Ptr<EVP_PKEY> issuer_key = parse_public_key(issuer.public_key);
+  ossl::Ptr<BIGNUM> serial_number(BN_bin2bn(spec.serial.data(), static_cast<int>(spec.serial.size()), nullptr));
+  if (!certificate || !serial_number || X509_set_version(certificate.get(), X509_VERSION_3) != 1 ||
+      BN_to_ASN1_INTEGER(serial_number.get(), X509_get_serialNumber(certificate.get())) == nullptr ||
+      X509_set_issuer_name(certificate.get(), issuer.name) != 1 ||
+      X509_set_subject_name(certificate.get(), spec.subject.get()) != 1 ||
+      ASN1_TIME_set(X509_getm_notBefore(certificate.get()), spec.not_before) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(certificate.get()), spec.not_after) == nullptr ||
+      X509_set_pubkey(certificate.get(), subject_key.get()) != 1) {
+    throw Error("building the certificate: " + ossl::last_error());
+  }
+
+  ossl::Ptr<BASIC_CONSTRAINTS> constraints(BASIC_CONSTRAINTS_new());
+  constraints->ca = spec.ca ? 0xFF : 0;
+  if (spec.path_length) {
+    constraints->pathlen = ASN1_INTEGER_new();
+    ASN1_INTEGER_set(constraints->pathlen, *spec.path_length);
+  }
+  add_extension(certificate.get(), NID_basic_constraints, constraints.get(), true, "basicConstraints");
+
+  if (spec.key_usage != 0) {
+    ossl::Ptr<ASN1_STRING> usage(ASN1_BIT_STRING_new());
+    for (int bit = 0; bit < 9; ++bit) {
+      if ((spec.key_usage & (1u << bit)) != 0) ASN1_BIT_STRING_set_bit(usage.get(), bit, 1);
+    }
+    add_extension(certificate.get(), NID_key_usage, usage.get(), true, "keyUsage");
+  }
+
+  ossl::Ptr<ASN1_STRING> ski = octet_string(key_identifier(spec.subject_public_key));
+  add_extension(certificate.get(), NID_subject_key_identifier, ski.get(), false, "subjectKeyIdentifier");
+  ossl::Ptr<AUTHORITY_KEYID> aki(AUTHORITY_KEYID_new());
+  aki->keyid = octet_string(issuer.key_identifier).release();
+  add_extension(certificate.get(), NID_authority_key_identifier, aki.get(), false, "authorityKeyIdentifier");
+
+  // The TBSCertificate carries its own copy of the signature algorithm.
+  // OpenSSL has no setter for it short of signing with a key it holds, and
+  // the CA key is never OpenSSL's; the field is a member of the X509 we own.
+  ossl::Ptr<X509_ALGOR> algorithm = signature_algorithm(issuer.scheme);
+  if (X509_ALGOR_copy(const_cast<X509_ALGOR*>(X509_get0_tbs_sigalg(certificate.get())), algorithm.get()) != 1) {
+    throw Error("setting the certificate's signature algorithm: " + ossl::last_error());
+  }
+  std::vector<std::uint8_t> tbs = ossl::to_der(certificate.get(), i2d_re_X509_tbs, "the TBSCertificate");
+  return UnsignedCertificate(std::move(certificate), std::move(algorithm), std::move(tbs), std::move(issuer_key));
+}
+
+ossl::Ptr<X509> UnsignedCertificate::sign(const Signer& signer) && {
+  std::vector<std::uint8_t> signature = signer(tbs_);
+
+  // As for the TBS algorithm: the outer algorithm and signature are fields
+  // of our own X509, filled in here because OpenSSL would only fill them
+  // while signing with a private key it holds.
+  const ASN1_BIT_STRING* signature_field = nullptr;
+  const X509_ALGOR* algorithm_field = nullptr;
+  X509_get0_signature(&signature_field, &algorithm_field, certificate_.get());
+  auto* bits = const_cast<ASN1_BIT_STRING*>(signature_field);
+  if (X509_ALGOR_copy(const_cast<X509_ALGOR*>(algorithm_field), algorithm_.get()) != 1 ||
+      ASN1_BIT_STRING_set(bits, signature.data(), static_cast<int>(signature.size())) != 1) {
+    throw Error("assembling the certificate: " + ossl::last_error());
+  }
+  bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);  // whole bytes: no unused bits
+  bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+
+  std::vector<std::uint8_t> der = ossl::to_der(certificate_.get(), i2d_X509, "the certificate");
+  const unsigned char* cursor = der.data();
+  ossl::Ptr<X509> signed_certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!signed_certificate || cursor != der.data() + der.size()) {
+    throw Error("the assembled certificate does not parse: " + ossl::last_error());
+  }
+  if (ossl::to_der(signed_certificate.get(), i2d_re_X509_tbs, "the TBSCertificate") != tbs_) {
+    throw Error("the signed TBSCertificate is not the one that was checked");
+  }
+  if (X509_verify(signed_certificate.get(), issuer_key_.get()) != 1) {
+    throw Error("the token's signature does not verify under the issuer's public key: " + ossl::last_error());
+  }
+  return signed_certificate;
+}
+
+std::vector<std::uint8_t> certificate_der(const X509* certificate) {
+  return ossl::to_der(certificate, i2d_X509, "the certificate");
+}
+
+std::string sha256_fingerprint(const X509* certificate) {
+  return to_hex(ossl::sha_digest("SHA256", certificate_der(certificate)));
+}
+
+std::string serial_hex(const X509* certificate) {
+  ossl::Ptr<BIGNUM> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr));
+  char* hex = BN_bn2hex(serial.get());
+  std::string text = hex != nullptr ? hex : "";
+  OPENSSL_free(hex);
+  return text;
+}
+
+}  // namespace custos::x509

@@ -1,0 +1,97 @@
+// Certificates formed in software and signed by the token, in the order a
+// CA must follow: build the TBSCertificate from a specification, check it,
+// hand exactly those bytes to the signer, assemble, re-parse, and verify the
+// result under the issuer's public key before anyone sees it.
+//
+//   UnsignedCertificate unsigned_certificate = prepare_certificate(spec, issuer);
+//   ossl::Ptr<X509> certificate = unsigned_certificate.sign([&](auto tbs) {
+//     return token.sign(key, issuer.scheme, tbs);
+//   });
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/openssl.h"
+#include "hsm/keys.h"
+
+namespace custos::x509 {
+
+// RFC 5280 KeyUsage bits.
+enum KeyUsage : unsigned {
+  kDigitalSignature = 1u << 0,
+  kNonRepudiation = 1u << 1,
+  kKeyEncipherment = 1u << 2,
+  kDataEncipherment = 1u << 3,
+  kKeyAgreement = 1u << 4,
+  kKeyCertSign = 1u << 5,
+  kCrlSign = 1u << 6,
+};
+
+struct CertificateSpec {
+  ossl::Ptr<X509_NAME> subject;
+  std::vector<std::uint8_t> subject_public_key;  // DER SubjectPublicKeyInfo
+  std::vector<std::uint8_t> serial;              // big-endian, positive, non-zero
+  std::time_t not_before = 0;
+  std::time_t not_after = 0;
+  bool ca = false;
+  std::optional<int> path_length;  // only for CA certificates
+  unsigned key_usage = 0;          // KeyUsage bits; critical when present
+};
+
+struct IssuerSpec {
+  const X509_NAME* name = nullptr;              // the subject itself for a self-signed certificate
+  std::vector<std::uint8_t> public_key;         // DER SubjectPublicKeyInfo
+  std::vector<std::uint8_t> key_identifier;     // the issuer's SKI, for the AKI
+  hsm::SignatureScheme scheme = hsm::SignatureScheme::kEcdsaSha256;
+};
+
+// Signs the TBS bytes it is given, returning the signature in the form of
+// the scheme (DER ECDSA-Sig-Value, raw RSA or Ed25519).
+using Signer = std::function<std::vector<std::uint8_t>(std::span<const std::uint8_t> to_be_signed)>;
+
+// A TBSCertificate that passed the checks and waits for its signature. The
+// only way to a signed certificate is `sign`, so nothing unchecked is ever
+// signed.
+class UnsignedCertificate {
+ public:
+  std::span<const std::uint8_t> to_be_signed() const { return tbs_; }
+
+  // Signs the checked TBS, assembles the certificate, re-parses it and
+  // verifies the signature under the issuer's key. Throws custos::Error if
+  // the signature does not verify or the signed TBS is not the checked one.
+  ossl::Ptr<X509> sign(const Signer& signer) &&;
+
+ private:
+  friend UnsignedCertificate prepare_certificate(const CertificateSpec&, const IssuerSpec&);
+  UnsignedCertificate(ossl::Ptr<X509> certificate, ossl::Ptr<X509_ALGOR> algorithm, std::vector<std::uint8_t> tbs,
+                      ossl::Ptr<EVP_PKEY> issuer_key);
+
+  ossl::Ptr<X509> certificate_;
+  ossl::Ptr<X509_ALGOR> algorithm_;
+  std::vector<std::uint8_t> tbs_;
+  ossl::Ptr<EVP_PKEY> issuer_key_;
+};
+
+// Builds and checks the TBSCertificate: version 3, serial, issuer, subject,
+// validity, the subject's key, basicConstraints (critical), keyUsage
+// (critical), SKI and AKI. Throws custos::Error naming what is wrong.
+UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const IssuerSpec& issuer);
+
+// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING.
+std::vector<std::uint8_t> key_identifier(std::span<const std::uint8_t> subject_public_key_info);
+
+// The certificate's SKI if it has one, else the method-1 identifier of its key.
+std::vector<std::uint8_t> subject_key_identifier(X509* certificate);
+
+ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_public_key_info);
+std::vector<std::uint8_t> certificate_der(const X509* certificate);
+std::string sha256_fingerprint(const X509* certificate);  // lower-case hex of the DER's SHA-256
+std::string serial_hex(const X509* certificate);          // upper-case hex, as OpenSSL prints it
+
+}  // namespace custos::x509

@@ -1,0 +1,23 @@
+// Distinguished names from the command line, and back to text.
+//
+//   auto name = parse_name("CN=Custos Root,O=Example");  // RFC 4514
+//   auto same = parse_name("/O=Example/CN=Custos Root"); // OpenSSL's form
+//   format_name(name.get()) == "CN=Custos Root,O=Example"
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/openssl.h"
+
+namespace custos::x509 {
+
+// RFC 4514 text (most specific RDN first, backslash escapes) or OpenSSL's
+// slash form (least specific first). Throws custos::Error naming the
+// attribute that is unknown or malformed. Multi-valued RDNs are refused.
+ossl::Ptr<X509_NAME> parse_name(std::string_view text);
+
+// RFC 4514 text of a name.
+std::string format_name(const X509_NAME* name);
+
+}  // namespace custos::x509
