@@ -41,6 +41,10 @@ struct SchemeCase {
   SignatureScheme scheme;
 };
 
+void PrintTo(const SchemeCase& c, std::ostream* out) {
+  *out << key_type_name(c.type) << " " << signature_scheme_name(c.scheme);
+}
+
 class SigningTest : public TokenTest, public ::testing::WithParamInterface<SchemeCase> {};
 
 TEST_P(SigningTest, SignatureVerifiesWithOpenSslUnderTheExportedKey) {

@@ -1,0 +1,262 @@
+// custos init, ca-cert, config and install-ca-cert through the binary, with
+// a SoftHSM token, verified by the real openssl, certtool, certutil and
+// sqlcipher.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "appliance/engine/authority.h"
+#include "storage/audit.h"
+#include "tests/support/cli.h"
+
+namespace custos {
+namespace {
+
+using testing::CliFixture;
+using testing::CommandResult;
+using testing::quote;
+using testing::run_command;
+
+::testing::AssertionResult succeeded(const CommandResult& result) {
+  if (result.status == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "exit " << result.status << "\nstdout: " << result.out
+                                       << "\nstderr: " << result.err;
+}
+
+engine::TokenOptions pin_options(const CliFixture& cli) {
+  engine::TokenOptions options;
+  options.pin.file = cli.pin_file();
+  return options;
+}
+
+class KeyTypeInit : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KeyTypeInit, RootCertificateVerifiesAndCarriesTheCaExtensions) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=Test Root,O=Custos Tests' --key " + GetParam(), true)));
+  std::string ca = (cli.work() / "ca" / "ca.pem").string();
+
+  EXPECT_TRUE(succeeded(run_command("openssl verify -CAfile " + quote(ca) + " " + quote(ca))));
+  CommandResult text = run_command("openssl x509 -noout -text -in " + quote(ca));
+  ASSERT_TRUE(succeeded(text));
+  EXPECT_NE(text.out.find("X509v3 Basic Constraints: critical\n                CA:TRUE"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("X509v3 Key Usage: critical\n                Digital Signature, Certificate Sign, CRL Sign"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("X509v3 Subject Key Identifier"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Subject: O = Custos Tests, CN = Test Root"), std::string::npos) << text.out;
+
+  EXPECT_TRUE(succeeded(
+      run_command("certtool --verify --load-ca-certificate " + quote(ca) + " --infile " + quote(ca))));
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryKeyType, KeyTypeInit,
+                         ::testing::Values("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"),
+                         [](const ::testing::TestParamInfo<std::string>& parameter) {
+                           std::string name = parameter.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+class NssAccepts : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NssAccepts, RootCertificateIsAValidCaForNss) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=NSS Root' --key " + GetParam(), true)));
+  std::string nss = "sql:" + (cli.work() / "nss").string();
+  ASSERT_TRUE(succeeded(run_command("mkdir -p " + quote((cli.work() / "nss").string()) + " && certutil -N -d " +
+                                    quote(nss) + " --empty-password")));
+  ASSERT_TRUE(succeeded(run_command("certutil -A -d " + quote(nss) + " -n root -t C,, -i " +
+                                    quote((cli.work() / "ca" / "ca.pem").string()))));
+  CommandResult verified = run_command("certutil -V -d " + quote(nss) + " -n root -u L");
+  EXPECT_TRUE(succeeded(verified));
+  EXPECT_NE(verified.out.find("certificate is valid"), std::string::npos) << verified.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(AcceptanceKeyTypes, NssAccepts, ::testing::Values("ec-p256", "rsa-3072"),
+                         [](const ::testing::TestParamInfo<std::string>& parameter) {
+                           std::string name = parameter.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(Init, DatabaseIsEncryptedAndOpensOnlyThroughTheToken) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=Encrypted Root' --key ec-p256", true)));
+  std::filesystem::path database = cli.work() / "ca" / "custos.db";
+  EXPECT_NE(testing::read_file(database).substr(0, 16), std::string("SQLite format 3\0", 16));
+
+  CommandResult wrong_key = run_command(
+      "printf \"PRAGMA key = \\\"x'" + std::string(64, '0') + "'\\\";\\nSELECT count(*) FROM sqlite_master;\\n\" | sqlcipher " +
+      quote(database.string()));
+  EXPECT_NE(wrong_key.status, 0);
+  EXPECT_NE((wrong_key.out + wrong_key.err).find("file is encrypted or is not a database"), std::string::npos)
+      << wrong_key.out << wrong_key.err;
+
+  // Through the token, the same file opens and holds the record of creation.
+  auto ca = engine::CertificateAuthority::open(cli.work() / "ca", pin_options(cli));
+  std::vector<storage::AuditRecord> log = ca->store().audit_log();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].event, "ca_created");
+  EXPECT_NE(log[0].detail.find("\"subject\":\"CN=Encrypted Root\""), std::string::npos) << log[0].detail;
+  EXPECT_EQ(storage::first_broken_audit_entry(log), std::nullopt);
+}
+
+TEST(Init, RsaOaepDatabaseKeyOpensTheDatabase) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(
+      cli.custos("--dir ca init --subject 'CN=Wrapped Root' --key ec-p256 --db-key-method rsa-oaep", true)));
+  auto ca = engine::CertificateAuthority::open(cli.work() / "ca", pin_options(cli));
+  EXPECT_EQ(ca->config().database.key_method, engine::DatabaseKeyMethod::kRsaOaep);
+  EXPECT_EQ(ca->store().audit_log().size(), 1u);
+}
+
+TEST(Init, RefusesADirectoryThatHoldsACaAndChangesNothing) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=First' --key ec-p256", true)));
+  std::string config = testing::read_file(cli.work() / "ca" / "custos.toml");
+  std::string certificate = testing::read_file(cli.work() / "ca" / "ca.pem");
+  std::size_t objects = cli.token_object_count();
+
+  CommandResult again = cli.custos("--dir ca init --subject 'CN=Second' --key ec-p384", true);
+  EXPECT_EQ(again.status, 1);
+  EXPECT_EQ(again.err, "custos: ca already holds a CA (custos.toml exists); init changes nothing\n");
+  EXPECT_EQ(testing::read_file(cli.work() / "ca" / "custos.toml"), config);
+  EXPECT_EQ(testing::read_file(cli.work() / "ca" / "ca.pem"), certificate);
+  EXPECT_EQ(cli.token_object_count(), objects);
+}
+
+struct FailureCase {
+  std::string name;
+  std::string arguments;
+  std::string message;
+};
+
+void PrintTo(const FailureCase& failure, std::ostream* out) { *out << failure.name; }
+
+class InitFailure : public ::testing::TestWithParam<FailureCase> {};
+
+TEST_P(InitFailure, ExitsOneWithOneLineAndCreatesNothing) {
+  CliFixture cli;
+  testing::write_file(cli.work() / "wrong-pin", "0000\n", 0600);
+  CommandResult result = cli.custos("--dir ca init --subject 'CN=Nothing' " + GetParam().arguments);
+  EXPECT_EQ(result.status, 1) << result.err;
+  EXPECT_EQ(testing::line_count(result.err), 1u) << result.err;
+  EXPECT_NE(result.err.find(GetParam().message), std::string::npos) << result.err;
+  EXPECT_FALSE(std::filesystem::exists(cli.work() / "ca"));
+  EXPECT_EQ(cli.token_object_count(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Causes, InitFailure,
+    ::testing::Values(
+        FailureCase{"WrongPin", "--key ec-p256 --pin-file wrong-pin", "C_Login: CKR_PIN_INCORRECT"},
+        FailureCase{"MissingModule", "--key ec-p256 --pin-file pin --hsm-module /nonexistent/libpkcs11.so",
+                    "PKCS#11 module /nonexistent/libpkcs11.so does not exist"},
+        FailureCase{"MissingToken", "--key ec-p256 --pin-file pin --token absent", "no token labelled 'absent'"},
+        FailureCase{"UnknownKeyType", "--key dsa-1024 --pin-file pin", "unknown key type 'dsa-1024'"},
+        // Fails after the keys were made on the token: they must be removed.
+        FailureCase{"UnwritableRequest",
+                    "--key ec-p256 --pin-file pin --subordinate --csr-out /nonexistent/dir/ca.csr",
+                    "cannot create /nonexistent/dir/ca.csr"}),
+    [](const ::testing::TestParamInfo<FailureCase>& parameter) { return parameter.param.name; });
+
+TEST(Init, PinComesFromStdinOrCustosPinFileAndIsRequired) {
+  CliFixture cli;
+  std::string work = "cd " + quote(cli.work().string()) + " && ";
+  EXPECT_TRUE(succeeded(run_command(work + "printf '1234\\n' | " + quote(CUSTOS_CLI) +
+                                    " --dir a init --subject 'CN=A' --key ec-p256 --pin-stdin")));
+  EXPECT_TRUE(succeeded(run_command(work + "CUSTOS_PIN_FILE=pin " + quote(CUSTOS_CLI) +
+                                    " --dir b init --subject 'CN=B' --key ec-p256")));
+  CommandResult no_pin = cli.custos("--dir c init --subject 'CN=C' --key ec-p256");
+  EXPECT_EQ(no_pin.status, 2);
+  EXPECT_EQ(no_pin.err, "custos: no token PIN given: use --pin-file FILE, --pin-stdin or CUSTOS_PIN_FILE\n");
+}
+
+TEST(Init, SubordinateRequestIsSignedByTheParentAndInstalled) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos(
+      "--dir sub init --subject 'CN=Issuing CA,O=Custos Tests' --key ec-p384 --subordinate --csr-out sub.csr", true)));
+  ASSERT_TRUE(succeeded(run_command("cd " + quote(cli.work().string()) + " && openssl req -in sub.csr -verify -noout")));
+  CommandResult before = cli.custos("--dir sub ca-cert");
+  EXPECT_EQ(before.status, 1);
+  EXPECT_NE(before.err.find("not installed yet"), std::string::npos) << before.err;
+
+  // The parent is an outside party, made with the openssl CLI.
+  std::string work = "cd " + quote(cli.work().string()) + " && ";
+  ASSERT_TRUE(succeeded(run_command(
+      work +
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout parent.key -out parent.pem "
+      "-subj '/CN=Parent Root' -days 30 -addext basicConstraints=critical,CA:TRUE "
+      "-addext keyUsage=critical,keyCertSign,cRLSign && "
+      "printf 'basicConstraints=critical,CA:TRUE,pathlen:0\\nkeyUsage=critical,keyCertSign,cRLSign\\n' > ca.ext && "
+      "openssl x509 -req -in sub.csr -CA parent.pem -CAkey parent.key -CAcreateserial -days 20 -extfile ca.ext "
+      "-out sub.pem && cat sub.pem parent.pem > sub-chain.pem && "
+      "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -subj '/CN=Other' "
+      "-out other.csr && openssl x509 -req -in other.csr -CA parent.pem -CAkey parent.key -CAcreateserial "
+      "-days 20 -extfile ca.ext -out other.pem && cat other.pem parent.pem > other-chain.pem")));
+
+  CommandResult other = cli.custos("--dir sub install-ca-cert --cert other-chain.pem", true);
+  EXPECT_EQ(other.status, 1);
+  EXPECT_NE(other.err.find("the certificate is for another key"), std::string::npos) << other.err;
+  EXPECT_FALSE(std::filesystem::exists(cli.work() / "sub" / "ca.pem"));
+
+  CommandResult no_root = cli.custos("--dir sub install-ca-cert --cert sub.pem", true);
+  EXPECT_EQ(no_root.status, 1);
+  EXPECT_NE(no_root.err.find("the issuer 'CN=Parent Root' is not there"), std::string::npos) << no_root.err;
+
+  ASSERT_TRUE(succeeded(cli.custos("--dir sub install-ca-cert --cert sub-chain.pem", true)));
+  ASSERT_TRUE(succeeded(cli.custos("--dir sub ca-cert --out chain-out.pem")));
+  std::string chain = testing::read_file(cli.work() / "chain-out.pem");
+  EXPECT_EQ(chain, testing::read_file(cli.work() / "sub.pem") + testing::read_file(cli.work() / "parent.pem"));
+  EXPECT_TRUE(succeeded(run_command(work + "openssl verify -CAfile parent.pem sub/ca.pem")));
+
+  auto ca = engine::CertificateAuthority::open(cli.work() / "sub", pin_options(cli));
+  std::vector<storage::AuditRecord> log = ca->store().audit_log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1].event, "ca_certificate_installed");
+}
+
+TEST(Config, ShowsTheCaAndItsDefaultProfiles) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=Configured Root,O=Custos Tests' --key rsa-2048", true)));
+  CommandResult shown = cli.custos("--dir ca config --json");
+  ASSERT_TRUE(succeeded(shown));
+  nlohmann::json config = nlohmann::json::parse(shown.out);
+  EXPECT_EQ(config["name"], "Configured Root");
+  EXPECT_EQ(config["subject"], "CN=Configured Root,O=Custos Tests");
+  EXPECT_EQ(config["key"]["type"], "rsa-2048");
+  EXPECT_EQ(config["key"]["signature"], "rsa-pkcs1-sha256");
+  EXPECT_EQ(config["token"]["label"], "custos");
+  EXPECT_EQ(config["policy"]["module"], "builtin:profiles");
+  EXPECT_EQ(config["profiles"]["server"]["decision"], "issue");
+  EXPECT_EQ(config["profiles"]["server"]["validity_days"], 90);
+  EXPECT_EQ(config["profiles"]["client"]["extended_key_usage"], nlohmann::json::array({"clientAuth"}));
+  EXPECT_EQ(config["profiles"]["subca"]["decision"], "pend");
+  EXPECT_EQ(config["profiles"]["subca"]["path_length"], 0);
+
+  CommandResult text = cli.custos("--dir ca config");
+  ASSERT_TRUE(succeeded(text));
+  EXPECT_NE(text.out.find("subject     CN=Configured Root,O=Custos Tests"), std::string::npos) << text.out;
+}
+
+TEST(Config, UnknownKeyIsAnErrorNamingIt) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=Strict' --key ec-p256", true)));
+  std::filesystem::path path = cli.work() / "ca" / "custos.toml";
+  testing::write_file(path, testing::read_file(path) + "\n[profiles.web]\ndecision = \"issue\"\nvalidity_days = 30\ncolour = \"blue\"\n");
+  CommandResult shown = cli.custos("--dir ca config");
+  EXPECT_EQ(shown.status, 1);
+  EXPECT_NE(shown.err.find("unknown key 'profiles.web.colour'"), std::string::npos) << shown.err;
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  CliFixture cli;
+  EXPECT_EQ(cli.custos("init --subject 'CN=x'").status, 2);
+  EXPECT_EQ(cli.custos("no-such-command").status, 2);
+  EXPECT_EQ(cli.custos("--help").status, 0);
+  EXPECT_EQ(cli.custos("--dir nowhere config").status, 1);
+}
+
+}  // namespace
+}  // namespace custos
