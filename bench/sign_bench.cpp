@@ -1,0 +1,63 @@
+// Token signatures per second, by key type and by number of threads sharing
+// one Token (its session pool), on a private SoftHSMv2 token:
+//
+//   build/release/bench/sign_bench [--benchmark_filter=EcP256]
+//
+// The figures bound issuance throughput: every certificate and CRL costs one
+// token signature.
+#include <benchmark/benchmark.h>
+
+#include <map>
+
+#include "hsm/token.h"
+#include "tests/support/softhsm.h"
+
+namespace {
+
+using custos::hsm::KeyRef;
+using custos::hsm::KeyType;
+using custos::hsm::SignatureScheme;
+using custos::hsm::Token;
+
+Token& shared_token() {
+  static std::unique_ptr<Token> token = [] {
+    custos::testing::SoftHsm::instance().create_token("bench", "1234");
+    return std::make_unique<Token>(
+        custos::hsm::Module::load(custos::testing::SoftHsm::module_path()), "bench",
+        custos::SecureBuffer::copy_of(std::span(reinterpret_cast<const std::uint8_t*>("1234"), 4)), 4);
+  }();
+  return *token;
+}
+
+const KeyRef& key_for(KeyType type) {
+  static std::map<KeyType, KeyRef> keys;
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  auto found = keys.find(type);
+  if (found == keys.end()) {
+    found = keys.emplace(type, shared_token().generate_key_pair(type, custos::hsm::KeyPurpose::kSigning,
+                                                                std::string(custos::hsm::key_type_name(type))))
+                .first;
+  }
+  return found->second;
+}
+
+template <KeyType type, SignatureScheme scheme>
+void BM_Sign(benchmark::State& state) {
+  const KeyRef& key = key_for(type);
+  std::vector<std::uint8_t> tbs(600, 0x5a);  // about the size of a leaf TBSCertificate
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(shared_token().sign(key, scheme, tbs));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_Sign<KeyType::kEcP256, SignatureScheme::kEcdsaSha256>)->Name("EcP256")->ThreadRange(1, 4)->UseRealTime();
+BENCHMARK(BM_Sign<KeyType::kEcP384, SignatureScheme::kEcdsaSha384>)->Name("EcP384")->ThreadRange(1, 4)->UseRealTime();
+BENCHMARK(BM_Sign<KeyType::kRsa2048, SignatureScheme::kRsaPkcs1Sha256>)->Name("Rsa2048")->ThreadRange(1, 4)->UseRealTime();
+BENCHMARK(BM_Sign<KeyType::kRsa3072, SignatureScheme::kRsaPkcs1Sha256>)->Name("Rsa3072")->ThreadRange(1, 4)->UseRealTime();
+BENCHMARK(BM_Sign<KeyType::kEd25519, SignatureScheme::kEd25519>)->Name("Ed25519")->ThreadRange(1, 4)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
