@@ -107,8 +107,12 @@ std::string ckr_name(CK_RV rv) {
     default:
       break;
   }
-  char text[32];
-  std::snprintf(text, sizeof text, "CKR_0x%08lX", static_cast<unsigned long>(rv));
+  return unnamed_code("CKR", rv);
+}
+
+std::string unnamed_code(const char* prefix, unsigned long value) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%s_0x%08lX", prefix, value);
   return text;
 }
 

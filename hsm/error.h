@@ -14,6 +14,9 @@ namespace custos::hsm {
 // "CKR_PIN_INCORRECT", or "CKR_0x…" for a code the standard does not name.
 std::string ckr_name(CK_RV rv);
 
+// "PREFIX_0x0000ABCD": the name of a code no table of ours names.
+std::string unnamed_code(const char* prefix, unsigned long value);
+
 class Pkcs11Error : public Error {
  public:
   Pkcs11Error(const std::string& call, CK_RV rv) : Error(call + ": " + ckr_name(rv)), rv_(rv) {}

@@ -1,10 +1,10 @@
 #include "hsm/mechanisms.h"
 
-#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "hsm/error.h"
 
 namespace custos::hsm {
 namespace {
@@ -140,9 +140,7 @@ std::string mechanism_name(CK_MECHANISM_TYPE mechanism) {
     default:
       break;
   }
-  char text[32];
-  std::snprintf(text, sizeof text, "CKM_0x%08lX", static_cast<unsigned long>(mechanism));
-  return text;
+  return unnamed_code("CKM", mechanism);
 }
 
 }  // namespace custos::hsm
