@@ -10,4 +10,8 @@ namespace custos {
 std::string rfc3339_utc(std::time_t when);
 inline std::string now_rfc3339() { return rfc3339_utc(std::time(nullptr)); }
 
+// Reads "YYYY-MM-DDTHH:MM:SSZ" (or with a numeric offset, "+02:00");
+// throws custos::Error for anything else.
+std::time_t parse_rfc3339(const std::string& text);
+
 }  // namespace custos

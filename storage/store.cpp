@@ -28,7 +28,112 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
         hash          BLOB NOT NULL
       );
     )sql",
+    // 2: the request flow — requests, certificates, CRLs and the exit outbox.
+    R"sql(
+      CREATE TABLE requests (
+        id           INTEGER PRIMARY KEY,
+        state        TEXT NOT NULL,
+        csr          BLOB NOT NULL,
+        subject      TEXT NOT NULL,
+        profile      TEXT NOT NULL,
+        attributes   TEXT NOT NULL,
+        requester    TEXT NOT NULL,
+        message      TEXT NOT NULL,
+        overrides    TEXT NOT NULL DEFAULT '{}',
+        submitted_at TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+      );
+      CREATE INDEX requests_by_state ON requests (state, id);
+      CREATE TABLE certificates (
+        serial            TEXT PRIMARY KEY,
+        request_id        INTEGER NOT NULL UNIQUE REFERENCES requests (id),
+        der               BLOB NOT NULL,
+        not_before        TEXT NOT NULL,
+        not_after         TEXT NOT NULL,
+        revoked_at        TEXT,
+        revocation_reason TEXT,
+        invalidity_date   TEXT
+      );
+      CREATE INDEX certificates_revoked ON certificates (revoked_at) WHERE revoked_at IS NOT NULL;
+      CREATE TABLE crls (
+        number      INTEGER PRIMARY KEY,
+        this_update TEXT NOT NULL,
+        next_update TEXT NOT NULL,
+        der         BLOB NOT NULL
+      );
+      CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY,
+        event      TEXT NOT NULL,
+        request_id INTEGER,
+        serial     TEXT,
+        crl_number INTEGER,
+        created_at TEXT NOT NULL
+      );
+    )sql",
 };
+
+constexpr const char* kRequestColumns =
+    "r.id, r.state, r.csr, r.subject, r.profile, r.attributes, r.requester, r.message, r.overrides, "
+    "r.submitted_at, r.updated_at, c.serial";
+constexpr const char* kCertificateColumns =
+    "serial, request_id, der, not_before, not_after, revoked_at, revocation_reason, invalidity_date";
+
+std::optional<std::string> optional_text(const Statement& row, int column) {
+  if (row.column_is_null(column)) return std::nullopt;
+  return row.column_text(column);
+}
+
+RequestRecord read_request(const Statement& row) {
+  RequestRecord record;
+  record.id = row.column_int(0);
+  record.state = parse_request_state(row.column_text(1)).value_or(RequestState::kFailed);
+  record.csr = row.column_blob(2);
+  record.subject = row.column_text(3);
+  record.profile = row.column_text(4);
+  record.attributes = nlohmann::json::parse(row.column_text(5));
+  record.requester = row.column_text(6);
+  record.message = row.column_text(7);
+  record.overrides = nlohmann::json::parse(row.column_text(8));
+  record.submitted_at = row.column_text(9);
+  record.updated_at = row.column_text(10);
+  record.serial = optional_text(row, 11);
+  return record;
+}
+
+CertificateRecord read_certificate(const Statement& row) {
+  CertificateRecord record;
+  record.serial = row.column_text(0);
+  record.request_id = row.column_int(1);
+  record.der = row.column_blob(2);
+  record.not_before = row.column_text(3);
+  record.not_after = row.column_text(4);
+  if (!row.column_is_null(5)) {
+    record.revocation = Revocation{row.column_text(5), row.column_text(6), optional_text(row, 7)};
+  }
+  return record;
+}
+
+void bind_optional(Statement& statement, int index, const std::optional<std::string>& value) {
+  if (value) {
+    statement.bind(index, *value);
+  } else {
+    statement.bind_null(index);
+  }
+}
+
+void bind_optional(Statement& statement, int index, const std::optional<std::int64_t>& value) {
+  if (value) {
+    statement.bind(index, *value);
+  } else {
+    statement.bind_null(index);
+  }
+}
+
+std::string state_list(const std::vector<RequestState>& states) {
+  std::string text;
+  for (RequestState state : states) text += (text.empty() ? "" : " or ") + std::string(request_state_name(state));
+  return text;
+}
 
 class SqlCipherStoreImpl final : public Store {
  public:
@@ -47,25 +152,172 @@ class SqlCipherStoreImpl final : public Store {
   }
 
   void append_audit(const AuditEvent& event) override {
-    Transaction transaction(*connection_);
-    std::vector<std::uint8_t> previous(kAuditHashBytes, 0);
-    std::int64_t id = 1;
-    {
-      Statement last(*connection_, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
-      if (last.step()) {
-        id = last.column_int(0) + 1;
-        previous = last.column_blob(1);
+    write([&] { append_audit_in_transaction(event); });
+  }
+
+  std::int64_t add_request(const NewRequest& request, const AuditEvent& audit) override {
+    std::int64_t id = 0;
+    write([&] {
+      std::string now = now_rfc3339();
+      Statement insert(*connection_,
+                       "INSERT INTO requests (state, csr, subject, profile, attributes, requester, message, "
+                       "submitted_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+      insert.bind(1, request_state_name(request.state)).bind(2, request.csr).bind(3, request.subject);
+      insert.bind(4, request.profile).bind(5, request.attributes.dump()).bind(6, request.requester);
+      insert.bind(7, request.message).bind(8, now).run();
+      id = sqlite3_last_insert_rowid(connection_->get());
+      AuditEvent entry = audit;
+      entry.detail["request_id"] = id;
+      append_audit_in_transaction(entry);
+    });
+    return id;
+  }
+
+  std::optional<RequestRecord> find_request(std::int64_t id) override {
+    Statement select(*connection_, std::string("SELECT ") + kRequestColumns +
+                                       " FROM requests r LEFT JOIN certificates c ON c.request_id = r.id WHERE r.id = ?1");
+    select.bind(1, id);
+    if (!select.step()) return std::nullopt;
+    return read_request(select);
+  }
+
+  std::vector<RequestRecord> list_requests(std::optional<RequestState> state) override {
+    std::string sql = std::string("SELECT ") + kRequestColumns +
+                      " FROM requests r LEFT JOIN certificates c ON c.request_id = r.id" +
+                      (state ? " WHERE r.state = ?1" : "") + " ORDER BY r.id DESC";
+    Statement select(*connection_, sql);
+    if (state) select.bind(1, request_state_name(*state));
+    std::vector<RequestRecord> records;
+    while (select.step()) records.push_back(read_request(select));
+    return records;
+  }
+
+  void change_request_state(std::int64_t id, const std::vector<RequestState>& from, RequestState to,
+                            const std::string& message, const std::optional<ExitEvent>& event,
+                            const AuditEvent& audit) override {
+    write([&] {
+      require_request_state(id, from);
+      Statement update(*connection_, "UPDATE requests SET state = ?2, message = ?3, updated_at = ?4 WHERE id = ?1");
+      update.bind(1, id).bind(2, request_state_name(to)).bind(3, message).bind(4, now_rfc3339()).run();
+      if (event) add_event(*event);
+      append_audit_in_transaction(audit);
+    });
+  }
+
+  void edit_pending_request(std::int64_t id, const nlohmann::json& attributes, const std::string& profile,
+                            const nlohmann::json& overrides, const AuditEvent& audit) override {
+    write([&] {
+      require_request_state(id, {RequestState::kPending});
+      Statement update(*connection_,
+                       "UPDATE requests SET attributes = ?2, profile = ?3, overrides = ?4, updated_at = ?5 WHERE id = ?1");
+      update.bind(1, id).bind(2, attributes.dump()).bind(3, profile).bind(4, overrides.dump());
+      update.bind(5, now_rfc3339()).run();
+      append_audit_in_transaction(audit);
+    });
+  }
+
+  void issue_certificate(const CertificateRecord& certificate, const std::vector<RequestState>& from,
+                         const std::string& message, const ExitEvent& event, const AuditEvent& audit) override {
+    write([&] {
+      require_request_state(certificate.request_id, from);
+      {
+        Statement taken(*connection_, "SELECT 1 FROM certificates WHERE serial = ?1");
+        taken.bind(1, certificate.serial);
+        if (taken.step()) throw SerialCollision("the serial " + certificate.serial + " is already taken");
       }
+      Statement insert(*connection_, std::string("INSERT INTO certificates (") + kCertificateColumns +
+                                         ") VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, NULL)");
+      insert.bind(1, certificate.serial).bind(2, certificate.request_id).bind(3, certificate.der);
+      insert.bind(4, certificate.not_before).bind(5, certificate.not_after).run();
+      Statement update(*connection_, "UPDATE requests SET state = 'issued', message = ?2, updated_at = ?3 WHERE id = ?1");
+      update.bind(1, certificate.request_id).bind(2, message).bind(3, now_rfc3339()).run();
+      add_event(event);
+      append_audit_in_transaction(audit);
+    });
+  }
+
+  std::optional<CertificateRecord> find_certificate(const std::string& serial) override {
+    Statement select(*connection_, std::string("SELECT ") + kCertificateColumns + " FROM certificates WHERE serial = ?1");
+    select.bind(1, serial);
+    if (!select.step()) return std::nullopt;
+    return read_certificate(select);
+  }
+
+  void set_revocation(const std::string& serial, const std::optional<std::string>& expected_reason,
+                      const std::optional<Revocation>& revocation, const ExitEvent& event,
+                      const AuditEvent& audit) override {
+    write([&] {
+      std::optional<CertificateRecord> current = find_certificate(serial);
+      if (!current) throw StateConflict("there is no certificate with serial " + serial);
+      std::optional<std::string> reason;
+      if (current->revocation) reason = current->revocation->reason;
+      if (reason != expected_reason) {
+        throw StateConflict("the certificate " + serial + " is " +
+                            (reason ? "revoked (" + *reason + ")" : std::string("not revoked")));
+      }
+      Statement update(*connection_,
+                       "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3, invalidity_date = ?4 "
+                       "WHERE serial = ?1");
+      update.bind(1, serial);
+      bind_optional(update, 2, revocation ? std::optional(revocation->revoked_at) : std::nullopt);
+      bind_optional(update, 3, revocation ? std::optional(revocation->reason) : std::nullopt);
+      bind_optional(update, 4, revocation ? revocation->invalidity_date : std::nullopt);
+      update.run();
+      Statement request(*connection_, "UPDATE requests SET state = ?2, updated_at = ?3 WHERE id = ?1");
+      request.bind(1, current->request_id).bind(2, revocation ? std::string_view("revoked") : std::string_view("issued"));
+      request.bind(3, now_rfc3339()).run();
+      add_event(event);
+      append_audit_in_transaction(audit);
+    });
+  }
+
+  std::vector<CertificateRecord> revoked_certificates(const std::string& now) override {
+    Statement select(*connection_, std::string("SELECT ") + kCertificateColumns +
+                                       " FROM certificates WHERE revoked_at IS NOT NULL AND not_after > ?1 ORDER BY serial");
+    select.bind(1, now);
+    std::vector<CertificateRecord> records;
+    while (select.step()) records.push_back(read_certificate(select));
+    return records;
+  }
+
+  std::int64_t last_crl_number() override {
+    Statement select(*connection_, "SELECT coalesce(max(number), 0) FROM crls");
+    select.step();
+    return select.column_int(0);
+  }
+
+  std::optional<CrlRecord> latest_crl() override {
+    Statement select(*connection_, "SELECT number, this_update, next_update, der FROM crls ORDER BY number DESC LIMIT 1");
+    if (!select.step()) return std::nullopt;
+    return CrlRecord{select.column_int(0), select.column_text(1), select.column_text(2), select.column_blob(3)};
+  }
+
+  void add_crl(const CrlRecord& crl, const ExitEvent& event, const AuditEvent& audit) override {
+    write([&] {
+      if (crl.number <= last_crl_number()) {
+        throw StateConflict("CRL number " + std::to_string(crl.number) + " is not above the last one issued");
+      }
+      Statement insert(*connection_, "INSERT INTO crls (number, this_update, next_update, der) VALUES (?1, ?2, ?3, ?4)");
+      insert.bind(1, crl.number).bind(2, crl.this_update).bind(3, crl.next_update).bind(4, crl.der).run();
+      add_event(event);
+      append_audit_in_transaction(audit);
+    });
+  }
+
+  std::vector<OutboxRecord> outbox() override {
+    Statement select(*connection_, "SELECT id, event, request_id, serial, crl_number, created_at FROM outbox ORDER BY id");
+    std::vector<OutboxRecord> records;
+    while (select.step()) {
+      OutboxRecord record;
+      record.id = select.column_int(0);
+      record.event.event = select.column_text(1);
+      if (!select.column_is_null(2)) record.event.request_id = select.column_int(2);
+      record.event.serial = optional_text(select, 3);
+      if (!select.column_is_null(4)) record.event.crl_number = select.column_int(4);
+      record.created_at = select.column_text(5);
+      records.push_back(std::move(record));
     }
-    std::string at = now_rfc3339();
-    std::string detail = event.detail.is_null() ? "{}" : event.detail.dump();
-    std::vector<std::uint8_t> hash = audit_hash(previous, id, at, event.actor, event.event, detail);
-    Statement insert(*connection_,
-                     "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    insert.bind(1, id).bind(2, at).bind(3, event.actor).bind(4, event.event).bind(5, detail).bind(6, previous);
-    insert.bind(7, hash).run();
-    transaction.commit();
+    return records;
   }
 
   std::vector<AuditRecord> audit_log() override {
@@ -86,10 +338,14 @@ class SqlCipherStoreImpl final : public Store {
                   ", newer than this custos understands (" + std::to_string(SqlCipherStore::kSchemaVersion) +
                   "); upgrade custos");
     }
-    for (int next = version + 1; next <= SqlCipherStore::kSchemaVersion; ++next) {
+    while (version < SqlCipherStore::kSchemaVersion) {
       Transaction transaction(*connection_);
-      connection_->execute(kMigrations[static_cast<std::size_t>(next - 1)]);
-      connection_->execute("PRAGMA user_version = " + std::to_string(next));
+      // Another process may have migrated while this one waited for the lock.
+      version = schema_version();
+      if (version < SqlCipherStore::kSchemaVersion) {
+        connection_->execute(kMigrations[static_cast<std::size_t>(version)]);
+        connection_->execute("PRAGMA user_version = " + std::to_string(version + 1));
+      }
       transaction.commit();
     }
   }
@@ -97,6 +353,58 @@ class SqlCipherStoreImpl final : public Store {
   Connection& connection() { return *connection_; }
 
  private:
+  // Every change goes through here: one transaction, taken with the write
+  // lock up front. This is the one place a group-commit writer would batch
+  // the changes of concurrent requests; the engine does not see it.
+  template <typename Change>
+  void write(Change&& change) {
+    Transaction transaction(*connection_);
+    change();
+    transaction.commit();
+  }
+
+  void require_request_state(std::int64_t id, const std::vector<RequestState>& allowed) {
+    Statement select(*connection_, "SELECT state FROM requests WHERE id = ?1");
+    select.bind(1, id);
+    if (!select.step()) throw StateConflict("there is no request " + std::to_string(id));
+    std::string state = select.column_text(0);
+    for (RequestState candidate : allowed) {
+      if (request_state_name(candidate) == state) return;
+    }
+    throw StateConflict("request " + std::to_string(id) + " is " + state + ", not " + state_list(allowed));
+  }
+
+  void add_event(const ExitEvent& event) {
+    Statement insert(*connection_,
+                     "INSERT INTO outbox (event, request_id, serial, crl_number, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+    insert.bind(1, event.event);
+    bind_optional(insert, 2, event.request_id);
+    bind_optional(insert, 3, event.serial);
+    bind_optional(insert, 4, event.crl_number);
+    insert.bind(5, now_rfc3339()).run();
+  }
+
+  void append_audit_in_transaction(const AuditEvent& event) {
+    std::vector<std::uint8_t> previous(kAuditHashBytes, 0);
+    std::int64_t id = 1;
+    {
+      Statement last(*connection_, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
+      if (last.step()) {
+        id = last.column_int(0) + 1;
+        previous = last.column_blob(1);
+      }
+    }
+    std::string at = now_rfc3339();
+    std::string detail = event.detail.is_null() ? "{}" : event.detail.dump();
+    std::vector<std::uint8_t> hash = audit_hash(previous, id, at, event.actor, event.event, detail);
+    Statement insert(*connection_,
+                     "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    insert.bind(1, id).bind(2, at).bind(3, event.actor).bind(4, event.event).bind(5, detail).bind(6, previous);
+    insert.bind(7, hash).run();
+  }
+
+
   std::unique_ptr<Connection> connection_;
 };
 
@@ -118,6 +426,32 @@ void prove_key_and_configure(Connection& connection) {
 }
 
 }  // namespace
+
+std::string_view request_state_name(RequestState state) {
+  switch (state) {
+    case RequestState::kReceived:
+      return "received";
+    case RequestState::kPending:
+      return "pending";
+    case RequestState::kIssued:
+      return "issued";
+    case RequestState::kDenied:
+      return "denied";
+    case RequestState::kRevoked:
+      return "revoked";
+    case RequestState::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+std::optional<RequestState> parse_request_state(std::string_view name) {
+  for (RequestState state : {RequestState::kReceived, RequestState::kPending, RequestState::kIssued,
+                             RequestState::kDenied, RequestState::kRevoked, RequestState::kFailed}) {
+    if (request_state_name(state) == name) return state;
+  }
+  return std::nullopt;
+}
 
 std::unique_ptr<Store> SqlCipherStore::create(const std::filesystem::path& path, const SecureBuffer& key,
                                               const std::string& database_id) {

@@ -9,14 +9,20 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/error.h"
 #include "common/secure_buffer.h"
 
 namespace custos::storage {
+
+enum class RequestState { kReceived, kPending, kIssued, kDenied, kRevoked, kFailed };
+std::string_view request_state_name(RequestState state);  // "received", "pending", …
+std::optional<RequestState> parse_request_state(std::string_view name);
 
 struct AuditEvent {
   std::string actor;      // who: "cli:uid=0", later a role and identity
@@ -34,6 +40,81 @@ struct AuditRecord {
   std::vector<std::uint8_t> hash;
 };
 
+struct NewRequest {
+  std::vector<std::uint8_t> csr;  // DER
+  std::string subject;
+  std::string profile;
+  nlohmann::json attributes = nlohmann::json::object();
+  std::string requester;
+  RequestState state = RequestState::kReceived;  // or kDenied for a request refused on receipt
+  std::string message;
+};
+
+struct RequestRecord {
+  std::int64_t id = 0;
+  RequestState state = RequestState::kReceived;
+  std::vector<std::uint8_t> csr;
+  std::string subject;
+  std::string profile;
+  nlohmann::json attributes;
+  std::string requester;
+  std::string message;
+  nlohmann::json overrides;  // the administrator's changes to the certificate-to-be
+  std::string submitted_at;
+  std::string updated_at;
+  std::optional<std::string> serial;  // once a certificate exists
+};
+
+struct Revocation {
+  std::string revoked_at;  // RFC 3339
+  std::string reason;      // RFC 5280 name
+  std::optional<std::string> invalidity_date;
+};
+
+struct CertificateRecord {
+  std::string serial;  // upper-case hex
+  std::int64_t request_id = 0;
+  std::vector<std::uint8_t> der;
+  std::string not_before;
+  std::string not_after;
+  std::optional<Revocation> revocation;
+};
+
+struct CrlRecord {
+  std::int64_t number = 0;
+  std::string this_update;
+  std::string next_update;
+  std::vector<std::uint8_t> der;
+};
+
+// An event for the exit modules, written to the outbox in the same
+// transaction as the change it reports.
+struct ExitEvent {
+  std::string event;  // certificate_issued, request_pending, …
+  std::optional<std::int64_t> request_id;
+  std::optional<std::string> serial;
+  std::optional<std::int64_t> crl_number;
+};
+
+struct OutboxRecord {
+  std::int64_t id = 0;
+  ExitEvent event;
+  std::string created_at;
+};
+
+// A state change refused because the request or certificate is not in a
+// state that allows it (another process may have changed it first).
+class StateConflict : public Error {
+ public:
+  using Error::Error;
+};
+
+// A certificate serial that is already taken; the engine draws another.
+class SerialCollision : public Error {
+ public:
+  using Error::Error;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -47,6 +128,49 @@ class Store {
   // transaction.
   virtual void append_audit(const AuditEvent& event) = 0;
   virtual std::vector<AuditRecord> audit_log() = 0;
+
+  // Each mutation below is one transaction: the change, its outbox event
+  // and its audit entry commit together or not at all.
+
+  // Stores a new request; returns its id.
+  virtual std::int64_t add_request(const NewRequest& request, const AuditEvent& audit) = 0;
+  virtual std::optional<RequestRecord> find_request(std::int64_t id) = 0;
+  // Newest first; all states when `state` is unset.
+  virtual std::vector<RequestRecord> list_requests(std::optional<RequestState> state) = 0;
+
+  // Moves request `id` from one of `from` to `to` with `message`. Throws
+  // StateConflict naming the state it is in otherwise.
+  virtual void change_request_state(std::int64_t id, const std::vector<RequestState>& from, RequestState to,
+                                    const std::string& message, const std::optional<ExitEvent>& event,
+                                    const AuditEvent& audit) = 0;
+
+  // Replaces a pending request's attributes and overrides.
+  virtual void edit_pending_request(std::int64_t id, const nlohmann::json& attributes, const std::string& profile,
+                                    const nlohmann::json& overrides, const AuditEvent& audit) = 0;
+
+  // Stores the certificate and moves the request (from one of `from`) to
+  // issued. Throws SerialCollision when the serial is taken.
+  virtual void issue_certificate(const CertificateRecord& certificate, const std::vector<RequestState>& from,
+                                 const std::string& message, const ExitEvent& event, const AuditEvent& audit) = 0;
+
+  virtual std::optional<CertificateRecord> find_certificate(const std::string& serial) = 0;
+
+  // Sets (or, with nullopt, lifts) a certificate's revocation and its
+  // request's state. `expected_reason`: the reason it must have now
+  // (nullopt: not revoked), else StateConflict.
+  virtual void set_revocation(const std::string& serial, const std::optional<std::string>& expected_reason,
+                              const std::optional<Revocation>& revocation, const ExitEvent& event,
+                              const AuditEvent& audit) = 0;
+
+  // Revoked certificates whose validity has not ended at `now` (RFC 3339).
+  virtual std::vector<CertificateRecord> revoked_certificates(const std::string& now) = 0;
+
+  virtual std::int64_t last_crl_number() = 0;
+  virtual std::optional<CrlRecord> latest_crl() = 0;
+  // Stores a CRL; its number must exceed every stored one (StateConflict).
+  virtual void add_crl(const CrlRecord& crl, const ExitEvent& event, const AuditEvent& audit) = 0;
+
+  virtual std::vector<OutboxRecord> outbox() = 0;
 };
 
 class SqlCipherStore {
@@ -63,7 +187,7 @@ class SqlCipherStore {
   static std::unique_ptr<Store> open(const std::filesystem::path& path, const SecureBuffer& key,
                                      const std::string& expected_database_id);
 
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 };
 
 }  // namespace custos::storage

@@ -2,14 +2,16 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 
 #include "appliance/cli/commands.h"
+#include "appliance/cli/flow_commands.h"
 #include "common/error.h"
 
 namespace {
 
-using custos::engine::TokenOptions;
+using custos::cli::CaContext;
 
 std::filesystem::path default_directory() {
   const char* from_environment = std::getenv("CUSTOS_DIR");
@@ -17,21 +19,34 @@ std::filesystem::path default_directory() {
                                                                     : std::filesystem::current_path();
 }
 
-// The token options of every command that opens the CA.
-void add_token_options(CLI::App* command, TokenOptions& token, std::string& module, std::string& label,
-                       std::string& pin_file) {
-  command->add_option("--hsm-module", module, "the PKCS#11 library (default: from custos.toml)");
-  command->add_option("--token", label, "the token's label (default: from custos.toml)");
-  command->add_option("--pin-file", pin_file, "a file holding the user PIN, readable by its owner only");
-  command->add_flag("--pin-stdin", token.pin.from_stdin, "read the user PIN from the first line of standard input");
-  // CUSTOS_PIN_FILE is read when neither is given.
-}
+// The token options of every command that opens the CA, bound to one set
+// of variables (only one command runs).
+struct TokenArguments {
+  std::string module;
+  std::string label;
+  std::string pin_file;
+  bool pin_stdin = false;
 
-void finish_token_options(TokenOptions& token, const std::string& module, const std::string& label,
-                          const std::string& pin_file) {
-  if (!module.empty()) token.module = module;
-  if (!label.empty()) token.label = label;
-  if (!pin_file.empty()) token.pin.file = pin_file;
+  void add_to(CLI::App* command) {
+    command->add_option("--hsm-module", module, "the PKCS#11 library (default: from custos.toml)");
+    command->add_option("--token", label, "the token's label (default: from custos.toml)");
+    command->add_option("--pin-file", pin_file, "a file holding the user PIN, readable by its owner only");
+    command->add_flag("--pin-stdin", pin_stdin, "read the user PIN from the first line of standard input");
+  }
+
+  // CUSTOS_PIN_FILE is read when neither --pin-file nor --pin-stdin is given.
+  custos::engine::TokenOptions options() const {
+    custos::engine::TokenOptions token;
+    if (!module.empty()) token.module = module;
+    if (!label.empty()) token.label = label;
+    if (!pin_file.empty()) token.pin.file = pin_file;
+    token.pin.from_stdin = pin_stdin;
+    return token;
+  }
+};
+
+std::optional<std::filesystem::path> optional_path(const std::string& text) {
+  return text.empty() ? std::nullopt : std::optional<std::filesystem::path>(text);
 }
 
 }  // namespace
@@ -42,42 +57,160 @@ int main(int argc, char** argv) {
   std::string directory_text;
   app.add_option("--dir", directory_text, "the CA directory (default: $CUSTOS_DIR, else the current directory)");
 
-  std::string module;
-  std::string label;
-  std::string pin_file;
+  TokenArguments token;
+  bool json = false;
+  std::string out;
+  // What the chosen command does, set by its callback once parsing is done.
+  std::function<void(const CaContext&)> action;
+  auto opens_ca = [&](CLI::App* command) {
+    token.add_to(command);
+    return command;
+  };
+  auto with_json = [&](CLI::App* command) {
+    command->add_flag("--json", json, "print the result as JSON");
+    return command;
+  };
+
+  // init
+  custos::engine::InitOptions init;
   std::string csr_out;
   std::string database_key_method;
-
-  custos::cli::InitCommand init;
-  CLI::App* init_command = app.add_subcommand("init", "create a CA: key on the token, certificate or request, database");
-  init_command->add_option("--subject", init.options.subject, "the CA's name, e.g. \"CN=Example Root,O=Example\"")
+  CLI::App* init_command = with_json(opens_ca(
+      app.add_subcommand("init", "create a CA: key on the token, certificate or request, encrypted database")));
+  init_command->add_option("--subject", init.subject, "the CA's name, e.g. \"CN=Example Root,O=Example\"")->required();
+  init_command->add_option("--key", init.key_type, "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519")
       ->required();
-  init_command->add_option("--key", init.options.key_type, "ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519")
-      ->required();
-  init_command->add_option("--days", init.options.validity_days, "validity of a root certificate in days (3650)");
-  init_command->add_flag("--subordinate", init.options.subordinate, "make a request to a parent CA instead");
+  init_command->add_option("--days", init.validity_days, "validity of a root certificate in days (3650)");
+  init_command->add_flag("--subordinate", init.subordinate, "make a request to a parent CA instead");
   init_command->add_option("--csr-out", csr_out, "with --subordinate: where to write the request (PEM)");
   init_command->add_option("--db-key-method", database_key_method,
                            "hmac-sha256 or rsa-oaep (default: what the token offers, hmac-sha256 first)");
-  init_command->add_flag("--json", init.json, "print the result as JSON");
-  add_token_options(init_command, init.options.token, module, label, pin_file);
+  init_command->callback([&] {
+    action = [&](const CaContext& context) {
+      init.directory = context.directory;
+      init.token = context.token;
+      init.actor = custos::engine::local_actor();
+      init.csr_out = optional_path(csr_out);
+      if (!database_key_method.empty()) init.database_key_method = database_key_method;
+      custos::cli::run_init({init, context.json});
+    };
+  });
 
-  custos::cli::InstallCaCertCommand install;
+  // install-ca-cert, ca-cert, config
   std::string certificate_file;
-  CLI::App* install_command =
-      app.add_subcommand("install-ca-cert", "install a subordinate CA's certificate signed by its parent");
+  CLI::App* install_command = with_json(
+      opens_ca(app.add_subcommand("install-ca-cert", "install a subordinate CA's certificate signed by its parent")));
   install_command->add_option("--cert", certificate_file, "PEM: the CA certificate, then its issuers up to the root")
       ->required();
-  install_command->add_flag("--json", install.json, "print the result as JSON");
-  add_token_options(install_command, install.token, module, label, pin_file);
-
-  std::string out;
+  install_command->callback([&] {
+    action = [&](const CaContext& context) {
+      custos::cli::run_install_ca_cert({context.directory, certificate_file, context.token, context.json});
+    };
+  });
   CLI::App* ca_cert_command = app.add_subcommand("ca-cert", "print the CA certificate chain (PEM)");
   ca_cert_command->add_option("--out", out, "write it to this file instead");
+  ca_cert_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_ca_cert(context.directory, optional_path(out)); }; });
+  CLI::App* config_command = with_json(app.add_subcommand("config", "show the CA's configuration"));
+  config_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_config(context.directory, context.json); }; });
 
-  bool config_json = false;
-  CLI::App* config_command = app.add_subcommand("config", "show the CA's configuration");
-  config_command->add_flag("--json", config_json, "print it as JSON");
+  // submit, retrieve
+  custos::cli::SubmitCommand submit;
+  std::string request_file;
+  CLI::App* submit_command = with_json(opens_ca(app.add_subcommand("submit", "submit a PKCS#10 request (PEM or DER)")));
+  submit_command->add_option("--csr", request_file, "the request file")->required();
+  submit_command->add_option("--profile", submit.profile, "the profile to issue under (default: server)");
+  submit_command->add_option("--attr", submit.attributes, "a request attribute KEY=VALUE (repeatable)");
+  submit_command->add_option("--out", out, "where to write the certificate (PEM) when it is issued");
+  submit_command->callback([&] {
+    action = [&](const CaContext& context) {
+      submit.request_file = request_file;
+      submit.out = optional_path(out);
+      custos::cli::run_submit(context, submit);
+    };
+  });
+  std::int64_t request_id = 0;
+  CLI::App* retrieve_command =
+      with_json(opens_ca(app.add_subcommand("retrieve", "the disposition of a request, and its certificate")));
+  retrieve_command->add_option("ID", request_id, "the request id")->required();
+  retrieve_command->add_option("--out", out, "where to write the certificate (PEM) when it is issued");
+  retrieve_command->callback([&] {
+    action = [&](const CaContext& context) { custos::cli::run_retrieve(context, request_id, optional_path(out)); };
+  });
+
+  // admin …
+  CLI::App* admin = app.add_subcommand("admin", "administer requests and certificates");
+  admin->require_subcommand(1);
+  std::string state;
+  CLI::App* list_command = with_json(opens_ca(admin->add_subcommand("list", "requests, newest first")));
+  list_command->add_option("--state", state, "pending, issued, denied, revoked or failed");
+  list_command->callback([&] { action = [&](const CaContext& context) { custos::cli::run_admin_list(context, state); }; });
+
+  CLI::App* resubmit_command =
+      with_json(opens_ca(admin->add_subcommand("resubmit", "ask policy again for a pending or denied request")));
+  resubmit_command->add_option("ID", request_id, "the request id")->required();
+  resubmit_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_admin_resubmit(context, request_id); }; });
+
+  std::string message;
+  CLI::App* deny_command = with_json(opens_ca(admin->add_subcommand("deny", "deny a pending request")));
+  deny_command->add_option("ID", request_id, "the request id")->required();
+  deny_command->add_option("--message", message, "why");
+  deny_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_admin_deny(context, request_id, message); }; });
+
+  std::string assignment;
+  CLI::App* set_attr_command = opens_ca(admin->add_subcommand("set-attr", "change a pending request's attribute"));
+  set_attr_command->add_option("ID", request_id, "the request id")->required();
+  set_attr_command->add_option("ASSIGNMENT", assignment, "KEY=VALUE")->required();
+  set_attr_command->callback([&] {
+    action = [&](const CaContext& context) { custos::cli::run_admin_set_attr(context, request_id, assignment); };
+  });
+
+  std::string oid;
+  std::string value_hex;
+  bool critical = false;
+  CLI::App* set_ext_command =
+      opens_ca(admin->add_subcommand("set-ext", "add or replace an extension of a pending request's certificate"));
+  set_ext_command->add_option("ID", request_id, "the request id")->required();
+  set_ext_command->add_option("--oid", oid, "the extension's OID")->required();
+  set_ext_command->add_option("--value-der-hex", value_hex, "the extension's value, DER, in hex")->required();
+  set_ext_command->add_flag("--critical", critical, "mark the extension critical");
+  set_ext_command->callback([&] {
+    action = [&](const CaContext& context) {
+      custos::cli::run_admin_set_ext(context, request_id, oid, value_hex, critical);
+    };
+  });
+  CLI::App* remove_ext_command =
+      opens_ca(admin->add_subcommand("remove-ext", "remove an extension from a pending request's certificate"));
+  remove_ext_command->add_option("ID", request_id, "the request id")->required();
+  remove_ext_command->add_option("--oid", oid, "the extension's OID")->required();
+  remove_ext_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_admin_remove_ext(context, request_id, oid); }; });
+
+  std::string serial;
+  std::string reason;
+  std::string at;
+  CLI::App* revoke_command = opens_ca(admin->add_subcommand("revoke", "revoke a certificate"));
+  revoke_command->add_option("SERIAL", serial, "the serial, hex as OpenSSL prints it")->required();
+  revoke_command->add_option("--reason", reason, "an RFC 5280 reason: keyCompromise, superseded, certificateHold, …")
+      ->required();
+  revoke_command->add_option("--at", at, "the invalidity date (RFC 3339): when the key was compromised or unfit");
+  revoke_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_admin_revoke(context, serial, reason, at); }; });
+  CLI::App* unrevoke_command = opens_ca(admin->add_subcommand("unrevoke", "lift a certificateHold"));
+  unrevoke_command->add_option("SERIAL", serial, "the serial, hex")->required();
+  unrevoke_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_admin_unrevoke(context, serial); }; });
+
+  // crl
+  bool der = false;
+  CLI::App* crl_command = opens_ca(app.add_subcommand("crl", "sign and publish a new CRL"));
+  crl_command->add_option("--out", out, "write it to this file (default: standard output)");
+  crl_command->add_flag("--der", der, "DER instead of PEM");
+  crl_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_crl(context, optional_path(out), der); }; });
 
   try {
     app.parse(argc, argv);
@@ -86,25 +219,10 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : 2;
   }
 
-  std::filesystem::path directory = directory_text.empty() ? default_directory() : std::filesystem::path(directory_text);
+  CaContext context{directory_text.empty() ? default_directory() : std::filesystem::path(directory_text),
+                    token.options(), json};
   try {
-    if (init_command->parsed()) {
-      init.options.directory = directory;
-      init.options.actor = custos::engine::local_actor();
-      if (!csr_out.empty()) init.options.csr_out = csr_out;
-      if (!database_key_method.empty()) init.options.database_key_method = database_key_method;
-      finish_token_options(init.options.token, module, label, pin_file);
-      custos::cli::run_init(init);
-    } else if (install_command->parsed()) {
-      install.directory = directory;
-      install.certificate_file = certificate_file;
-      finish_token_options(install.token, module, label, pin_file);
-      custos::cli::run_install_ca_cert(install);
-    } else if (ca_cert_command->parsed()) {
-      custos::cli::run_ca_cert(directory, out.empty() ? std::nullopt : std::optional<std::filesystem::path>(out));
-    } else if (config_command->parsed()) {
-      custos::cli::run_config(directory, config_json);
-    }
+    action(context);
   } catch (const custos::UsageError& error) {
     std::cerr << "custos: " << error.what() << "\n";
     return 2;

@@ -7,7 +7,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/error.h"
-#include "packaging/default_profiles.h"
+#include "packaging/default_policy.h"
 
 namespace custos::engine {
 namespace {
@@ -140,7 +140,7 @@ ModuleSection read_module(const toml::table& table, const std::string& where) {
 }
 
 CaConfig read_config(const toml::table& root) {
-  TableReader top(root, "", {"ca", "token", "database", "policy", "profiles", "exit"});
+  TableReader top(root, "", {"ca", "token", "database", "policy", "profiles", "exit", "crl", "aia"});
   CaConfig config;
 
   TableReader ca(top.table("ca"), "ca",
@@ -178,11 +178,38 @@ CaConfig read_config(const toml::table& root) {
         parsed(hsm::parse_oaep_digest(database.text("oaep_digest")), "database.oaep_digest", "sha256 or sha1");
   }
 
+  // [policy]'s other keys are the module's configuration; the module refuses
+  // those it does not know when it starts.
   const toml::table& policy = top.table("policy");
   config.policy = read_module(policy, "policy");
-  config.policy_timeout_ms = TableReader(policy, "policy", {"module", "timeout_ms"}).number_or("timeout_ms", 2000);
-  if (config.policy_timeout_ms < 1) throw Error("'policy.timeout_ms' must be positive");
+  if (policy.contains("timeout_ms")) {
+    auto timeout = policy["timeout_ms"].value<std::int64_t>();
+    if (!timeout || *timeout < 1 || *timeout > 600'000) throw Error("'policy.timeout_ms' must be 1 to 600000");
+    config.policy_timeout_ms = *timeout;
+  }
   config.policy.config.erase("timeout_ms");
+
+  if (root.contains("crl")) {
+    TableReader crl(top.table("crl"), "crl", {"distribution_points", "file", "next_update_hours"});
+    config.publication.crl_urls = crl.texts_or_empty("distribution_points");
+    config.publication.crl_file = crl.text_or("file", "ca.crl");
+    config.publication.crl_next_update_hours = crl.number_or("next_update_hours", 168);
+    if (config.publication.crl_next_update_hours < 1) throw Error("'crl.next_update_hours' must be positive");
+  }
+  if (root.contains("aia")) {
+    TableReader aia(top.table("aia"), "aia", {"ocsp", "ca_issuers"});
+    config.publication.ocsp_urls = aia.texts_or_empty("ocsp");
+    config.publication.ca_issuers_urls = aia.texts_or_empty("ca_issuers");
+  }
+  for (const auto* urls : {&config.publication.crl_urls, &config.publication.ocsp_urls,
+                           &config.publication.ca_issuers_urls}) {
+    for (const std::string& url : *urls) {
+      // OpenSSL's extension syntax, which builds CDP and AIA, splits on commas.
+      if (url.find(',') != std::string::npos || url.find("://") == std::string::npos) {
+        throw Error("'" + url + "' in [crl] or [aia] must be a URL without commas");
+      }
+    }
+  }
 
   if (root.contains("profiles")) {
     const toml::table* profiles = root["profiles"].as_table();
@@ -212,6 +239,19 @@ std::string quoted(const std::string& text) {
 }
 
 }  // namespace
+
+const ProfileSection* CaConfig::find_profile(const std::string& name) const {
+  for (const ProfileSection& profile : profiles) {
+    if (profile.name == name) return &profile;
+  }
+  return nullptr;
+}
+
+nlohmann::json policy_hello_config(const CaConfig& config) {
+  nlohmann::json hello = config.policy.config;
+  if (config.policy.module == "builtin:profiles") hello["profiles"] = config_to_json(config)["profiles"];
+  return hello;
+}
 
 std::string_view database_key_method_name(DatabaseKeyMethod method) {
   return method == DatabaseKeyMethod::kHmacSha256 ? "hmac-sha256" : "rsa-oaep";
@@ -264,7 +304,7 @@ std::string render_new_config(const CaConfig& config) {
     out << "wrapped_key = " << quoted(config.database.wrapped_key) << "\n"
         << "oaep_digest = " << quoted(std::string(hsm::oaep_digest_name(config.database.oaep_digest))) << "\n";
   }
-  out << "\n" << packaging::kDefaultProfiles;
+  out << "\n" << packaging::kDefaultPolicy;
   return out.str();
 }
 

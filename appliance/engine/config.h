@@ -61,6 +61,15 @@ struct ModuleSection {
   nlohmann::json config;   // every other key of its table, for hello.config
 };
 
+// Where issued certificates point relying parties, and how CRLs are made.
+struct PublicationSection {
+  std::vector<std::string> crl_urls;         // [crl] distribution_points
+  std::filesystem::path crl_file = "ca.crl";  // [crl] file: the current CRL, DER, relative to the CA directory
+  std::int64_t crl_next_update_hours = 168;   // [crl] next_update_hours
+  std::vector<std::string> ocsp_urls;        // [aia] ocsp
+  std::vector<std::string> ca_issuers_urls;  // [aia] ca_issuers
+};
+
 struct CaConfig {
   CaSection ca;
   TokenSection token;
@@ -69,7 +78,14 @@ struct CaConfig {
   std::int64_t policy_timeout_ms = 2000;
   std::vector<ProfileSection> profiles;
   std::vector<ModuleSection> exits;
+  PublicationSection publication;
+
+  const ProfileSection* find_profile(const std::string& name) const;
 };
+
+// hello.config for the policy module: its own [policy] keys, and for
+// builtin:profiles the [profiles.*] tables.
+nlohmann::json policy_hello_config(const CaConfig& config);
 
 // Reads and checks custos.toml. Throws custos::Error naming the file, the
 // key and what is wrong with it.

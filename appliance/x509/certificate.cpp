@@ -23,8 +23,110 @@ ossl::Ptr<ASN1_STRING> octet_string(std::span<const std::uint8_t> bytes) {
   return value;
 }
 
+const std::vector<std::string> kEngineOwnedExtensions = {"2.5.29.19", "2.5.29.14", "2.5.29.35"};
+
+ossl::Ptr<ASN1_OBJECT> object_of(const std::string& name) {
+  ossl::Ptr<ASN1_OBJECT> object(OBJ_txt2obj(name.c_str(), 0));
+  if (!object) throw Error("'" + name + "' is neither a known name nor a dotted OID");
+  return object;
+}
+
+struct GeneralNamesDeleter {
+  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
+};
+
+// The SAN from request values, built field by field: a value is data, never
+// parsed as OpenSSL configuration text (a comma in a name stays a comma).
+std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter> general_names(const std::vector<SubjectAltName>& entries) {
+  std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter> names(sk_GENERAL_NAME_new_null());
+  for (const SubjectAltName& entry : entries) {
+    GENERAL_NAME* name = nullptr;
+    if (entry.type == "ip") {
+      ASN1_OCTET_STRING* address = a2i_IPADDRESS(entry.value.c_str());
+      if (address == nullptr) throw Error("'" + entry.value + "' is not an IP address");
+      name = GENERAL_NAME_new();
+      GENERAL_NAME_set0_value(name, GEN_IPADD, address);
+    } else {
+      int type = entry.type == "dns" ? GEN_DNS : entry.type == "email" ? GEN_EMAIL : entry.type == "uri" ? GEN_URI : -1;
+      if (type < 0) throw Error("a subjectAltName of type '" + entry.type + "' is not supported");
+      ASN1_IA5STRING* value = ASN1_IA5STRING_new();
+      ASN1_STRING_set(value, entry.value.data(), static_cast<int>(entry.value.size()));
+      name = GENERAL_NAME_new();
+      GENERAL_NAME_set0_value(name, type, value);
+    }
+    sk_GENERAL_NAME_push(names.get(), name);
+  }
+  return names;
+}
+
+// URL lists from custos.toml go through OpenSSL's own extension syntax;
+// the configuration refuses URLs with commas, which that syntax splits on.
+void add_configured_extension(X509* certificate, int nid, const std::string& value, const char* what) {
+  ossl::Ptr<X509_EXTENSION> extension(X509V3_EXT_conf_nid(nullptr, nullptr, nid, value.c_str()));
+  if (!extension || X509_add_ext(certificate, extension.get(), -1) != 1) {
+    throw Error(std::string("adding the ") + what + " extension: " + ossl::last_error());
+  }
+}
+
+void replace_extension(X509* certificate, const RequestedExtension& requested) {
+  if (std::find(kEngineOwnedExtensions.begin(), kEngineOwnedExtensions.end(), requested.oid) !=
+      kEngineOwnedExtensions.end()) {
+    throw Error("the extension " + requested.oid + " is set by the engine and cannot be added or replaced");
+  }
+  ossl::Ptr<ASN1_OBJECT> object = object_of(requested.oid);
+  for (int index; (index = X509_get_ext_by_OBJ(certificate, object.get(), -1)) >= 0;) {
+    X509_EXTENSION_free(X509_delete_ext(certificate, index));
+  }
+  ossl::Ptr<ASN1_STRING> value(ASN1_OCTET_STRING_new());
+  ASN1_OCTET_STRING_set(value.get(), requested.der.data(), static_cast<int>(requested.der.size()));
+  ossl::Ptr<X509_EXTENSION> extension(
+      X509_EXTENSION_create_by_OBJ(nullptr, object.get(), requested.critical ? 1 : 0, value.get()));
+  if (!extension || X509_add_ext(certificate, extension.get(), -1) != 1) {
+    throw Error("adding the extension " + requested.oid + ": " + ossl::last_error());
+  }
+}
+
+void remove_extension(X509* certificate, const std::string& oid) {
+  if (std::find(kEngineOwnedExtensions.begin(), kEngineOwnedExtensions.end(), oid) != kEngineOwnedExtensions.end()) {
+    throw Error("the extension " + oid + " is set by the engine and cannot be removed");
+  }
+  ossl::Ptr<ASN1_OBJECT> object = object_of(oid);
+  for (int index; (index = X509_get_ext_by_OBJ(certificate, object.get(), -1)) >= 0;) {
+    X509_EXTENSION_free(X509_delete_ext(certificate, index));
+  }
+}
+
+std::string joined_urls(const std::string& prefix, const std::vector<std::string>& urls) {
+  std::string text;
+  for (const std::string& url : urls) text += (text.empty() ? "" : ",") + prefix + "URI:" + url;
+  return text;
+}
+
+// What the finished TBS must satisfy whatever policy and administrators
+// asked for.
+void lint(X509* certificate, const CertificateSpec& spec, const IssuerSpec& issuer) {
+  std::uint32_t usage = X509_get_key_usage(certificate);
+  if (!spec.ca && usage != UINT32_MAX && (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
+    throw Error("only a CA certificate may have keyCertSign or cRLSign in its key usage");
+  }
+  if (X509_get_subject_name(certificate) != nullptr && X509_NAME_entry_count(X509_get_subject_name(certificate)) == 0 &&
+      X509_get_ext_by_NID(certificate, NID_subject_alt_name, -1) < 0) {
+    throw Error("a certificate with an empty subject needs a subjectAltName");
+  }
+  if (issuer.name_constraints != nullptr) {
+    int result = NAME_CONSTRAINTS_check(certificate, const_cast<NAME_CONSTRAINTS*>(issuer.name_constraints));
+    if (result != X509_V_OK) {
+      throw Error(std::string("the certificate breaks the CA's name constraints: ") +
+                  X509_verify_cert_error_string(result));
+    }
+  }
+}
+
 void check_spec(const CertificateSpec& spec, const IssuerSpec& issuer) {
-  if (!spec.subject || X509_NAME_entry_count(spec.subject.get()) == 0) throw Error("the certificate has no subject");
+  if (!spec.subject) throw Error("the certificate has no subject");
+  if (X509_NAME_entry_count(spec.subject.get()) == 0 && spec.san.empty()) {
+    throw Error("a certificate with an empty subject needs a subjectAltName");
+  }
   if (issuer.name == nullptr) throw Error("the certificate has no issuer");
   if (spec.serial.empty() || spec.serial.size() > 20 || (spec.serial.front() & 0x80) != 0 ||
       std::all_of(spec.serial.begin(), spec.serial.end(), [](std::uint8_t b) { return b == 0; })) {
@@ -111,11 +213,36 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
     add_extension(certificate.get(), NID_key_usage, usage.get(), true, "keyUsage");
   }
 
+  if (!spec.extended_key_usage.empty()) {
+    ossl::Ptr<EXTENDED_KEY_USAGE> usages(sk_ASN1_OBJECT_new_null());
+    for (const std::string& usage : spec.extended_key_usage) sk_ASN1_OBJECT_push(usages.get(), object_of(usage).release());
+    add_extension(certificate.get(), NID_ext_key_usage, usages.get(), false, "extendedKeyUsage");
+  }
+  if (!spec.san.empty()) {
+    bool empty_subject = X509_NAME_entry_count(spec.subject.get()) == 0;
+    add_extension(certificate.get(), NID_subject_alt_name, general_names(spec.san).get(), empty_subject,
+                  "subjectAltName");
+  }
+
   ossl::Ptr<ASN1_STRING> ski = octet_string(key_identifier(spec.subject_public_key));
   add_extension(certificate.get(), NID_subject_key_identifier, ski.get(), false, "subjectKeyIdentifier");
   ossl::Ptr<AUTHORITY_KEYID> aki(AUTHORITY_KEYID_new());
   aki->keyid = octet_string(issuer.key_identifier).release();
   add_extension(certificate.get(), NID_authority_key_identifier, aki.get(), false, "authorityKeyIdentifier");
+  if (!spec.crl_urls.empty()) {
+    add_configured_extension(certificate.get(), NID_crl_distribution_points, joined_urls("", spec.crl_urls),
+                             "cRLDistributionPoints");
+  }
+  std::string access = joined_urls("OCSP;", spec.ocsp_urls);
+  std::string issuers = joined_urls("caIssuers;", spec.ca_issuers_urls);
+  if (!access.empty() || !issuers.empty()) {
+    add_configured_extension(certificate.get(), NID_info_access,
+                             access + (!access.empty() && !issuers.empty() ? "," : "") + issuers,
+                             "authorityInfoAccess");
+  }
+  for (const RequestedExtension& extra : spec.extra_extensions) replace_extension(certificate.get(), extra);
+  for (const std::string& oid : spec.removed_extensions) remove_extension(certificate.get(), oid);
+  lint(certificate.get(), spec, issuer);
 
   // The TBSCertificate carries its own copy of the signature algorithm.
   // OpenSSL has no setter for it short of signing with a key it holds, and

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "appliance/x509/csr.h"
 #include "common/openssl.h"
 #include "hsm/keys.h"
 
@@ -42,6 +43,16 @@ struct CertificateSpec {
   bool ca = false;
   std::optional<int> path_length;  // only for CA certificates
   unsigned key_usage = 0;          // KeyUsage bits; critical when present
+  std::vector<std::string> extended_key_usage;  // OpenSSL short names ("serverAuth") or dotted OIDs
+  std::vector<SubjectAltName> san;              // critical when the subject is empty (RFC 5280 §4.2.1.6)
+  std::vector<std::string> crl_urls;            // cRLDistributionPoints
+  std::vector<std::string> ocsp_urls;           // authorityInfoAccess
+  std::vector<std::string> ca_issuers_urls;     // authorityInfoAccess
+  // Added last, replacing an extension of the same OID (policy's
+  // extensions_add, an administrator's set-ext), then removed by OID.
+  // basicConstraints, SKI and AKI are the engine's: neither may name them.
+  std::vector<RequestedExtension> extra_extensions;
+  std::vector<std::string> removed_extensions;
 };
 
 struct IssuerSpec {
@@ -49,6 +60,9 @@ struct IssuerSpec {
   std::vector<std::uint8_t> public_key;         // DER SubjectPublicKeyInfo
   std::vector<std::uint8_t> key_identifier;     // the issuer's SKI, for the AKI
   hsm::SignatureScheme scheme = hsm::SignatureScheme::kEcdsaSha256;
+  // The issuer certificate's nameConstraints, checked against the
+  // certificate before it is signed; null when it has none.
+  const NAME_CONSTRAINTS* name_constraints = nullptr;
 };
 
 // Signs the TBS bytes it is given, returning the signature in the form of
@@ -80,7 +94,10 @@ class UnsignedCertificate {
 
 // Builds and checks the TBSCertificate: version 3, serial, issuer, subject,
 // validity, the subject's key, basicConstraints (critical), keyUsage
-// (critical), SKI and AKI. Throws custos::Error naming what is wrong.
+// (critical), EKU, SAN, SKI, AKI, CDP, AIA, then the extra extensions and
+// removals. Throws custos::Error naming what is wrong: a spec that breaks
+// RFC 5280, a non-CA certificate that could sign certificates, a name the
+// issuer's constraints exclude.
 UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const IssuerSpec& issuer);
 
 // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING.

@@ -1,0 +1,44 @@
+// The request-flow and administration commands of the custos CLI: submit,
+// retrieve, admin …, crl. Each opens the CA (token and store) in this
+// process, runs the engine, prints the result (JSON with --json) and
+// throws custos::Error on failure.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "appliance/engine/authority.h"
+
+namespace custos::cli {
+
+struct CaContext {
+  std::filesystem::path directory;
+  engine::TokenOptions token;
+  bool json = false;
+};
+
+struct SubmitCommand {
+  std::filesystem::path request_file;
+  std::string profile;
+  std::vector<std::string> attributes;  // KEY=VALUE
+  std::optional<std::filesystem::path> out;
+};
+void run_submit(const CaContext& context, const SubmitCommand& command);
+void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out);
+
+void run_admin_list(const CaContext& context, const std::string& state);
+void run_admin_resubmit(const CaContext& context, std::int64_t id);
+void run_admin_deny(const CaContext& context, std::int64_t id, const std::string& message);
+void run_admin_set_attr(const CaContext& context, std::int64_t id, const std::string& assignment);
+void run_admin_set_ext(const CaContext& context, std::int64_t id, const std::string& oid, const std::string& hex,
+                       bool critical);
+void run_admin_remove_ext(const CaContext& context, std::int64_t id, const std::string& oid);
+void run_admin_revoke(const CaContext& context, const std::string& serial, const std::string& reason,
+                      const std::string& at);
+void run_admin_unrevoke(const CaContext& context, const std::string& serial);
+
+void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der);
+
+}  // namespace custos::cli

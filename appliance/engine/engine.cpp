@@ -1,0 +1,499 @@
+#include "appliance/engine/engine.h"
+
+#include <algorithm>
+
+#include "appliance/x509/certificate.h"
+#include "appliance/x509/csr.h"
+#include "appliance/x509/name.h"
+#include "appliance/x509/pem.h"
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "common/files.h"
+
+namespace custos::engine {
+namespace {
+
+using storage::RequestState;
+
+constexpr int kSerialAttempts = 5;
+constexpr std::size_t kMaxCertificateFileBytes = 1 << 20;
+
+// A positive 128-bit serial from the token's generator: the top bit clear,
+// the next set, so it keeps its full length and is never zero.
+std::vector<std::uint8_t> random_serial(hsm::Token& token) {
+  std::vector<std::uint8_t> serial = token.random_bytes(16);
+  serial[0] = static_cast<std::uint8_t>((serial[0] & 0x3f) | 0x40);
+  return serial;
+}
+
+unsigned key_usage_bits(const std::vector<std::string>& names) {
+  static const std::map<std::string, unsigned> kBits = {
+      {"digitalSignature", x509::kDigitalSignature}, {"nonRepudiation", x509::kNonRepudiation},
+      {"keyEncipherment", x509::kKeyEncipherment},   {"dataEncipherment", x509::kDataEncipherment},
+      {"keyAgreement", x509::kKeyAgreement},         {"keyCertSign", x509::kKeyCertSign},
+      {"cRLSign", x509::kCrlSign}};
+  unsigned bits = 0;
+  for (const std::string& name : names) bits |= kBits.at(name);  // names were checked when custos.toml was loaded
+  return bits;
+}
+
+std::time_t asn1_time_to_time_t(const ASN1_TIME* time) {
+  std::tm parts{};
+  ASN1_TIME_to_tm(time, &parts);
+  return timegm(&parts);
+}
+
+protocol::RequestSnapshot snapshot_of(const storage::RequestRecord& record, const x509::CheckedRequest& checked) {
+  protocol::RequestSnapshot snapshot;
+  snapshot.id = record.id;
+  snapshot.csr = record.csr;
+  snapshot.subject = checked.subject;
+  for (const x509::SubjectAltName& name : checked.san) snapshot.san.push_back({name.type, name.value});
+  snapshot.key = {checked.key.type, checked.key.curve, checked.key.bits};
+  snapshot.attributes = record.attributes;
+  for (const x509::RequestedExtension& extension : checked.requested_extensions) {
+    snapshot.requested_extensions.push_back({extension.oid, extension.critical, extension.der});
+  }
+  return snapshot;
+}
+
+x509::RequestedExtension from_protocol(const protocol::Extension& extension) {
+  return {extension.oid, extension.critical, extension.der};
+}
+
+// The administrator's edits to a pending request's certificate-to-be, as
+// kept in the store: {"extensions_add": [{oid, critical, der(hex)}],
+// "extensions_remove": [oid]}.
+struct Overrides {
+  std::vector<x509::RequestedExtension> add;
+  std::vector<std::string> remove;
+
+  static Overrides from_json(const nlohmann::json& json) {
+    Overrides overrides;
+    for (const nlohmann::json& entry : json.value("extensions_add", nlohmann::json::array())) {
+      overrides.add.push_back({entry.at("oid"), entry.at("critical"), from_hex(entry.at("der").get<std::string>())});
+    }
+    overrides.remove = json.value("extensions_remove", std::vector<std::string>{});
+    return overrides;
+  }
+  nlohmann::json to_json() const {
+    nlohmann::json add_json = nlohmann::json::array();
+    for (const x509::RequestedExtension& extension : add) {
+      add_json.push_back({{"oid", extension.oid}, {"critical", extension.critical}, {"der", to_hex(extension.der)}});
+    }
+    return {{"extensions_add", add_json}, {"extensions_remove", remove}};
+  }
+  void drop(const std::string& oid) {
+    std::erase_if(add, [&](const x509::RequestedExtension& extension) { return extension.oid == oid; });
+    std::erase(remove, oid);
+  }
+};
+
+std::string dotted_oid(const std::string& text) {
+  ossl::Ptr<ASN1_OBJECT> object(OBJ_txt2obj(text.c_str(), 1));
+  if (!object) throw Error("'" + text + "' is not a dotted OID");
+  char dotted[128];
+  OBJ_obj2txt(dotted, sizeof dotted, object.get(), 1);
+  return dotted;
+}
+
+std::vector<std::uint8_t> serial_bytes(const std::string& hex) {
+  std::vector<std::uint8_t> bytes = from_hex(hex.size() % 2 == 0 ? hex : "0" + hex);
+  return bytes;
+}
+
+}  // namespace
+
+nlohmann::json Disposition::to_json() const {
+  nlohmann::json json = {{"request_id", request_id}, {"status", storage::request_state_name(state)}, {"message", message}};
+  if (serial) json["serial"] = *serial;
+  return json;
+}
+
+int cabf_max_server_validity_days(std::time_t when) {
+  if (when >= parse_rfc3339("2029-03-15T00:00:00Z")) return 47;
+  if (when >= parse_rfc3339("2027-03-15T00:00:00Z")) return 100;
+  if (when >= parse_rfc3339("2026-03-15T00:00:00Z")) return 200;
+  return 398;
+}
+
+std::string normalize_serial(const std::string& text) {
+  std::string hex;
+  for (char c : text) {
+    if (c != ':') hex += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  BIGNUM* number = nullptr;
+  if (hex.empty() || hex.size() > 40 || BN_hex2bn(&number, hex.c_str()) != static_cast<int>(hex.size())) {
+    BN_free(number);
+    throw Error("'" + text + "' is not a serial number in hex");
+  }
+  ossl::Ptr<BIGNUM> owned(number);
+  char* normalized = BN_bn2hex(owned.get());
+  std::string result = normalized;
+  OPENSSL_free(normalized);
+  return result;
+}
+
+Engine::Engine(CertificateAuthority& ca) : ca_(ca) {
+  std::string pem = read_ca_chain(ca.paths().directory);
+  ca_certificate_ = std::move(x509::read_pem_certificates(pem).front());
+  ca_public_key_ = ca.token().public_key_info(ca.config().ca.key);
+  ca_key_identifier_ = x509::subject_key_identifier(ca_certificate_.get());
+}
+
+PolicyClient& Engine::policy() {
+  if (!policy_) {
+    policy_ = std::make_unique<PolicyClient>(ModuleSpec{ca_.config().policy.module, policy_hello_config(ca_.config()),
+                                                        std::chrono::milliseconds(ca_.config().policy_timeout_ms)});
+  }
+  return *policy_;
+}
+
+Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
+                           const std::string& requester) {
+  nlohmann::json attribute_json = nlohmann::json::object();
+  for (const auto& [name, value] : attributes) attribute_json[name] = value;
+  if (!attribute_json.contains("profile")) attribute_json["profile"] = "server";
+
+  storage::NewRequest stored;
+  stored.profile = attribute_json["profile"];
+  stored.attributes = attribute_json;
+  stored.requester = requester;
+  try {
+    x509::CheckedRequest checked = x509::check_request(request);
+    stored.csr = checked.der;
+    stored.subject = checked.subject;
+  } catch (const x509::RejectedRequest& rejected) {
+    // It parsed, so it is kept: denied, with the reason.
+    stored.csr = x509::request_der(request);
+    stored.state = RequestState::kDenied;
+    stored.message = std::string("rejected on receipt: ") + rejected.what();
+  }
+  std::int64_t id = ca_.store().add_request(
+      stored, {requester, "request_received", {{"profile", stored.profile}, {"subject", stored.subject}}});
+  storage::RequestRecord record = *ca_.store().find_request(id);
+  if (record.state == RequestState::kDenied) {
+    ca_.store().append_audit({requester, "request_denied", {{"request_id", id}, {"message", record.message}}});
+    return retrieve(id);
+  }
+  return decide(record, false, requester);
+}
+
+Disposition Engine::retrieve(std::int64_t id) {
+  std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
+  if (!record) throw Error("there is no request " + std::to_string(id));
+  Disposition disposition{record->id, record->state, record->serial, record->message, {}};
+  if (record->serial) disposition.certificate = ca_.store().find_certificate(*record->serial)->der;
+  return disposition;
+}
+
+std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestState> state) {
+  return ca_.store().list_requests(state);
+}
+
+Disposition Engine::decide(const storage::RequestRecord& record, bool resubmission, const std::string& actor) {
+  std::vector<RequestState> from = resubmission ? std::vector{RequestState::kPending, RequestState::kDenied}
+                                                : std::vector{RequestState::kReceived};
+  x509::CheckedRequest checked = x509::check_request(record.csr);
+  protocol::Verdict verdict;
+  try {
+    verdict = policy().verify({resubmission, snapshot_of(record, checked)});
+  } catch (const ModuleFailure& failure) {
+    return settle(record.id, from, RequestState::kPending, std::string(failure.what()) + "; resubmit once it is fixed",
+                  actor, "policy_failed");
+  }
+  switch (verdict.decision) {
+    case protocol::Decision::kDeny:
+      return settle(record.id, from, RequestState::kDenied, verdict.message, actor, "request_denied");
+    case protocol::Decision::kPend:
+      return settle(record.id, from, RequestState::kPending, verdict.message, actor, "request_pending");
+    case protocol::Decision::kIssue:
+      return issue(record, verdict, from, actor);
+  }
+  throw Error("unknown verdict");
+}
+
+Disposition Engine::settle(std::int64_t id, const std::vector<RequestState>& from, RequestState to,
+                           const std::string& message, const std::string& actor, const std::string& audit_event) {
+  std::optional<storage::ExitEvent> event;
+  if (to == RequestState::kPending) event = storage::ExitEvent{"request_pending", id, {}, {}};
+  if (to == RequestState::kDenied) event = storage::ExitEvent{"request_denied", id, {}, {}};
+  ca_.store().change_request_state(id, from, to, message, event,
+                                   {actor, audit_event, {{"request_id", id}, {"message", message}}});
+  return retrieve(id);
+}
+
+Disposition Engine::issue(const storage::RequestRecord& record, const protocol::Verdict& verdict,
+                          const std::vector<RequestState>& from, const std::string& actor) {
+  const CaConfig& config = ca_.config();
+  const ProfileSection* profile = config.find_profile(record.profile);
+  if (profile == nullptr) {
+    return settle(record.id, from, RequestState::kDenied, "there is no profile '" + record.profile + "'", actor,
+                  "request_denied");
+  }
+  x509::CheckedRequest checked = x509::check_request(record.csr);
+  const protocol::CertificateProperties properties = verdict.certificate.value_or(protocol::CertificateProperties{});
+  std::string notes;
+
+  x509::CertificateSpec spec;
+  try {
+    if (properties.subject) {
+      spec.subject = x509::parse_name(*properties.subject);
+    } else {
+      spec.subject = x509::parse_name(checked.subject.empty() ? "/" : checked.subject);
+    }
+  } catch (const Error& error) {
+    if (!checked.subject.empty() || properties.subject) {
+      return settle(record.id, from, RequestState::kDenied, std::string("the subject: ") + error.what(), actor,
+                    "request_denied");
+    }
+    spec.subject.reset(X509_NAME_new());
+  }
+  spec.subject_public_key = checked.public_key;
+  if (properties.san) {
+    for (const protocol::SubjectAltName& name : *properties.san) spec.san.push_back({name.type, name.value});
+  } else {
+    spec.san = checked.san;
+  }
+
+  // The rules the engine never delegates.
+  spec.ca = profile->ca;
+  if (spec.ca) {
+    long ca_path_length = X509_get_pathlen(ca_certificate_.get());
+    if (ca_path_length == 0) {
+      return settle(record.id, from, RequestState::kDenied,
+                    "the CA certificate's pathlen 0 forbids issuing CA certificates", actor, "request_denied");
+    }
+    std::int64_t wanted = profile->path_length.value_or(ca_path_length > 0 ? ca_path_length - 1 : 0);
+    if (ca_path_length > 0 && wanted >= ca_path_length) {
+      wanted = ca_path_length - 1;
+      notes += "; pathlen lowered to " + std::to_string(wanted) + ", below the CA's";
+    }
+    spec.path_length = static_cast<int>(wanted);
+  }
+  spec.key_usage = key_usage_bits(profile->key_usage);
+  spec.extended_key_usage = profile->extended_key_usage;
+  bool server = std::find(spec.extended_key_usage.begin(), spec.extended_key_usage.end(), "serverAuth") !=
+                spec.extended_key_usage.end();
+  if (server && checked.key.type == "rsa") spec.key_usage |= x509::kKeyEncipherment;
+
+  std::time_t now = std::time(nullptr);
+  std::int64_t days = properties.validity_days.value_or(profile->validity_days);
+  if (server && days > cabf_max_server_validity_days(now)) {
+    days = cabf_max_server_validity_days(now);
+    notes += "; validity capped at " + std::to_string(days) + " days (CA/Browser Forum)";
+  }
+  spec.not_before = now;
+  spec.not_after = now + static_cast<std::time_t>(days) * 86400;
+  std::time_t ca_not_after = asn1_time_to_time_t(X509_get0_notAfter(ca_certificate_.get()));
+  if (spec.not_after > ca_not_after) {
+    spec.not_after = ca_not_after;
+    notes += "; validity ends with the CA certificate";
+  }
+
+  spec.crl_urls = config.publication.crl_urls;
+  spec.ocsp_urls = config.publication.ocsp_urls;
+  spec.ca_issuers_urls = config.publication.ca_issuers_urls;
+  Overrides overrides = Overrides::from_json(record.overrides);
+  for (const protocol::Extension& extension : properties.extensions_add) {
+    spec.extra_extensions.push_back(from_protocol(extension));
+  }
+  spec.extra_extensions.insert(spec.extra_extensions.end(), overrides.add.begin(), overrides.add.end());
+  spec.removed_extensions = properties.extensions_remove;
+  spec.removed_extensions.insert(spec.removed_extensions.end(), overrides.remove.begin(), overrides.remove.end());
+
+  ossl::Ptr<NAME_CONSTRAINTS> constraints(
+      static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(ca_certificate_.get(), NID_name_constraints, nullptr, nullptr)));
+  x509::IssuerSpec issuer{X509_get_subject_name(ca_certificate_.get()), ca_public_key_, ca_key_identifier_,
+                          config.ca.signature, constraints.get()};
+  std::string message = verdict.message + notes;
+
+  for (int attempt = 1;; ++attempt) {
+    spec.serial = random_serial(ca_.token());
+    std::optional<x509::UnsignedCertificate> prepared;
+    try {
+      prepared.emplace(x509::prepare_certificate(spec, issuer));
+    } catch (const Error& error) {
+      return settle(record.id, from, RequestState::kDenied, std::string("the certificate cannot be issued: ") + error.what(),
+                    actor, "request_denied");
+    }
+    ossl::Ptr<X509> certificate;
+    try {
+      certificate = std::move(*prepared).sign([&](std::span<const std::uint8_t> tbs) {
+        return ca_.token().sign(config.ca.key, config.ca.signature, tbs);
+      });
+    } catch (const Error& error) {
+      return settle(record.id, from, RequestState::kFailed, std::string("signing failed: ") + error.what(), actor,
+                    "issuance_failed");
+    }
+    storage::CertificateRecord stored{x509::serial_hex(certificate.get()),
+                                      record.id,
+                                      x509::certificate_der(certificate.get()),
+                                      rfc3339_utc(spec.not_before),
+                                      rfc3339_utc(spec.not_after),
+                                      std::nullopt};
+    try {
+      ca_.store().issue_certificate(stored, from, message, {"certificate_issued", record.id, stored.serial, {}},
+                                    {actor,
+                                     "certificate_issued",
+                                     {{"request_id", record.id},
+                                      {"serial", stored.serial},
+                                      {"subject", x509::format_name(spec.subject.get())},
+                                      {"profile", record.profile},
+                                      {"certificate_sha256", x509::sha256_fingerprint(certificate.get())}}});
+      return retrieve(record.id);
+    } catch (const storage::SerialCollision&) {
+      if (attempt == kSerialAttempts) throw;
+    }
+  }
+}
+
+storage::RequestRecord Engine::pending_request(std::int64_t id) {
+  std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
+  if (!record) throw Error("there is no request " + std::to_string(id));
+  if (record->state != RequestState::kPending) {
+    throw Error("request " + std::to_string(id) + " is " + std::string(storage::request_state_name(record->state)) +
+                "; only a pending request can be changed");
+  }
+  return *record;
+}
+
+Disposition Engine::resubmit(std::int64_t id, const std::string& actor) {
+  std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
+  if (!record) throw Error("there is no request " + std::to_string(id));
+  if (record->state != RequestState::kPending && record->state != RequestState::kDenied) {
+    throw Error("request " + std::to_string(id) + " is " + std::string(storage::request_state_name(record->state)) +
+                "; only a pending or denied request can be resubmitted");
+  }
+  try {
+    x509::check_request(record->csr);
+  } catch (const Error& error) {
+    throw Error("request " + std::to_string(id) + " cannot be resubmitted: " + error.what());
+  }
+  ca_.store().append_audit({actor, "request_resubmitted", {{"request_id", id}}});
+  return decide(*record, true, actor);
+}
+
+void Engine::deny(std::int64_t id, const std::string& message, const std::string& actor) {
+  pending_request(id);
+  settle(id, {RequestState::kPending}, RequestState::kDenied, message.empty() ? "denied by an administrator" : message,
+         actor, "request_denied");
+}
+
+void Engine::set_attribute(std::int64_t id, const std::string& name, const std::string& value,
+                           const std::string& actor) {
+  storage::RequestRecord record = pending_request(id);
+  if (name.empty()) throw Error("an attribute needs a name: KEY=VALUE");
+  if (name == "profile" && ca_.config().find_profile(value) == nullptr) {
+    throw Error("there is no profile '" + value + "'");
+  }
+  record.attributes[name] = value;
+  ca_.store().edit_pending_request(id, record.attributes, record.attributes.value("profile", record.profile),
+                                   record.overrides,
+                                   {actor, "request_attribute_set", {{"request_id", id}, {name, value}}});
+}
+
+void Engine::set_extension(std::int64_t id, const std::string& oid, const std::vector<std::uint8_t>& der,
+                           bool critical, const std::string& actor) {
+  storage::RequestRecord record = pending_request(id);
+  std::string dotted = dotted_oid(oid);
+  // The value must be one DER element, or the certificate would not parse.
+  const unsigned char* cursor = der.data();
+  long length = 0;
+  int tag = 0;
+  int object_class = 0;
+  if (der.empty() || (ASN1_get_object(&cursor, &length, &tag, &object_class, static_cast<long>(der.size())) & 0x80) != 0 ||
+      cursor + length != der.data() + der.size()) {
+    throw Error("the extension value is not one DER element");
+  }
+  Overrides overrides = Overrides::from_json(record.overrides);
+  overrides.drop(dotted);
+  overrides.add.push_back({dotted, critical, der});
+  ca_.store().edit_pending_request(
+      id, record.attributes, record.profile, overrides.to_json(),
+      {actor, "request_extension_set", {{"request_id", id}, {"oid", dotted}, {"critical", critical}, {"der", to_hex(der)}}});
+}
+
+void Engine::remove_extension(std::int64_t id, const std::string& oid, const std::string& actor) {
+  storage::RequestRecord record = pending_request(id);
+  std::string dotted = dotted_oid(oid);
+  Overrides overrides = Overrides::from_json(record.overrides);
+  overrides.drop(dotted);
+  overrides.remove.push_back(dotted);
+  ca_.store().edit_pending_request(id, record.attributes, record.profile, overrides.to_json(),
+                                   {actor, "request_extension_removed", {{"request_id", id}, {"oid", dotted}}});
+}
+
+void Engine::revoke(const std::string& serial_text, const std::string& reason_name,
+                    std::optional<std::time_t> invalidity_date, const std::string& actor) {
+  std::string serial = normalize_serial(serial_text);
+  std::optional<x509::RevocationReason> reason = x509::parse_revocation_reason(reason_name);
+  if (!reason || *reason == x509::RevocationReason::kRemoveFromCrl) {
+    throw Error("'" + reason_name +
+                "' is not a revocation reason: use unspecified, keyCompromise, cACompromise, affiliationChanged, "
+                "superseded, cessationOfOperation, certificateHold, privilegeWithdrawn or aACompromise");
+  }
+  std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(serial);
+  if (!certificate) throw Error("there is no certificate with serial " + serial + " issued by this CA");
+  std::optional<std::string> current;
+  if (certificate->revocation) {
+    current = certificate->revocation->reason;
+    // Only a hold may become a final revocation.
+    if (*current != "certificateHold" || *reason == x509::RevocationReason::kCertificateHold) {
+      throw Error("the certificate " + serial + " is already revoked (" + *current + ")");
+    }
+  }
+  storage::Revocation revocation{now_rfc3339(), std::string(x509::revocation_reason_name(*reason)), std::nullopt};
+  if (invalidity_date) revocation.invalidity_date = rfc3339_utc(*invalidity_date);
+  nlohmann::json detail = {{"serial", serial}, {"reason", revocation.reason}};
+  if (revocation.invalidity_date) detail["invalidity_date"] = *revocation.invalidity_date;
+  ca_.store().set_revocation(serial, current, revocation,
+                             {"certificate_revoked", certificate->request_id, serial, {}},
+                             {actor, "certificate_revoked", detail});
+}
+
+void Engine::unrevoke(const std::string& serial_text, const std::string& actor) {
+  std::string serial = normalize_serial(serial_text);
+  std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(serial);
+  if (!certificate) throw Error("there is no certificate with serial " + serial + " issued by this CA");
+  if (!certificate->revocation || certificate->revocation->reason != "certificateHold") {
+    throw Error("only a certificate on hold (certificateHold) can be unrevoked; " + serial + " is " +
+                (certificate->revocation ? "revoked (" + certificate->revocation->reason + ")" : "not revoked"));
+  }
+  ca_.store().set_revocation(serial, std::string("certificateHold"), std::nullopt,
+                             {"certificate_revoked", certificate->request_id, serial, {}},
+                             {actor, "certificate_unrevoked", {{"serial", serial}}});
+}
+
+PublishedCrl Engine::publish_crl(const std::string& actor) {
+  const CaConfig& config = ca_.config();
+  std::time_t now = std::time(nullptr);
+  x509::CrlSpec spec;
+  spec.issuer = X509_get_subject_name(ca_certificate_.get());
+  spec.issuer_public_key = ca_public_key_;
+  spec.issuer_key_identifier = ca_key_identifier_;
+  spec.scheme = config.ca.signature;
+  spec.number = ca_.store().last_crl_number() + 1;
+  spec.this_update = now;
+  spec.next_update = now + static_cast<std::time_t>(config.publication.crl_next_update_hours) * 3600;
+  for (const storage::CertificateRecord& certificate : ca_.store().revoked_certificates(rfc3339_utc(now))) {
+    x509::RevokedEntry entry;
+    entry.serial = serial_bytes(certificate.serial);
+    entry.revoked_at = parse_rfc3339(certificate.revocation->revoked_at);
+    entry.reason = x509::parse_revocation_reason(certificate.revocation->reason).value_or(x509::RevocationReason::kUnspecified);
+    if (certificate.revocation->invalidity_date) entry.invalidity_date = parse_rfc3339(*certificate.revocation->invalidity_date);
+    spec.revoked.push_back(std::move(entry));
+  }
+  x509::CrlPtr crl = x509::make_crl(spec, [&](std::span<const std::uint8_t> tbs) {
+    return ca_.token().sign(config.ca.key, config.ca.signature, tbs);
+  });
+  PublishedCrl published{spec.number, x509::crl_der(crl.get()), x509::crl_to_pem(crl.get()),
+                         ca_.paths().directory / config.publication.crl_file};
+  ca_.store().add_crl({spec.number, rfc3339_utc(spec.this_update), rfc3339_utc(spec.next_update), published.der},
+                      {"crl_issued", {}, {}, spec.number},
+                      {actor, "crl_issued", {{"number", spec.number}, {"entries", spec.revoked.size()}}});
+  write_file_atomic(published.file, published.der);
+  return published;
+}
+
+}  // namespace custos::engine

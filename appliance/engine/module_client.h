@@ -1,0 +1,62 @@
+// The engine's side of one module: it starts the module's process with a
+// socket, says hello, asks its questions under a deadline, and turns every
+// way a module can fail — a crash, a hang, garbage, a broken protocol —
+// into a ModuleFailure whose message says what happened. After a failure
+// the process is gone (killed if need be) and the next question starts a
+// new one.
+//
+//   PolicyClient policy({.module = "builtin:profiles", .config = profiles, .timeout = 2s});
+//   protocol::Verdict verdict = policy.verify(request);   // or throws ModuleFailure
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+#include "common/error.h"
+#include "modules/protocol/messages.h"
+
+namespace custos::engine {
+
+class ModuleFailure : public Error {
+ public:
+  using Error::Error;
+};
+
+struct ModuleSpec {
+  std::string module;  // builtin:NAME (run by custos-module-host) or exec:PATH [ARGS]
+  nlohmann::json config = nlohmann::json::object();
+  std::chrono::milliseconds timeout{2000};
+};
+
+class PolicyClient {
+ public:
+  explicit PolicyClient(ModuleSpec spec);
+  ~PolicyClient();  // asks the module to shut down, and kills it if it does not
+  PolicyClient(const PolicyClient&) = delete;
+  PolicyClient& operator=(const PolicyClient&) = delete;
+
+  protocol::Verdict verify(const protocol::VerifyRequest& request);
+
+  // How many times a module process was started (restarts included).
+  int starts() const { return starts_; }
+
+ private:
+  void start();
+  nlohmann::json exchange(const nlohmann::json& message);
+  [[noreturn]] void fail(const std::string& what);
+  std::string reap();  // waits for the process; says how it ended
+  void stop();
+
+  ModuleSpec spec_;
+  pid_t pid_ = -1;
+  int socket_ = -1;
+  int starts_ = 0;
+};
+
+// Where custos-module-host is: beside the running executable, unless
+// CUSTOS_MODULE_HOST names it.
+std::string module_host_path();
+
+}  // namespace custos::engine

@@ -1,0 +1,109 @@
+// The messages of module protocol version 1 (CONTRACT.md), as C++ values,
+// with encoders and strict decoders. A decoder refuses a missing field, a
+// field of the wrong type, and any field or message type it does not know:
+// both sides reject what they do not understand.
+//
+//   write_frame(fd, encode(VerifyRequest{.resubmission = false, .request = snapshot}), deadline);
+//   Verdict verdict = decode_verdict(read_frame(fd, deadline));   // throws ProtocolError
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace custos::protocol {
+
+// A message that breaks the protocol; the message names the field.
+class ProtocolError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct SubjectAltName {
+  std::string type;  // dns | ip | email | uri
+  std::string value;
+  bool operator==(const SubjectAltName&) const = default;
+};
+
+struct Extension {
+  std::string oid;  // dotted
+  bool critical = false;
+  std::vector<std::uint8_t> der;  // the extension's value (extnValue contents); base64 on the wire
+  bool operator==(const Extension&) const = default;
+};
+
+struct KeyInfo {
+  std::string type;   // ec | rsa | ed25519
+  std::string curve;  // P-256 | P-384, for ec
+  std::int64_t bits = 0;  // for rsa
+};
+
+// R: the immutable snapshot of a request the engine shows a module.
+struct RequestSnapshot {
+  std::int64_t id = 0;
+  std::vector<std::uint8_t> csr;  // DER; base64 on the wire
+  std::string subject;            // RFC 4514
+  std::vector<SubjectAltName> san;
+  KeyInfo key;
+  nlohmann::json attributes = nlohmann::json::object();  // string values; `profile` among them
+  std::vector<Extension> requested_extensions;
+};
+
+// C: the certificate properties a policy module wants.
+struct CertificateProperties {
+  std::optional<std::string> subject;
+  std::optional<std::vector<SubjectAltName>> san;
+  std::optional<std::int64_t> validity_days;
+  std::vector<Extension> extensions_add;
+  std::vector<std::string> extensions_remove;  // OIDs
+};
+
+enum class Role { kPolicy, kExit };
+enum class Decision { kIssue, kDeny, kPend };
+
+struct Hello {
+  Role role = Role::kPolicy;
+  nlohmann::json config = nlohmann::json::object();
+};
+
+struct HelloAnswer {
+  std::string name;
+  std::vector<std::string> events;  // exit modules: the events they want
+};
+
+struct VerifyRequest {
+  bool resubmission = false;
+  RequestSnapshot request;
+};
+
+struct Verdict {
+  Decision decision = Decision::kPend;
+  std::string message;
+  std::optional<CertificateProperties> certificate;
+};
+
+std::string_view decision_name(Decision decision);
+std::string_view role_name(Role role);
+
+// The "type" of a message, after checking it is a string; the dispatcher
+// uses it to choose the decoder.
+std::string message_type(const nlohmann::json& message);
+
+nlohmann::json encode(const Hello& hello);
+nlohmann::json encode(const HelloAnswer& answer);
+nlohmann::json encode(const VerifyRequest& request);
+nlohmann::json encode(const Verdict& verdict);
+nlohmann::json encode_shutdown();
+
+Hello decode_hello(const nlohmann::json& message);
+HelloAnswer decode_hello_answer(const nlohmann::json& message, Role role);
+VerifyRequest decode_verify_request(const nlohmann::json& message);
+Verdict decode_verdict(const nlohmann::json& message);
+void decode_shutdown(const nlohmann::json& message);
+
+}  // namespace custos::protocol
