@@ -5,7 +5,9 @@
 #include <openssl/param_build.h>
 
 #include <cstring>
+#include <chrono>
 #include <deque>
+#include <thread>
 
 #include "common/encoding.h"
 #include "common/error.h"
@@ -21,6 +23,7 @@ constexpr std::size_t kSecretKeyBytes = 32;
 // usual C_Sign is one call; a token that needs more says so with
 // CKR_BUFFER_TOO_SMALL and the exact length, and we ask again.
 constexpr std::size_t kSignatureBufferBytes = 512;
+constexpr int kLoginAttempts = 3;
 
 CK_BBOOL kTrue = CK_TRUE;
 CK_BBOOL kFalse = CK_FALSE;
@@ -242,7 +245,16 @@ CK_SESSION_HANDLE Token::open_session() {
 }
 
 void Token::log_in(CK_SESSION_HANDLE session) {
-  CK_RV rv = functions_->C_Login(session, CKU_USER, pin_.data(), pin_.size());
+  // A token may report a passing device error when several processes log
+  // in at once (SoftHSMv2's file store rewrites its token state on every
+  // login); that, and only that, is tried again. A PIN error never is: it
+  // counts against the token's lockout.
+  CK_RV rv = CKR_OK;
+  for (int attempt = 1; attempt <= kLoginAttempts; ++attempt) {
+    rv = functions_->C_Login(session, CKU_USER, pin_.data(), pin_.size());
+    if (rv != CKR_GENERAL_ERROR && rv != CKR_DEVICE_ERROR && rv != CKR_FUNCTION_FAILED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+  }
   // The login state belongs to the application, not the session: another
   // session of ours may have logged in already. (So within one process the
   // first successful login is what counts; the CLI and custosd open one

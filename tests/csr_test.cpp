@@ -13,56 +13,27 @@
 #include "appliance/x509/csr.h"
 #include "appliance/x509/name.h"
 #include "common/openssl.h"
+#include "tests/support/requests.h"
 
 namespace custos::x509 {
 namespace {
 
-// Holds borrowed extensions only long enough to add them to a request.
-struct BorrowedStackFree {
-  void operator()(STACK_OF(X509_EXTENSION) * extensions) const { sk_X509_EXTENSION_free(extensions); }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
-};
+using testing::ec_key;
+using testing::edwards_key;
+using testing::make_request;
+using testing::pem;
+using testing::rsa_key;
+using testing::san_extension;
 
 std::span<const std::uint8_t> bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
-ossl::Ptr<EVP_PKEY> ec_key(const char* curve) {
-  ossl::Ptr<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve));
-  if (!key) throw Error(std::string("generating an EC key on ") + curve + ": " + ossl::last_error());
-  return key;
-}
-
-ossl::Ptr<EVP_PKEY> edwards_key(const char* algorithm) {
-  ossl::Ptr<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, algorithm));
-  if (!key) throw Error(std::string("generating an ") + algorithm + " key: " + ossl::last_error());
-  return key;
-}
-
-ossl::Ptr<EVP_PKEY> rsa_key(unsigned bits, unsigned public_exponent) {
-  ossl::Ptr<EVP_PKEY_CTX> context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  ossl::Ptr<BIGNUM> exponent(BN_new());
-  EVP_PKEY* key = nullptr;
-  if (!context || !exponent || BN_set_word(exponent.get(), public_exponent) != 1 ||
-      EVP_PKEY_keygen_init(context.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), static_cast<int>(bits)) != 1 ||
-      EVP_PKEY_CTX_set1_rsa_keygen_pubexp(context.get(), exponent.get()) != 1 ||
-      EVP_PKEY_generate(context.get(), &key) != 1) {
-    throw Error("generating an RSA key: " + ossl::last_error());
-  }
-  return ossl::Ptr<EVP_PKEY>(key);
-}
-
 ossl::Ptr<X509_NAME> empty_name() { return ossl::Ptr<X509_NAME>(X509_NAME_new()); }
 
-// A subjectAltName in OpenSSL's configuration syntax ("DNS:a.example, IP:192.0.2.1").
-ossl::Ptr<X509_EXTENSION> san_extension(const char* names) {
-  ossl::Ptr<X509_EXTENSION> extension(X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, names));
-  if (!extension) throw Error(std::string("building the subjectAltName ") + names + ": " + ossl::last_error());
-  return extension;
-}
+struct GeneralNamesFree {
+  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
+};
 
 // A directoryName needs a configuration section in OpenSSL's syntax, so this
 // one is assembled by hand.
@@ -83,42 +54,6 @@ ossl::Ptr<X509_EXTENSION> private_extension(const std::string& oid) {
     throw Error("building the extension " + oid + ": " + ossl::last_error());
   }
   return ossl::Ptr<X509_EXTENSION>(X509_EXTENSION_create_by_OBJ(nullptr, object.get(), 0, value.get()));
-}
-
-// A request as a client makes one: `subject`, the `extensions` in an
-// extensionRequest attribute, signed by `signer` (the request's own key
-// unless given) with SHA-256, or with plain Ed25519/Ed448.
-std::vector<std::uint8_t> make_request(EVP_PKEY* key, const X509_NAME* subject,
-                                       const std::vector<X509_EXTENSION*>& extensions = {},
-                                       EVP_PKEY* signer = nullptr) {
-  if (signer == nullptr) signer = key;
-  ossl::Ptr<X509_REQ> request(X509_REQ_new());
-  if (!request || X509_REQ_set_version(request.get(), X509_REQ_VERSION_1) != 1 ||
-      X509_REQ_set_subject_name(request.get(), subject) != 1 || X509_REQ_set_pubkey(request.get(), key) != 1) {
-    throw Error("building a test request: " + ossl::last_error());
-  }
-  if (!extensions.empty()) {
-    std::unique_ptr<STACK_OF(X509_EXTENSION), BorrowedStackFree> stack(sk_X509_EXTENSION_new_null());
-    for (X509_EXTENSION* extension : extensions) sk_X509_EXTENSION_push(stack.get(), extension);
-    if (X509_REQ_add_extensions(request.get(), stack.get()) != 1) {
-      throw Error("adding extensions to a test request: " + ossl::last_error());
-    }
-  }
-  bool edwards = EVP_PKEY_get_id(signer) == EVP_PKEY_ED25519 || EVP_PKEY_get_id(signer) == EVP_PKEY_ED448;
-  if (X509_REQ_sign(request.get(), signer, edwards ? nullptr : EVP_sha256()) <= 0) {
-    throw Error("signing a test request: " + ossl::last_error());
-  }
-  return ossl::to_der(request.get(), i2d_X509_REQ, "a test request");
-}
-
-std::string pem(const char* label, const std::vector<std::uint8_t>& der) {
-  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio(bio.get(), label, "", der.data(), static_cast<long>(der.size())) <= 0) {
-    throw Error("writing a test request as PEM: " + ossl::last_error());
-  }
-  char* data = nullptr;
-  long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(length));
 }
 
 // The message of the `Expected` exception check_request throws for `input`;

@@ -159,10 +159,11 @@ Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map
   stored.profile = attribute_json["profile"];
   stored.attributes = attribute_json;
   stored.requester = requester;
+  std::optional<x509::CheckedRequest> checked;
   try {
-    x509::CheckedRequest checked = x509::check_request(request);
-    stored.csr = checked.der;
-    stored.subject = checked.subject;
+    checked = x509::check_request(request);
+    stored.csr = checked->der;
+    stored.subject = checked->subject;
   } catch (const x509::RejectedRequest& rejected) {
     // It parsed, so it is kept: denied, with the reason.
     stored.csr = x509::request_der(request);
@@ -176,7 +177,7 @@ Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map
     ca_.store().append_audit({requester, "request_denied", {{"request_id", id}, {"message", record.message}}});
     return retrieve(id);
   }
-  return decide(record, false, requester);
+  return decide(record, *checked, false, requester);
 }
 
 Disposition Engine::retrieve(std::int64_t id) {
@@ -191,10 +192,10 @@ std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestS
   return ca_.store().list_requests(state);
 }
 
-Disposition Engine::decide(const storage::RequestRecord& record, bool resubmission, const std::string& actor) {
+Disposition Engine::decide(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
+                           bool resubmission, const std::string& actor) {
   std::vector<RequestState> from = resubmission ? std::vector{RequestState::kPending, RequestState::kDenied}
                                                 : std::vector{RequestState::kReceived};
-  x509::CheckedRequest checked = x509::check_request(record.csr);
   protocol::Verdict verdict;
   try {
     verdict = policy().verify({resubmission, snapshot_of(record, checked)});
@@ -208,7 +209,7 @@ Disposition Engine::decide(const storage::RequestRecord& record, bool resubmissi
     case protocol::Decision::kPend:
       return settle(record.id, from, RequestState::kPending, verdict.message, actor, "request_pending");
     case protocol::Decision::kIssue:
-      return issue(record, verdict, from, actor);
+      return issue(record, checked, verdict, from, actor);
   }
   throw Error("unknown verdict");
 }
@@ -223,15 +224,15 @@ Disposition Engine::settle(std::int64_t id, const std::vector<RequestState>& fro
   return retrieve(id);
 }
 
-Disposition Engine::issue(const storage::RequestRecord& record, const protocol::Verdict& verdict,
-                          const std::vector<RequestState>& from, const std::string& actor) {
+Disposition Engine::issue(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
+                          const protocol::Verdict& verdict, const std::vector<RequestState>& from,
+                          const std::string& actor) {
   const CaConfig& config = ca_.config();
   const ProfileSection* profile = config.find_profile(record.profile);
   if (profile == nullptr) {
     return settle(record.id, from, RequestState::kDenied, "there is no profile '" + record.profile + "'", actor,
                   "request_denied");
   }
-  x509::CheckedRequest checked = x509::check_request(record.csr);
   const protocol::CertificateProperties properties = verdict.certificate.value_or(protocol::CertificateProperties{});
   std::string notes;
 
@@ -365,13 +366,14 @@ Disposition Engine::resubmit(std::int64_t id, const std::string& actor) {
     throw Error("request " + std::to_string(id) + " is " + std::string(storage::request_state_name(record->state)) +
                 "; only a pending or denied request can be resubmitted");
   }
+  std::optional<x509::CheckedRequest> checked;
   try {
-    x509::check_request(record->csr);
+    checked = x509::check_request(record->csr);
   } catch (const Error& error) {
     throw Error("request " + std::to_string(id) + " cannot be resubmitted: " + error.what());
   }
   ca_.store().append_audit({actor, "request_resubmitted", {{"request_id", id}}});
-  return decide(*record, true, actor);
+  return decide(*record, *checked, true, actor);
 }
 
 void Engine::deny(std::int64_t id, const std::string& message, const std::string& actor) {

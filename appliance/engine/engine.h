@@ -27,6 +27,7 @@
 #include "appliance/engine/authority.h"
 #include "appliance/engine/module_client.h"
 #include "appliance/x509/crl.h"
+#include "appliance/x509/csr.h"
 #include "storage/store.h"
 
 namespace custos::engine {
@@ -75,9 +76,11 @@ class Engine {
   const X509* ca_certificate() const { return ca_certificate_.get(); }
 
  private:
-  Disposition decide(const storage::RequestRecord& record, bool resubmission, const std::string& actor);
-  Disposition issue(const storage::RequestRecord& record, const protocol::Verdict& verdict,
-                    const std::vector<storage::RequestState>& from, const std::string& actor);
+  Disposition decide(const storage::RequestRecord& record, const x509::CheckedRequest& checked, bool resubmission,
+                     const std::string& actor);
+  Disposition issue(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
+                    const protocol::Verdict& verdict, const std::vector<storage::RequestState>& from,
+                    const std::string& actor);
   Disposition settle(std::int64_t id, const std::vector<storage::RequestState>& from, storage::RequestState to,
                      const std::string& message, const std::string& actor, const std::string& audit_event);
   storage::RequestRecord pending_request(std::int64_t id);

@@ -1,0 +1,210 @@
+// The request flow through the custos binary with requests made by the real
+// `openssl req`, certificates checked by `openssl verify` and `certtool`,
+// CRLs by `openssl verify -crl_check`, and several custos processes
+// submitting to one CA at once.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "tests/support/cli.h"
+
+namespace custos {
+namespace {
+
+using testing::CliFixture;
+using testing::CommandResult;
+using testing::quote;
+using testing::run_command;
+
+::testing::AssertionResult succeeded(const CommandResult& result) {
+  if (result.status == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "exit " << result.status << "\nstdout: " << result.out
+                                       << "\nstderr: " << result.err;
+}
+
+class FlowTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(succeeded(cli_.custos("--dir ca init --subject 'CN=Flow Root,O=Custos Tests' --key ec-p256", true)));
+  }
+
+  // `openssl req` in the work directory: a new P-256 key and a request.
+  void make_request(const std::string& name, const std::string& subject, const std::string& san = "") {
+    std::string extension = san.empty() ? "" : " -addext " + quote("subjectAltName=" + san);
+    ASSERT_TRUE(succeeded(shell("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name +
+                                ".key -subj " + quote(subject) + extension + " -out " + name + ".csr")));
+  }
+
+  nlohmann::json custos_json(const std::string& arguments) {
+    CommandResult result = cli_.custos(arguments + " --json", true);
+    EXPECT_TRUE(succeeded(result));
+    return nlohmann::json::parse(result.out);
+  }
+
+  CommandResult shell(const std::string& command) {
+    return run_command("cd " + quote(cli_.work().string()) + " && " + command);
+  }
+
+  std::string serial_of(const std::string& pem) {
+    CommandResult serial = shell("openssl x509 -noout -serial -in " + pem);
+    return serial.out.substr(serial.out.find('=') + 1, serial.out.size() - serial.out.find('=') - 2);
+  }
+
+  CliFixture cli_;
+};
+
+TEST_F(FlowTest, ServerRequestIsIssuedAndVerifiedByOpensslAndCerttool) {
+  make_request("www", "/CN=www.example.com", "DNS:www.example.com,DNS:example.com");
+  nlohmann::json disposition = custos_json("--dir ca submit --csr www.csr --out www.pem");
+  EXPECT_EQ(disposition["status"], "issued");
+  EXPECT_EQ(disposition["request_id"], 1);
+  EXPECT_EQ(disposition["serial"].get<std::string>().size(), 32u);
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem www.pem")));
+  EXPECT_TRUE(succeeded(shell("certtool --verify --load-ca-certificate ca/ca.pem --infile www.pem")));
+  CommandResult text = shell("openssl x509 -noout -text -in www.pem");
+  EXPECT_NE(text.out.find("TLS Web Server Authentication"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("DNS:www.example.com, DNS:example.com"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("X509v3 Authority Key Identifier"), std::string::npos) << text.out;
+
+  nlohmann::json retrieved = custos_json("--dir ca retrieve 1 --out again.pem");
+  EXPECT_EQ(retrieved["serial"], disposition["serial"]);
+  EXPECT_EQ(testing::read_file(cli_.work() / "again.pem"), testing::read_file(cli_.work() / "www.pem"));
+}
+
+TEST_F(FlowTest, SubordinateRequestPendsIsResubmittedAndSignsALeafThatVerifies) {
+  make_request("sub", "/CN=Flow Issuing CA");
+  nlohmann::json pending = custos_json("--dir ca submit --csr sub.csr --profile subca");
+  EXPECT_EQ(pending["status"], "pending");
+  EXPECT_FALSE(pending.contains("serial"));
+  nlohmann::json listed = custos_json("--dir ca admin list --state pending");
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["profile"], "subca");
+  EXPECT_EQ(listed[0]["subject"], "CN=Flow Issuing CA");
+
+  nlohmann::json issued = custos_json("--dir ca admin resubmit 1");
+  EXPECT_EQ(issued["status"], "issued");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca retrieve 1 --out sub.pem", true)));
+  CommandResult extensions = shell("openssl x509 -noout -ext basicConstraints,keyUsage -in sub.pem");
+  EXPECT_NE(extensions.out.find("CA:TRUE, pathlen:0"), std::string::npos) << extensions.out;
+  EXPECT_NE(extensions.out.find("Certificate Sign, CRL Sign"), std::string::npos) << extensions.out;
+
+  // The subordinate CA (an outside party with its own key) signs a leaf.
+  make_request("leaf", "/CN=leaf.example");
+  ASSERT_TRUE(succeeded(shell("openssl x509 -req -in leaf.csr -CA sub.pem -CAkey sub.key -CAcreateserial -days 5 "
+                              "-out leaf.pem")));
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem -untrusted sub.pem leaf.pem")));
+
+  CommandResult again = cli_.custos("--dir ca admin resubmit 1", true);
+  EXPECT_EQ(again.status, 1);
+  EXPECT_EQ(again.err, "custos: request 1 is issued; only a pending or denied request can be resubmitted\n");
+}
+
+TEST_F(FlowTest, AdministratorDeniesAPendingRequest) {
+  make_request("sub", "/CN=Unwanted CA");
+  custos_json("--dir ca submit --csr sub.csr --profile subca");
+  nlohmann::json denied = custos_json("--dir ca admin deny 1 --message 'not this one'");
+  EXPECT_EQ(denied["status"], "denied");
+  EXPECT_EQ(denied["message"], "not this one");
+  EXPECT_EQ(custos_json("--dir ca retrieve 1")["status"], "denied");
+}
+
+TEST_F(FlowTest, ExtensionSetOnAPendingRequestIsInTheIssuedCertificate) {
+  make_request("sub", "/CN=Policy CA");
+  custos_json("--dir ca submit --csr sub.csr --profile subca");
+  // certificatePolicies: anyPolicy
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin set-ext 1 --oid 2.5.29.32 --value-der-hex 300830060604551d2000", true)));
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin set-attr 1 department=pki", true)));
+  custos_json("--dir ca admin resubmit 1");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca retrieve 1 --out sub.pem", true)));
+  CommandResult policies = shell("openssl x509 -noout -ext certificatePolicies -in sub.pem");
+  EXPECT_NE(policies.out.find("X509v3 Any Policy"), std::string::npos) << policies.out;
+
+  CommandResult refused = cli_.custos("--dir ca admin set-ext 1 --oid 2.5.29.32 --value-der-hex 3000", true);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("only a pending request can be changed"), std::string::npos) << refused.err;
+}
+
+TEST_F(FlowTest, RevokedCertificateFailsCrlCheckAndAnotherPasses) {
+  make_request("a", "/CN=a.example", "DNS:a.example");
+  make_request("b", "/CN=b.example", "DNS:b.example");
+  custos_json("--dir ca submit --csr a.csr --out a.pem");
+  custos_json("--dir ca submit --csr b.csr --out b.pem");
+  ASSERT_TRUE(succeeded(
+      cli_.custos("--dir ca admin revoke " + serial_of("a.pem") + " --reason keyCompromise --at 2026-11-01T00:00:00Z",
+                  true)));
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca crl --out crl.pem", true)));
+  ASSERT_TRUE(succeeded(shell("cat ca/ca.pem crl.pem > ca-crl.pem")));
+  CommandResult revoked = shell("openssl verify -crl_check -CAfile ca-crl.pem a.pem");
+  EXPECT_NE(revoked.status, 0);
+  EXPECT_NE((revoked.out + revoked.err).find("certificate revoked"), std::string::npos) << revoked.out << revoked.err;
+  EXPECT_TRUE(succeeded(shell("openssl verify -crl_check -CAfile ca-crl.pem b.pem")));
+  CommandResult crl = shell("openssl crl -noout -text -in crl.pem");
+  EXPECT_NE(crl.out.find("Key Compromise"), std::string::npos) << crl.out;
+  EXPECT_NE(crl.out.find("Invalidity Date"), std::string::npos) << crl.out;
+  EXPECT_EQ(custos_json("--dir ca retrieve 1")["status"], "revoked");
+  // The CRL is also published, DER, where custos.toml says.
+  EXPECT_TRUE(succeeded(shell("openssl crl -inform DER -in ca/ca.crl -CAfile ca/ca.pem -noout")));
+}
+
+TEST_F(FlowTest, HoldIsListedUntilUnrevokedAndCrlNumbersIncrease) {
+  make_request("a", "/CN=a.example", "DNS:a.example");
+  custos_json("--dir ca submit --csr a.csr --out a.pem");
+  std::string serial = serial_of("a.pem");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin revoke " + serial + " --reason certificateHold", true)));
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca crl --out crl1.pem", true)));
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin unrevoke " + serial, true)));
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca crl --out crl2.pem", true)));
+
+  CommandResult first = shell("openssl crl -noout -text -in crl1.pem");
+  CommandResult second = shell("openssl crl -noout -text -in crl2.pem");
+  EXPECT_NE(first.out.find("Certificate Hold"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find(serial), std::string::npos) << first.out;
+  EXPECT_EQ(second.out.find(serial), std::string::npos) << second.out;
+  EXPECT_NE(first.out.find("X509v3 CRL Number: \n                1"), std::string::npos) << first.out;
+  EXPECT_NE(second.out.find("X509v3 CRL Number: \n                2"), std::string::npos) << second.out;
+  ASSERT_TRUE(succeeded(shell("cat ca/ca.pem crl2.pem > ca-crl.pem")));
+  EXPECT_TRUE(succeeded(shell("openssl verify -crl_check -CAfile ca-crl.pem a.pem")));
+  EXPECT_EQ(custos_json("--dir ca retrieve 1")["status"], "issued");
+}
+
+TEST_F(FlowTest, MalformedAndForgedRequestsGetTheirReason) {
+  testing::write_file(cli_.work() / "junk.csr", "-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n");
+  CommandResult junk = cli_.custos("--dir ca submit --csr junk.csr", true);
+  EXPECT_EQ(junk.status, 1);
+  EXPECT_EQ(testing::line_count(junk.err), 1u) << junk.err;
+
+  make_request("weak", "/CN=weak.example", "DNS:weak.example");
+  ASSERT_TRUE(succeeded(shell("openssl req -new -newkey rsa:1024 -nodes -keyout weak.key -subj /CN=weak -out weak.csr")));
+  nlohmann::json weak = custos_json("--dir ca submit --csr weak.csr");
+  EXPECT_EQ(weak["status"], "denied");
+  EXPECT_NE(weak["message"].get<std::string>().find("2048"), std::string::npos) << weak;
+}
+
+TEST_F(FlowTest, FourConcurrentSubmitLoopsLoseNothingAndRepeatNoSerial) {
+  make_request("c", "/CN=concurrent.example", "DNS:concurrent.example");
+  // Four loops of ten submissions, each a separate custos process.
+  std::string loop = "for i in 1 2 3 4 5 6 7 8 9 10; do " + quote(CUSTOS_CLI) + " --dir ca submit --csr c.csr --json "
+                     "--pin-file pin >> out.$L 2>> err.$L || echo FAILED >> err.$L; done";
+  ASSERT_TRUE(succeeded(shell("for L in 1 2 3 4; do (" + loop + ") & done; wait")));
+  std::set<std::string> serials;
+  std::set<std::int64_t> ids;
+  for (int l = 1; l <= 4; ++l) {
+    std::string errors = testing::read_file(cli_.work() / ("err." + std::to_string(l)));
+    EXPECT_EQ(errors, "") << "loop " << l;
+    std::istringstream lines(testing::read_file(cli_.work() / ("out." + std::to_string(l))));
+    for (std::string line; std::getline(lines, line);) {
+      nlohmann::json disposition = nlohmann::json::parse(line);
+      EXPECT_EQ(disposition["status"], "issued") << line;
+      serials.insert(disposition["serial"].get<std::string>());
+      ids.insert(disposition["request_id"].get<std::int64_t>());
+    }
+  }
+  EXPECT_EQ(serials.size(), 40u);
+  EXPECT_EQ(ids.size(), 40u);
+  EXPECT_EQ(custos_json("--dir ca admin list --state issued").size(), 40u);
+}
+
+}  // namespace
+}  // namespace custos

@@ -1,0 +1,256 @@
+// The request flow in process, on a SoftHSM token and a SQLCipher store:
+// a thousand certificates with a thousand distinct serials, a policy module
+// that crashes, hangs or answers garbage (the request stays pending with the
+// reason, the engine goes on), and the rules the engine never delegates.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "appliance/engine/engine.h"
+#include "appliance/x509/certificate.h"
+#include "common/clock.h"
+#include "tests/support/requests.h"
+#include "tests/support/softhsm.h"
+
+namespace custos::engine {
+namespace {
+
+using storage::RequestState;
+
+// A policy module in Python, speaking protocol v1 on stdin/stdout. What it
+// does depends on the request's subject.
+constexpr char kPythonPolicy[] = R"py(
+import json, os, struct, sys, time
+stream_in, stream_out = sys.stdin.buffer, sys.stdout.buffer
+def read():
+    header = stream_in.read(4)
+    if len(header) < 4:
+        sys.exit(0)
+    return json.loads(stream_in.read(struct.unpack(">I", header)[0]))
+def write(message):
+    body = json.dumps(message).encode()
+    stream_out.write(struct.pack(">I", len(body)) + body)
+    stream_out.flush()
+read()
+write({"type": "hello", "protocol": 1, "name": "python-test-policy"})
+while True:
+    message = read()
+    if message["type"] == "shutdown":
+        sys.exit(0)
+    subject = message["request"]["subject"]
+    if "crash" in subject:
+        os.kill(os.getpid(), 9)
+    if "hang" in subject:
+        time.sleep(60)
+    if "garbage" in subject:
+        stream_out.write(b"\x00\x00\x00\x05hello")
+        stream_out.flush()
+        continue
+    if "unknown-field" in subject:
+        write({"type": "verdict", "decision": "issue", "message": "", "colour": "blue"})
+        continue
+    verdict = {"type": "verdict", "decision": "issue", "message": "python says yes"}
+    if "make-ca" in subject:
+        verdict["certificate"] = {"extensions_add": [{"oid": "2.5.29.19", "critical": True, "der": "MAMBAf8="}]}
+    write(verdict)
+)py";
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::SoftHsm& hsm = testing::SoftHsm::instance();
+    hsm.create_token("engine", "1234");
+    directory_ = hsm.make_directory("ca");
+    pin_file_ = hsm.directory() / "pin";
+    testing::write_file(pin_file_, "1234\n", 0600);
+    token_.module = testing::SoftHsm::module_path();
+    token_.label = "engine";
+    token_.pin.file = pin_file_;
+  }
+
+  void init(int days = 3650) {
+    InitOptions options;
+    options.directory = directory_;
+    options.subject = "CN=Engine Test Root";
+    options.key_type = "ec-p256";
+    options.validity_days = days;
+    options.token = token_;
+    options.actor = "test";
+    init_ca(options);
+  }
+
+  void use_python_policy() {
+    std::filesystem::path script = directory_ / "policy.py";
+    testing::write_file(script, kPythonPolicy, 0644);
+    std::filesystem::path config = directory_ / "custos.toml";
+    std::string text = testing::read_file(config);
+    std::string builtin = "module = \"builtin:profiles\"\ntimeout_ms = 2000";
+    ASSERT_NE(text.find(builtin), std::string::npos);
+    text.replace(text.find(builtin), builtin.size(),
+                 "module = \"exec:/usr/bin/python3 " + script.string() + "\"\ntimeout_ms = 1000");
+    testing::write_file(config, text, 0600);
+  }
+
+  void open() {
+    ca_ = CertificateAuthority::open(directory_, token_);
+    engine_ = std::make_unique<Engine>(*ca_);
+  }
+
+  Disposition submit(const std::string& subject, const char* san = "DNS:host.example",
+                     const std::string& profile = "server") {
+    std::string request = testing::csr_pem(key_.get(), subject, san);
+    return engine_->submit(std::span(reinterpret_cast<const std::uint8_t*>(request.data()), request.size()),
+                           {{"profile", profile}}, "test");
+  }
+
+  ossl::Ptr<X509> certificate_of(const Disposition& disposition) {
+    const unsigned char* cursor = disposition.certificate.data();
+    return ossl::Ptr<X509>(d2i_X509(nullptr, &cursor, static_cast<long>(disposition.certificate.size())));
+  }
+
+  std::filesystem::path directory_;
+  std::filesystem::path pin_file_;
+  TokenOptions token_;
+  ossl::Ptr<EVP_PKEY> key_ = testing::ec_key("P-256");
+  std::unique_ptr<CertificateAuthority> ca_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, AThousandCertificatesHaveAThousandDistinctSerials) {
+  init();
+  open();
+  std::set<std::string> serials;
+  for (int i = 0; i < 1000; ++i) {
+    Disposition disposition = submit("host-" + std::to_string(i) + ".example");
+    ASSERT_EQ(disposition.state, RequestState::kIssued) << disposition.message;
+    ASSERT_TRUE(disposition.serial);
+    EXPECT_EQ(disposition.serial->size(), 32u) << "a 128-bit serial";
+    serials.insert(*disposition.serial);
+  }
+  EXPECT_EQ(serials.size(), 1000u);
+  EXPECT_EQ(ca_->store().list_requests(RequestState::kIssued).size(), 1000u);
+}
+
+TEST_F(EngineTest, IssuedCertificateVerifiesAndTheOutboxRecordsIt) {
+  init();
+  open();
+  Disposition disposition = submit("www.example");
+  ASSERT_EQ(disposition.state, RequestState::kIssued) << disposition.message;
+  ossl::Ptr<X509> certificate = certificate_of(disposition);
+  EXPECT_EQ(X509_verify(certificate.get(), X509_get0_pubkey(engine_->ca_certificate())), 1);
+  std::vector<storage::OutboxRecord> outbox = ca_->store().outbox();
+  ASSERT_EQ(outbox.size(), 1u);
+  EXPECT_EQ(outbox[0].event.event, "certificate_issued");
+  EXPECT_EQ(outbox[0].event.serial, disposition.serial);
+}
+
+TEST_F(EngineTest, CrashingPolicyModuleLeavesThePendingReasonAndTheNextRequestIssues) {
+  init();
+  use_python_policy();
+  open();
+  Disposition crashed = submit("crash.example");
+  EXPECT_EQ(crashed.state, RequestState::kPending);
+  EXPECT_NE(crashed.message.find("was killed by signal 9"), std::string::npos) << crashed.message;
+  EXPECT_EQ(ca_->store().outbox().back().event.event, "request_pending");
+
+  Disposition next = submit("fine.example");
+  EXPECT_EQ(next.state, RequestState::kIssued) << next.message;
+  EXPECT_EQ(next.message, "python says yes");
+}
+
+TEST_F(EngineTest, HangingPolicyModuleTimesOutAndIsReplaced) {
+  init();
+  use_python_policy();
+  open();
+  auto started = std::chrono::steady_clock::now();
+  Disposition hung = submit("hang.example");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_EQ(hung.state, RequestState::kPending);
+  EXPECT_NE(hung.message.find("did not answer within 1000 ms"), std::string::npos) << hung.message;
+  EXPECT_EQ(submit("fine.example").state, RequestState::kIssued);
+}
+
+TEST_F(EngineTest, GarbageAndUnknownFieldsLeaveThePendingReason) {
+  init();
+  use_python_policy();
+  open();
+  Disposition garbage = submit("garbage.example");
+  EXPECT_EQ(garbage.state, RequestState::kPending);
+  EXPECT_NE(garbage.message.find("not valid JSON"), std::string::npos) << garbage.message;
+  Disposition unknown = submit("unknown-field.example");
+  EXPECT_EQ(unknown.state, RequestState::kPending);
+  EXPECT_NE(unknown.message.find("unknown field 'colour'"), std::string::npos) << unknown.message;
+  EXPECT_EQ(submit("fine.example").state, RequestState::kIssued);
+}
+
+TEST_F(EngineTest, PolicyCannotMakeACaCertificate) {
+  init();
+  use_python_policy();
+  open();
+  Disposition disposition = submit("make-ca.example");
+  EXPECT_EQ(disposition.state, RequestState::kDenied);
+  EXPECT_NE(disposition.message.find("2.5.29.19 is set by the engine"), std::string::npos) << disposition.message;
+}
+
+TEST_F(EngineTest, ValidityEndsWithTheCaCertificate) {
+  init(30);
+  open();
+  Disposition disposition = submit("client.example", nullptr, "client");
+  ASSERT_EQ(disposition.state, RequestState::kIssued) << disposition.message;
+  ossl::Ptr<X509> certificate = certificate_of(disposition);
+  EXPECT_EQ(ASN1_TIME_compare(X509_get0_notAfter(certificate.get()), X509_get0_notAfter(engine_->ca_certificate())), 0);
+  EXPECT_NE(disposition.message.find("validity ends with the CA certificate"), std::string::npos);
+}
+
+TEST_F(EngineTest, ServerValidityIsCappedByTheCaBrowserForumMaximum) {
+  EXPECT_EQ(cabf_max_server_validity_days(parse_rfc3339("2026-03-14T23:59:59Z")), 398);
+  EXPECT_EQ(cabf_max_server_validity_days(parse_rfc3339("2026-11-23T00:00:00Z")), 200);
+  EXPECT_EQ(cabf_max_server_validity_days(parse_rfc3339("2027-03-15T00:00:00Z")), 100);
+  EXPECT_EQ(cabf_max_server_validity_days(parse_rfc3339("2029-03-15T00:00:00Z")), 47);
+}
+
+TEST_F(EngineTest, ServerProfileNeedsASanAndRejectedRequestsAreKept) {
+  init();
+  open();
+  Disposition no_san = submit("bare.example", nullptr);
+  EXPECT_EQ(no_san.state, RequestState::kDenied);
+  EXPECT_EQ(no_san.message, "profile 'server' requires a subjectAltName in the request");
+
+  // A request whose signature does not verify is stored, denied, with why.
+  std::vector<std::uint8_t> request = testing::make_request(key_.get(), X509_get_subject_name(engine_->ca_certificate()));
+  request[request.size() - 5] ^= 0x01;
+  Disposition forged = engine_->submit(request, {}, "test");
+  EXPECT_EQ(forged.state, RequestState::kDenied);
+  EXPECT_NE(forged.message.find("signature does not verify"), std::string::npos) << forged.message;
+  EXPECT_EQ(ca_->store().find_request(forged.request_id)->csr, request);
+}
+
+TEST_F(EngineTest, AdministrationRefusesWhatMakesNoSense) {
+  init();
+  open();
+  Disposition issued = submit("www.example");
+  auto error_of = [](auto&& action) -> std::string {
+    try {
+      action();
+    } catch (const Error& error) {
+      return error.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(error_of([&] { engine_->resubmit(issued.request_id, "test"); }),
+            "request 1 is issued; only a pending or denied request can be resubmitted");
+  EXPECT_EQ(error_of([&] { engine_->deny(issued.request_id, "", "test"); }),
+            "request 1 is issued; only a pending request can be changed");
+  EXPECT_EQ(error_of([&] { engine_->revoke("0BADC0DE", "keyCompromise", std::nullopt, "test"); }),
+            "there is no certificate with serial 0BADC0DE issued by this CA");
+  EXPECT_NE(error_of([&] { engine_->revoke(*issued.serial, "removeFromCRL", std::nullopt, "test"); })
+                .find("is not a revocation reason"),
+            std::string::npos);
+  engine_->revoke(*issued.serial, "superseded", std::nullopt, "test");
+  EXPECT_EQ(error_of([&] { engine_->revoke(*issued.serial, "keyCompromise", std::nullopt, "test"); }),
+            "the certificate " + *issued.serial + " is already revoked (superseded)");
+  EXPECT_EQ(engine_->retrieve(issued.request_id).state, RequestState::kRevoked);
+}
+
+}  // namespace
+}  // namespace custos::engine
