@@ -78,7 +78,7 @@ void check_spec(const CrlSpec& spec) {
   if (spec.issuer_key_identifier.empty()) throw Error("the CRL has no issuer key identifier for its AKI");
   if (spec.number <= 0) throw Error("the CRL number must be positive (RFC 5280 §5.2.3)");
   if (spec.next_update <= spec.this_update) throw Error("the CRL's nextUpdate is not after its thisUpdate");
-  std::set<std::vector<std::uint8_t>> listed;
+  std::set<std::string> listed;  // hex of the significant bytes
   for (const RevokedEntry& entry : spec.revoked) {
     std::string serial = to_hex(entry.serial);
     if (entry.serial.empty() || entry.serial.size() > 20 || (entry.serial.front() & 0x80) != 0 ||
@@ -86,7 +86,7 @@ void check_spec(const CrlSpec& spec) {
       throw Error("the revoked serial '" + serial +
                   "' is not a positive number of at most 20 bytes (RFC 5280 §4.1.2.2)");
     }
-    if (!listed.insert(significant_bytes(entry.serial)).second) {
+    if (!listed.insert(to_hex(significant_bytes(entry.serial))).second) {
       throw Error("the serial " + serial + " is listed twice in the CRL");
     }
     if (entry.reason == RevocationReason::kRemoveFromCrl) {
