@@ -1,7 +1,12 @@
 #include "appliance/engine/authority.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "appliance/engine/database_key.h"
 #include "appliance/x509/certificate.h"
@@ -18,9 +23,35 @@ namespace {
 constexpr char kDefaultTokenLabel[] = "custos";
 constexpr std::size_t kMaxCertificateFileBytes = 1 << 20;
 
+// Processes working on one CA take turns at logging in to its token and
+// out again: tokens differ in what they tolerate from concurrent logins
+// (SoftHSMv2 rewrites its token file on each and may answer another process
+// mid-write with a spurious error). Signing needs no turn.
+class TokenTurn {
+ public:
+  explicit TokenTurn(const std::filesystem::path& lock_file) {
+    if (lock_file.empty() || !std::filesystem::exists(lock_file.parent_path())) return;
+    fd_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw Error("cannot open " + lock_file.string() + ": " + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) throw Error("cannot lock " + lock_file.string() + ": " + std::strerror(errno));
+    }
+  }
+  ~TokenTurn() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  TokenTurn(const TokenTurn&) = delete;
+  TokenTurn& operator=(const TokenTurn&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 std::unique_ptr<hsm::Token> open_token(const std::filesystem::path& module, const std::string& label,
-                                       const hsm::PinSource& pin, std::size_t sessions) {
+                                       const hsm::PinSource& pin, std::size_t sessions,
+                                       const std::filesystem::path& lock_file) {
   SecureBuffer secret = hsm::read_pin(pin);
+  TokenTurn turn(lock_file);
   try {
     return std::make_unique<hsm::Token>(hsm::Module::load(module), label, std::move(secret), sessions);
   } catch (const Error&) {
@@ -188,7 +219,8 @@ CaPaths::CaPaths(std::filesystem::path dir)
     : directory(std::move(dir)),
       config(directory / "custos.toml"),
       certificate(directory / "ca.pem"),
-      chain(directory / "chain.pem") {}
+      chain(directory / "chain.pem"),
+      token_lock(directory / ".token.lock") {}
 
 std::string local_actor() { return "cli uid=" + std::to_string(::getuid()); }
 
@@ -217,7 +249,8 @@ InitResult init_ca(const InitOptions& options) {
 
   std::unique_ptr<hsm::Token> token =
       open_token(options.token.module.value_or(CUSTOS_DEFAULT_PKCS11_MODULE),
-                 options.token.label.value_or(kDefaultTokenLabel), options.token.pin, hsm::Token::kDefaultSessions);
+                 options.token.label.value_or(kDefaultTokenLabel), options.token.pin, hsm::Token::kDefaultSessions,
+                 {});  // a CA being made has no other users to take turns with
   // Everything the token must offer is checked before anything is made.
   hsm::require_key_generation(*key_type, token->mechanisms());
   hsm::choose_signature_scheme(*key_type, token->mechanisms());
@@ -247,6 +280,17 @@ std::string read_ca_chain(const std::filesystem::path& directory) {
   return chain;
 }
 
+CertificateAuthority::~CertificateAuthority() {
+  store_.reset();
+  // Closing the last session logs out: a turn, like logging in.
+  try {
+    TokenTurn turn(paths_.token_lock);
+    token_.reset();
+  } catch (const Error&) {
+    token_.reset();
+  }
+}
+
 CertificateAuthority::CertificateAuthority(CaPaths paths, CaConfig config, std::unique_ptr<hsm::Token> token,
                                            std::unique_ptr<storage::Store> store)
     : paths_(std::move(paths)), config_(std::move(config)), token_(std::move(token)), store_(std::move(store)) {}
@@ -257,7 +301,7 @@ std::unique_ptr<CertificateAuthority> CertificateAuthority::open(const std::file
   CaConfig config = load_config(paths.config);
   std::unique_ptr<hsm::Token> token =
       open_token(options.module.value_or(config.token.module), options.label.value_or(config.token.label),
-                 options.pin, static_cast<std::size_t>(config.token.sessions));
+                 options.pin, static_cast<std::size_t>(config.token.sessions), paths.token_lock);
   try {
     token->public_key_info(config.ca.key);
   } catch (const Error&) {

@@ -29,6 +29,7 @@ struct CaPaths {
   std::filesystem::path config;       // custos.toml
   std::filesystem::path certificate;  // ca.pem: the CA's own certificate
   std::filesystem::path chain;        // chain.pem: its issuers up to the root (subordinate CAs)
+  std::filesystem::path token_lock;   // .token.lock: processes take turns logging in and out
 };
 
 // The token options every command that opens the CA accepts; unset
@@ -69,6 +70,10 @@ std::string read_ca_chain(const std::filesystem::path& directory);
 
 class CertificateAuthority {
  public:
+  ~CertificateAuthority();
+  CertificateAuthority(const CertificateAuthority&) = delete;
+  CertificateAuthority& operator=(const CertificateAuthority&) = delete;
+
   // Loads custos.toml, logs in to the token, checks the CA key is there,
   // derives the database key and opens the store.
   static std::unique_ptr<CertificateAuthority> open(const std::filesystem::path& directory,
