@@ -7,7 +7,11 @@ extern "C" {
 // libcrypto are built without frame pointers, and a leak must be traced to
 // the library that made it. Ten frames reach from malloc through libcrypto
 // into the calling library and cost half of the default thirty.
+#ifdef CUSTOS_SANITIZER_NO_LEAK_CHECK
+const char* __asan_default_options() { return "detect_leaks=0:fast_unwind_on_malloc=0:malloc_context_size=10"; }
+#else
 const char* __asan_default_options() { return "detect_leaks=1:fast_unwind_on_malloc=0:malloc_context_size=10"; }
+#endif
 
 // SoftHSMv2 (the test token) leaks a few bytes of ASN.1 per EdDSA
 // C_SignInit and keeps process-lifetime state past C_Finalize; those are

@@ -140,7 +140,7 @@ ModuleSection read_module(const toml::table& table, const std::string& where) {
 }
 
 CaConfig read_config(const toml::table& root) {
-  TableReader top(root, "", {"ca", "token", "database", "policy", "profiles", "exit", "crl", "aia"});
+  TableReader top(root, "", {"ca", "token", "database", "policy", "profiles", "exit", "crl", "aia", "sandbox"});
   CaConfig config;
 
   TableReader ca(top.table("ca"), "ca",
@@ -195,6 +195,10 @@ CaConfig read_config(const toml::table& root) {
     config.publication.crl_file = crl.text_or("file", "ca.crl");
     config.publication.crl_next_update_hours = crl.number_or("next_update_hours", 168);
     if (config.publication.crl_next_update_hours < 1) throw Error("'crl.next_update_hours' must be positive");
+  }
+  if (root.contains("sandbox")) {
+    config.require_namespaces =
+        TableReader(top.table("sandbox"), "sandbox", {"require_namespaces"}).flag_or("require_namespaces", false);
   }
   if (root.contains("aia")) {
     TableReader aia(top.table("aia"), "aia", {"ocsp", "ca_issuers"});

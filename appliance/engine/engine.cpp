@@ -143,8 +143,13 @@ Engine::Engine(CertificateAuthority& ca) : ca_(ca) {
 
 PolicyClient& Engine::policy() {
   if (!policy_) {
-    policy_ = std::make_unique<PolicyClient>(ModuleSpec{ca_.config().policy.module, policy_hello_config(ca_.config()),
-                                                        std::chrono::milliseconds(ca_.config().policy_timeout_ms)});
+    ModuleSpec spec;
+    spec.module = ca_.config().policy.module;
+    spec.config = policy_hello_config(ca_.config());
+    spec.timeout = std::chrono::milliseconds(ca_.config().policy_timeout_ms);
+    spec.require_namespaces = ca_.config().require_namespaces;
+    spec.log_file = ca_.paths().directory / "modules.log";
+    policy_ = std::make_unique<PolicyClient>(std::move(spec));
   }
   return *policy_;
 }

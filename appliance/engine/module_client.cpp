@@ -1,6 +1,7 @@
 #include "appliance/engine/module_client.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -19,8 +20,8 @@
 namespace custos::engine {
 namespace {
 
-// The socket goes to fd 3 in a builtin host; to 0 and 1 (stdin and stdout)
-// in an exec: module. Keep the parent's copies above both.
+// The socket goes to fd 3 of the module host; keep the parent's copies
+// above it.
 constexpr int kFirstFreeFd = 10;
 constexpr std::chrono::milliseconds kExitGrace{500};
 
@@ -45,9 +46,16 @@ std::string describe_status(int status) {
         return "exited refusing its configuration (status 3)";
       case 4:
         return "exited on a protocol violation (status 4)";
+      case 6:
+        return "could not be sandboxed (status 6; see the module log)";
+      case 7:
+        return "could not start the module's program (status 7; see the module log)";
       default:
         return "exited with status " + std::to_string(WEXITSTATUS(status));
     }
+  }
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+    return "was killed by the sandbox for a forbidden system call (SIGSYS)";
   }
   if (WIFSIGNALED(status)) {
     return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
@@ -69,6 +77,11 @@ PolicyClient::PolicyClient(ModuleSpec spec) : spec_(std::move(spec)) {}
 PolicyClient::~PolicyClient() { stop(); }
 
 void PolicyClient::start() {
+  // A module that keeps dying is started again, but not in a tight loop.
+  if (consecutive_failures_ > 0) {
+    auto backoff = std::chrono::milliseconds(50) * (1 << std::min(consecutive_failures_ - 1, 5));
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds(2)));
+  }
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     throw ModuleFailure(std::string("socketpair: ") + std::strerror(errno));
@@ -76,16 +89,20 @@ void PolicyClient::start() {
   int engine_end = dup_above(pair[0]);
   int module_end = dup_above(pair[1]);
 
-  std::vector<std::string> arguments;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (spec_.module.rfind("builtin:", 0) == 0) {
-    arguments = {module_host_path(), spec_.module};
-    posix_spawn_file_actions_adddup2(&actions, module_end, 3);
+  std::vector<std::string> arguments = {module_host_path()};
+  if (spec_.require_namespaces) arguments.emplace_back("--require-namespaces");
+  if (spec_.network) arguments.emplace_back("--network");
+  if (spec_.writable_directory) {
+    arguments.emplace_back("--writable-dir");
+    arguments.push_back(spec_.writable_directory->string());
+  }
+  if (spec_.module.rfind("exec:", 0) == 0) {
+    std::vector<std::string> words = split_words(spec_.module.substr(5));
+    if (words.empty()) throw ModuleFailure("the module '" + spec_.module + "' names no program");
+    arguments.push_back("exec:" + words.front());
+    arguments.insert(arguments.end(), words.begin() + 1, words.end());
   } else {
-    arguments = split_words(spec_.module.substr(5));  // after "exec:"
-    posix_spawn_file_actions_adddup2(&actions, module_end, STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, module_end, STDOUT_FILENO);
+    arguments.push_back(spec_.module);
   }
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
@@ -95,9 +112,30 @@ void PolicyClient::start() {
   std::string locale_variable = "LANG=C.UTF-8";
   char* environment[] = {path_variable.data(), locale_variable.data(), nullptr};
 
+  // The socket on fd 3, stdin and stdout on /dev/null, stderr to the module
+  // log, every other descriptor closed; a process group of its own, so the
+  // host and the module it forked die together.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, module_end, 3);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
+                                   spec_.log_file.empty() ? "/dev/null" : spec_.log_file.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setpgroup(&attributes, 0);
+  sigset_t no_signals;
+  sigemptyset(&no_signals);
+  posix_spawnattr_setsigmask(&attributes, &no_signals);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+
   pid_t pid = -1;
-  int spawned = argv.size() > 1 ? ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environment) : EINVAL;
+  int spawned = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environment);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   ::close(module_end);
   if (spawned != 0) {
     ::close(engine_end);
@@ -106,21 +144,37 @@ void PolicyClient::start() {
   pid_ = pid;
   socket_ = engine_end;
   ++starts_;
+  if (starts_ > 1) log("restarting " + spec_.module + " (start " + std::to_string(starts_) + ")");
 
   protocol::Hello hello{protocol::Role::kPolicy, spec_.config};
-  protocol::HelloAnswer answer;
   try {
-    answer = protocol::decode_hello_answer(exchange(protocol::encode(hello)), protocol::Role::kPolicy);
+    protocol::decode_hello_answer(exchange(protocol::encode(hello)), protocol::Role::kPolicy);
   } catch (const protocol::ProtocolError& error) {
     fail(std::string("answered hello wrongly: ") + error.what());
   }
+}
+
+void PolicyClient::log(const std::string& line) const {
+  if (spec_.log_file.empty()) return;
+  int fd = ::open(spec_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // the log is a convenience; the request's message carries the reason
+  std::string text = "custos engine: " + line + "\n";
+  [[maybe_unused]] ssize_t written = ::write(fd, text.data(), text.size());
+  ::close(fd);
 }
 
 nlohmann::json PolicyClient::exchange(const nlohmann::json& message) {
   protocol::Deadline deadline = protocol::Clock::now() + spec_.timeout;
   try {
     protocol::write_frame(socket_, message, deadline);
-    return protocol::read_frame(socket_, deadline);
+    nlohmann::json answer = protocol::read_frame(socket_, deadline);
+    // One question, one answer: anything more is the module speaking out of turn.
+    pollfd more{socket_, POLLIN, 0};
+    if (::poll(&more, 1, 0) > 0 && (more.revents & POLLIN) != 0) {
+      char byte = 0;
+      if (::recv(socket_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1) fail("answered more than once");
+    }
+    return answer;
   } catch (const protocol::FrameError& error) {
     switch (error.kind()) {
       case protocol::FrameError::Kind::kTimeout:
@@ -135,6 +189,8 @@ nlohmann::json PolicyClient::exchange(const nlohmann::json& message) {
 
 void PolicyClient::fail(const std::string& what) {
   std::string ending = reap();
+  ++consecutive_failures_;
+  log(spec_.module + " " + what + (ending.empty() ? "" : "; it " + ending));
   throw ModuleFailure("the policy module " + spec_.module + " " + what + (ending.empty() ? "" : "; it " + ending));
 }
 
@@ -150,10 +206,11 @@ std::string PolicyClient::reap() {
   }
   std::string ending;
   if (done == 0) {
-    ::kill(pid_, SIGKILL);
+    ::kill(-pid_, SIGKILL);  // the whole group: the host and the module it forked
     ::waitpid(pid_, &status, 0);
     ending = "was killed by the engine";
   } else if (done > 0) {
+    ::kill(-pid_, SIGKILL);  // anything the module left behind in its group
     ending = describe_status(status);
   }
   pid_ = -1;
@@ -173,7 +230,9 @@ void PolicyClient::stop() {
 protocol::Verdict PolicyClient::verify(const protocol::VerifyRequest& request) {
   if (pid_ < 0) start();
   try {
-    return protocol::decode_verdict(exchange(protocol::encode(request)));
+    protocol::Verdict verdict = protocol::decode_verdict(exchange(protocol::encode(request)));
+    consecutive_failures_ = 0;
+    return verdict;
   } catch (const protocol::ProtocolError& error) {
     fail(std::string("answered with a bad verdict: ") + error.what());
   }

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
@@ -25,9 +27,13 @@ class ModuleFailure : public Error {
 };
 
 struct ModuleSpec {
-  std::string module;  // builtin:NAME (run by custos-module-host) or exec:PATH [ARGS]
+  std::string module;  // builtin:NAME or exec:PATH [ARGS]; either runs under custos-module-host
   nlohmann::json config = nlohmann::json::object();
   std::chrono::milliseconds timeout{2000};
+  bool require_namespaces = false;  // [sandbox] require_namespaces
+  bool network = false;             // the module's own `network = true`
+  std::optional<std::filesystem::path> writable_directory;
+  std::filesystem::path log_file;   // the module's stderr, and the engine's notes on it
 };
 
 class PolicyClient {
@@ -44,6 +50,7 @@ class PolicyClient {
 
  private:
   void start();
+  void log(const std::string& line) const;
   nlohmann::json exchange(const nlohmann::json& message);
   [[noreturn]] void fail(const std::string& what);
   std::string reap();  // waits for the process; says how it ended
@@ -53,6 +60,7 @@ class PolicyClient {
   pid_t pid_ = -1;
   int socket_ = -1;
   int starts_ = 0;
+  int consecutive_failures_ = 0;
 };
 
 // Where custos-module-host is: beside the running executable, unless

@@ -1,14 +1,25 @@
-// custos-module-host builtin:NAME
+// custos-module-host [--require-namespaces] [--network] [--writable-dir DIR] MODULE [ARGS…]
 //
-// Runs one built-in module behind module protocol v1 on fd 3, a socket the
-// engine made. The engine drives: hello first, then verify_request (a
-// policy module) as often as it likes, then shutdown. Anything else, or
-// anything out of that order, ends the host with a distinct exit status
-// and one line on stderr, which the engine records.
+// Runs one module in a sandbox (sandbox.h, seccomp_policy.h) behind module
+// protocol v1 on fd 3, a socket the engine made. MODULE is builtin:NAME,
+// run here, or exec:PATH, which the host executes inside the same sandbox
+// with the socket as its stdin and stdout.
+//
+// The engine drives a built-in module: hello first, then verify_request as
+// often as it likes, then shutdown. Anything else, or anything out of that
+// order, ends the host with a distinct exit status and one line on stderr
+// (the engine's module log).
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
+#include "modules/host/sandbox.h"
+#include "modules/host/seccomp_policy.h"
 #include "modules/policy/policy_module.h"
 #include "modules/protocol/frame.h"
 
@@ -18,13 +29,14 @@ using namespace custos;
 
 constexpr int kEngineFd = 3;
 
-// Exit statuses the engine reports by name.
+// Exit statuses the engine reports by name; 6 is host::kSandboxRefused.
 enum ExitStatus : int {
   kShutdown = 0,
   kUsage = 2,
   kConfigurationRefused = 3,
   kProtocolViolation = 4,
   kEngineGone = 5,
+  kCannotStart = 7,
 };
 
 [[noreturn]] void die(int status, const std::string& message) {
@@ -49,35 +61,25 @@ void answer(const nlohmann::json& message) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 2 || std::string(argv[1]).rfind("builtin:", 0) != 0) {
-    die(kUsage, "usage: custos-module-host builtin:NAME (with the engine's socket on fd 3)");
-  }
-  std::string name = std::string(argv[1]).substr(8);
-  std::unique_ptr<policy::PolicyModule> module = policy::make_builtin_policy(name);
-  if (!module) die(kUsage, "there is no built-in module '" + name + "'");
-
+[[noreturn]] void serve(policy::PolicyModule& module, const std::string& name) {
   // Phase 1: hello, and nothing else.
   try {
     protocol::Hello hello = protocol::decode_hello(next_message());
-    if (hello.role != protocol::Role::kPolicy) die(kProtocolViolation, "builtin:" + name + " is a policy module");
-    answer(protocol::encode(module->hello(hello.config)));
+    if (hello.role != protocol::Role::kPolicy) die(kProtocolViolation, name + " is a policy module");
+    answer(protocol::encode(module.hello(hello.config)));
   } catch (const protocol::ProtocolError& error) {
     die(kConfigurationRefused, error.what());
   }
-
   // Phase 2: questions until shutdown.
   for (;;) {
     nlohmann::json message = next_message();
     try {
       std::string type = protocol::message_type(message);
       if (type == "verify_request") {
-        answer(protocol::encode(module->verify(protocol::decode_verify_request(message))));
+        answer(protocol::encode(module.verify(protocol::decode_verify_request(message))));
       } else if (type == "shutdown") {
         protocol::decode_shutdown(message);
-        return kShutdown;
+        std::exit(kShutdown);
       } else {
         die(kProtocolViolation, "a '" + type + "' message is not allowed after hello");
       }
@@ -85,4 +87,86 @@ int main(int argc, char** argv) {
       die(kProtocolViolation, error.what());
     }
   }
+}
+
+// The files an exec: module's program reads to start: the program, and for
+// a script its interpreter (#!), and arguments that name files (a script
+// given to an interpreter).
+std::vector<std::filesystem::path> files_of(const std::vector<std::string>& command) {
+  std::vector<std::filesystem::path> files;
+  for (const std::string& word : command) {
+    std::error_code error;
+    if (!word.empty() && word.front() == '/' && std::filesystem::is_regular_file(word, error)) files.emplace_back(word);
+  }
+  if (!command.empty()) {
+    std::FILE* program = std::fopen(command.front().c_str(), "rb");
+    char line[256] = {};
+    if (program != nullptr && std::fgets(line, sizeof line, program) != nullptr && line[0] == '#' && line[1] == '!') {
+      std::string interpreter(line + 2);
+      interpreter = interpreter.substr(0, interpreter.find_first_of(" \t\r\n"));
+      if (!interpreter.empty()) files.emplace_back(interpreter);
+    }
+    if (program != nullptr) std::fclose(program);
+  }
+  return files;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  host::SandboxOptions options;
+  int next = 1;
+  for (; next < argc && std::strncmp(argv[next], "--", 2) == 0; ++next) {
+    std::string flag = argv[next];
+    if (flag == "--require-namespaces") {
+      options.require_namespaces = true;
+    } else if (flag == "--network") {
+      options.network = true;
+    } else if (flag == "--writable-dir" && next + 1 < argc) {
+      options.writable_directory = argv[++next];
+    } else {
+      die(kUsage, "unknown option " + flag);
+    }
+  }
+  if (next >= argc) die(kUsage, "usage: custos-module-host [OPTIONS] builtin:NAME | exec:PATH [ARGS…] (socket on fd 3)");
+  std::string module = argv[next];
+  std::vector<std::string> command;
+  if (module.rfind("exec:", 0) == 0) {
+    command.push_back(module.substr(5));
+    for (int i = next + 1; i < argc; ++i) command.emplace_back(argv[i]);
+    options.readable_files = files_of(command);
+  } else if (module.rfind("builtin:", 0) != 0 || next + 1 != argc) {
+    die(kUsage, "MODULE must be builtin:NAME, or exec:PATH followed by its arguments");
+  }
+
+  host::SandboxReport report = host::enter_sandbox(options);
+  std::fprintf(stderr, "custos-module-host: %s: %s; seccomp on\n", module.c_str(), report.describe().c_str());
+
+  if (!command.empty()) {
+    // The module's program gets the socket as stdin and stdout, then the
+    // filter, then the address-space limit, then its own image.
+    if (::dup2(kEngineFd, STDIN_FILENO) < 0 || ::dup2(kEngineFd, STDOUT_FILENO) < 0) {
+      die(kCannotStart, std::string("dup2: ") + std::strerror(errno));
+    }
+    ::close(kEngineFd);
+    std::vector<char*> arguments;
+    for (std::string& word : command) arguments.push_back(word.data());
+    arguments.push_back(nullptr);
+    static char path_variable[] = "PATH=/usr/local/bin:/usr/bin:/bin";
+    static char locale_variable[] = "LANG=C.UTF-8";
+    char* environment[] = {path_variable, locale_variable, nullptr};
+    host::install_seccomp_filter(host::ModuleKind::kExec, options.network, true);
+    host::limit_address_space();
+    ::execve(arguments[0], arguments.data(), environment);
+    die(kCannotStart, "cannot start " + command.front() + ": " + std::strerror(errno));
+  }
+
+  std::string name = module.substr(8);
+  std::unique_ptr<policy::PolicyModule> policy_module = policy::make_builtin_policy(name);
+  if (!policy_module) die(kUsage, "there is no built-in module '" + name + "'");
+#if !defined(__SANITIZE_ADDRESS__)
+  host::limit_address_space();  // AddressSanitizer's shadow memory cannot live under it
+#endif
+  host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, options.writable_directory.has_value());
+  serve(*policy_module, module);
 }

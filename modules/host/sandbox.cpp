@@ -1,0 +1,279 @@
+#include "modules/host/sandbox.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace custos::host {
+namespace {
+
+constexpr unsigned kNobody = 65534;
+constexpr rlim_t kMaxOpenFiles = 64;
+constexpr rlim_t kMaxFileBytes = 16 << 20;
+constexpr rlim_t kMaxCpuSeconds = 300;
+constexpr rlim_t kMaxAddressSpace = rlim_t{1} << 30;
+// Where the new root is assembled: a tmpfs mounted over /tmp in the host's
+// own mount namespace (nobody else sees it), filled through O_PATH
+// descriptors opened before /tmp was covered.
+constexpr char kNewRoot[] = "/tmp";
+
+[[noreturn]] void refuse(const std::string& message) {
+  std::fprintf(stderr, "custos-module-host: sandbox: %s\n", message.c_str());
+  std::_Exit(kSandboxRefused);
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Writes one of this process's /proc files through `proc_self`, a
+// descriptor of /proc/self that outlives the pivot into the view.
+void write_proc_file(int proc_self, const char* name, const std::string& text) {
+  int fd = ::openat(proc_self, name, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) refuse(std::string("cannot open /proc/self/") + name + ": " + errno_text());
+  ssize_t written = ::write(fd, text.data(), text.size());
+  ::close(fd);
+  if (written != static_cast<ssize_t>(text.size())) {
+    refuse(std::string("cannot write /proc/self/") + name + ": " + errno_text());
+  }
+}
+
+void make_directories(const std::filesystem::path& path) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) refuse("cannot create " + path.string() + ": " + error.message());
+}
+
+// Binds what `source_fd` (an O_PATH descriptor) names at `target` inside the
+// new root, read-only unless `writable`.
+void bind(int source_fd, const std::filesystem::path& target, bool directory, bool writable) {
+  std::filesystem::path inside = std::filesystem::path(kNewRoot) / target.relative_path();
+  if (directory) {
+    make_directories(inside);
+  } else {
+    make_directories(inside.parent_path());
+    int fd = ::open(inside.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) refuse("cannot create " + inside.string() + ": " + errno_text());
+    ::close(fd);
+  }
+  std::string source = "/proc/self/fd/" + std::to_string(source_fd);
+  if (::mount(source.c_str(), inside.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    refuse("cannot bind " + target.string() + ": " + errno_text());
+  }
+  unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (writable ? 0 : MS_RDONLY) | (directory && writable ? MS_NOEXEC : 0);
+  if (::mount(nullptr, inside.c_str(), nullptr, flags, nullptr) != 0) {
+    refuse("cannot make " + target.string() + (writable ? " writable" : " read-only") + ": " + errno_text());
+  }
+}
+
+struct Visible {
+  std::filesystem::path path;
+  bool directory;
+  bool writable;
+  int fd;
+};
+
+// What the read-only view will hold, opened (O_PATH) while the host still
+// has its own identity: the shared libraries, the few device nodes a
+// runtime opens, the module's own files and its one writable directory. No
+// /proc, no /etc beyond the loader cache, no /home, no CA directory, no
+// token store.
+std::vector<Visible> open_view(const SandboxOptions& options) {
+  std::vector<Visible> visible;
+  auto add = [&](const std::filesystem::path& path, bool directory, bool writable) {
+    int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+    if (fd >= 0) visible.push_back({path, directory, writable, fd});
+  };
+  add("/usr/lib", true, false);
+  add("/usr/lib64", true, false);
+  add("/etc/ld.so.cache", false, false);
+  add("/dev/null", false, true);
+  add("/dev/urandom", false, false);
+  for (const std::filesystem::path& file : options.readable_files) {
+    std::filesystem::path canonical = std::filesystem::weakly_canonical(file);
+    add(canonical, false, false);
+    if (canonical != file) add(file, false, false);
+  }
+  if (options.writable_directory) add(*options.writable_directory, true, true);
+  return visible;
+}
+
+void build_filesystem_view(const std::vector<Visible>& visible) {
+  // Our mounts stay ours, and nothing mounted later leaks back.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) refuse("cannot make / private: " + errno_text());
+  if (::mount("tmpfs", kNewRoot, "tmpfs", MS_NOSUID, "size=1m,mode=0755") != 0) {
+    refuse("cannot mount the sandbox's root: " + errno_text());
+  }
+  for (const Visible& entry : visible) bind(entry.fd, entry.path, entry.directory, entry.writable);
+  // The loader and interpreters find libraries through /lib and /lib64.
+  std::filesystem::path root(kNewRoot);
+  std::error_code ignored;
+  std::filesystem::create_directory_symlink("usr/lib", root / "lib", ignored);
+  std::filesystem::create_directory_symlink("usr/lib64", root / "lib64", ignored);
+
+  if (::chdir(kNewRoot) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 || ::umount2(".", MNT_DETACH) != 0 ||
+      ::chdir("/") != 0) {
+    refuse("cannot pivot into the sandbox's root: " + errno_text());
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr) != 0) {
+    refuse("cannot make the sandbox's root read-only: " + errno_text());
+  }
+}
+
+const std::vector<std::pair<int, const char*>> kNamespaces = {
+    {CLONE_NEWUSER, "user"}, {CLONE_NEWNS, "mount"}, {CLONE_NEWPID, "pid"}, {CLONE_NEWIPC, "ipc"}, {CLONE_NEWNET, "net"}};
+
+// All at once; where the kernel refuses that, each alone. Returns the flags
+// of the namespaces entered.
+int try_unshare(int flags) {
+  if (::unshare(flags) == 0) return flags;
+  int got = 0;
+  // The user namespace first: it may be what lets the others be made.
+  for (const auto& [flag, name] : kNamespaces) {
+    if ((flags & flag) != 0 && ::unshare(flag) == 0) got |= flag;
+  }
+  return got;
+}
+
+// Inside, root; outside, the same unprivileged uid and gid.
+void map_ids(int proc_self, uid_t uid, gid_t gid) {
+  write_proc_file(proc_self, "setgroups", "deny");
+  write_proc_file(proc_self, "uid_map", "0 " + std::to_string(uid) + " 1\n");
+  write_proc_file(proc_self, "gid_map", "0 " + std::to_string(gid) + " 1\n");
+}
+
+// Waits for the child that runs the module in the new pid namespace, and
+// ends the same way it did, so the engine learns the module's fate.
+[[noreturn]] void wait_and_pass_on(pid_t child) {
+  // Only the child talks to the engine: when it dies, the engine must see
+  // the socket close.
+  ::closefrom(STDERR_FILENO + 1);
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    ::signal(WTERMSIG(status), SIG_DFL);
+    ::kill(::getpid(), WTERMSIG(status));
+  }
+  std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+// Root inside the user namespace is nobody outside, but holds every
+// capability within its namespaces; the module needs none.
+void drop_capabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capset, &header, data) != 0) refuse("cannot drop capabilities: " + errno_text());
+}
+
+void set_limit(int resource, rlim_t value, const char* name) {
+  rlimit limit{value, value};
+  if (::setrlimit(resource, &limit) != 0) refuse(std::string("cannot set ") + name + ": " + errno_text());
+}
+
+}  // namespace
+
+std::string SandboxReport::describe() const {
+  auto join = [](const std::vector<std::string>& names) {
+    std::string text;
+    for (const std::string& name : names) text += (text.empty() ? "" : ",") + name;
+    return text.empty() ? std::string("none") : text;
+  };
+  return "namespaces " + join(namespaces) + (missing.empty() ? "" : " (missing: " + join(missing) + ")") +
+         "; filesystem " + (filesystem_view ? "read-only view" : "the host's") + "; uid " + std::to_string(uid);
+}
+
+SandboxReport enter_sandbox(const SandboxOptions& options) {
+  SandboxReport report;
+  const bool root = ::geteuid() == 0;
+  const uid_t outside_uid = root ? kNobody : ::geteuid();  // who the module is to the rest of the system
+
+  // A host started as root makes the other namespaces as root (it can read
+  // what the view must hold), drops to nobody, and only then enters a user
+  // namespace of its own. An unprivileged host needs the user namespace
+  // first, to own the others.
+  int wanted = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (options.network ? 0 : CLONE_NEWNET);
+  int got = 0;
+  int proc_self = ::open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (proc_self < 0) refuse("cannot open /proc/self: " + errno_text());
+  if (!root) {
+    got = try_unshare(wanted | CLONE_NEWUSER);
+    if ((got & CLONE_NEWUSER) != 0) map_ids(proc_self, ::geteuid(), ::getegid());
+  } else {
+    got = try_unshare(wanted);
+  }
+
+  if ((got & CLONE_NEWPID) != 0) {
+    pid_t child = ::fork();
+    if (child < 0) refuse("fork: " + errno_text());
+    if (child > 0) wait_and_pass_on(child);
+    // The module dies with its waiting parent, whoever kills that.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // /proc/self was the parent's; this process is another.
+    ::close(proc_self);
+    proc_self = ::open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (proc_self < 0) refuse("cannot open /proc/self: " + errno_text());
+  }
+
+  if ((got & CLONE_NEWNS) != 0 && (root || (got & CLONE_NEWUSER) != 0)) {
+    build_filesystem_view(open_view(options));
+    report.filesystem_view = true;
+  }
+
+  if (root) {
+    // Nobody, permanently, groups and all.
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
+        ::setresuid(kNobody, kNobody, kNobody) != 0) {
+      refuse("cannot drop to uid " + std::to_string(kNobody) + ": " + errno_text());
+    }
+    if (::setuid(0) == 0) refuse("regained root after dropping it");
+    // Changing uid made the process non-dumpable, which hands its /proc
+    // files to root; it needs them for its user namespace's maps. It is
+    // made non-dumpable again below, for good.
+    if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) refuse("PR_SET_DUMPABLE failed: " + errno_text());
+    if (::unshare(CLONE_NEWUSER) == 0) {
+      got |= CLONE_NEWUSER;
+      map_ids(proc_self, kNobody, kNobody);
+    }
+  }
+  ::close(proc_self);
+  // Root inside a user namespace is nobody outside, but holds every
+  // capability within it; the module needs none.
+  if ((got & CLONE_NEWUSER) != 0) drop_capabilities();
+  report.uid = outside_uid;
+
+  for (const auto& [flag, name] : kNamespaces) {
+    if (flag == CLONE_NEWNET && options.network) continue;
+    ((got & flag) != 0 ? report.namespaces : report.missing).push_back(name);
+  }
+  if (options.require_namespaces && (!report.missing.empty() || !report.filesystem_view)) {
+    refuse("namespaces are required (sandbox.require_namespaces) and the kernel refused: " + report.describe());
+  }
+
+  set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
+  set_limit(RLIMIT_NOFILE, kMaxOpenFiles, "RLIMIT_NOFILE");
+  set_limit(RLIMIT_FSIZE, kMaxFileBytes, "RLIMIT_FSIZE");
+  set_limit(RLIMIT_CPU, kMaxCpuSeconds, "RLIMIT_CPU");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) refuse("PR_SET_NO_NEW_PRIVS failed: " + errno_text());
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) refuse("PR_SET_DUMPABLE failed: " + errno_text());
+  return report;
+}
+
+void limit_address_space() { set_limit(RLIMIT_AS, kMaxAddressSpace, "RLIMIT_AS"); }
+
+}  // namespace custos::host

@@ -1,0 +1,57 @@
+// The walls around one module, put up by custos-module-host before the
+// module reads its first frame, in the order OpenSSH's privilege separation
+// taught: namespaces (user, network, mount, pid, ipc) where the kernel
+// allows them, a read-only view of the filesystem holding only what the
+// module needs, an unprivileged uid when started as root, rlimits, no new
+// privileges, no core dumps — and last, once the module is loaded, the
+// seccomp allow-list (seccomp_policy.h).
+//
+//   SandboxReport report = enter_sandbox(options);   // may fork: see below
+//   … load the module …
+//   install_seccomp_filter(kind, options.network);
+//
+// A sandbox that cannot be applied fully is an error when
+// `require_namespaces` is set; otherwise what is missing is reported.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace custos::host {
+
+struct SandboxOptions {
+  bool require_namespaces = false;
+  bool network = false;  // keep the engine's network namespace (the LDAP exit module)
+  // Files the module reads, made visible read-only at their own paths: an
+  // exec: module's program and interpreter, a shared-object module.
+  std::vector<std::filesystem::path> readable_files;
+  // The one directory the module may write (the file exit module's), at its
+  // own path.
+  std::optional<std::filesystem::path> writable_directory;
+};
+
+struct SandboxReport {
+  std::vector<std::string> namespaces;  // "user", "net", "mount", "pid", "ipc"
+  std::vector<std::string> missing;
+  bool filesystem_view = false;  // pivoted into the read-only view
+  unsigned uid = 0;              // the uid the module runs as (outside any user namespace)
+  std::string describe() const;  // one line for the log
+};
+
+// Applies everything but seccomp and the address-space limit. With a pid
+// namespace the host forks: the parent only waits and passes the child's
+// exit status (or signal) on; enter_sandbox returns in the child. Exits
+// with status 6 and one line on stderr when the sandbox cannot be applied
+// as required.
+SandboxReport enter_sandbox(const SandboxOptions& options);
+
+// The address-space limit, applied last before the module runs (an
+// AddressSanitizer build of the host cannot live under it, so the host
+// skips it for built-in modules there).
+void limit_address_space();
+
+constexpr int kSandboxRefused = 6;
+
+}  // namespace custos::host

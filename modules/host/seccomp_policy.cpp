@@ -1,0 +1,200 @@
+#include "modules/host/seccomp_policy.h"
+
+#include <fcntl.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "modules/host/sandbox.h"
+
+namespace custos::host {
+namespace {
+
+struct Allowed {
+  const char* name;
+  const char* reason;
+};
+
+// What any module needs to answer the engine.
+const std::vector<Allowed> kCommon = {
+    {"read", "frames from the engine"},
+    {"write", "frames to the engine; stderr for the engine's log"},
+    {"readv", "stdio reads"},
+    {"writev", "stdio writes"},
+    {"recvfrom", "frames from the engine (socket)"},
+    {"sendto", "frames to the engine (socket, MSG_NOSIGNAL)"},
+    {"recvmsg", "frames from the engine (socket)"},
+    {"sendmsg", "frames to the engine (socket)"},
+    {"poll", "waiting for the engine's next frame"},
+    {"ppoll", "waiting for the engine's next frame"},
+    {"close", "closing what it opened"},
+    {"lseek", "stdio"},
+    {"fstat", "stdio buffering decisions"},
+    {"newfstatat", "stdio buffering decisions"},
+    {"fcntl", "descriptor flags"},
+    {"munmap", "memory management"},
+    {"brk", "memory management"},
+    {"mremap", "memory management"},
+    {"madvise", "memory management"},
+    {"futex", "locks in the C and C++ runtimes"},
+    {"clock_gettime", "time"},
+    {"clock_getres", "time"},
+    {"gettimeofday", "time"},
+    {"nanosleep", "sleeping"},
+    {"clock_nanosleep", "sleeping"},
+    {"getrandom", "randomness for hashing and crypto libraries"},
+    {"getpid", "runtime bookkeeping"},
+    {"gettid", "runtime bookkeeping"},
+    {"rt_sigreturn", "returning from a signal handler"},
+    {"rt_sigprocmask", "signal masks in the runtimes"},
+    {"rt_sigaction", "runtimes install handlers (Python, sanitizers)"},
+    {"sigaltstack", "runtimes set alternate signal stacks"},
+    {"tgkill", "abort() raising SIGABRT on itself"},
+    {"sched_yield", "runtime spin locks"},
+    {"exit", "ending a thread"},
+    {"exit_group", "ending the module"},
+#if defined(__SANITIZE_ADDRESS__)
+    {"pipe2", "AddressSanitizer builds only: it probes memory through a pipe"},
+#endif
+};
+
+// What an exec: module needs as its program starts (the dynamic loader, an
+// interpreter reading its own files) and runs.
+const std::vector<Allowed> kExec = {
+    {"execve", "starting the module's program; the read-only view holds no other program"},
+    {"arch_prctl", "thread-local storage at program start"},
+    {"set_tid_address", "thread start-up in the C runtime"},
+    {"set_robust_list", "thread start-up in the C runtime"},
+    {"rseq", "restartable sequences in the C runtime"},
+    {"prlimit64", "the runtime reads its limits (it cannot raise them)"},
+    {"getrlimit", "the runtime reads its limits"},
+    {"pread64", "the loader reads ELF headers"},
+    {"access", "the loader and interpreters probe files in the view"},
+    {"faccessat", "the loader and interpreters probe files in the view"},
+    {"faccessat2", "the loader and interpreters probe files in the view"},
+    {"stat", "interpreters stat their files"},
+    {"lstat", "interpreters stat their files"},
+    {"statx", "interpreters stat their files"},
+    {"readlink", "interpreters resolve their own path"},
+    {"readlinkat", "interpreters resolve their own path"},
+    {"getdents64", "interpreters list their library directories"},
+    {"getcwd", "interpreters find their working directory"},
+    {"dup", "stdio set-up"},
+    {"dup2", "stdio set-up"},
+    {"dup3", "stdio set-up"},
+    {"uname", "runtime start-up"},
+    {"getuid", "runtime start-up"},
+    {"geteuid", "runtime start-up"},
+    {"getgid", "runtime start-up"},
+    {"getegid", "runtime start-up"},
+    {"sysinfo", "runtime start-up (memory size)"},
+    {"sched_getaffinity", "runtime start-up (CPU count)"},
+    {"mprotect", "the loader maps libraries (PROT_EXEC of files in the read-only view)"},
+};
+
+// Writing a file into place in the one writable directory.
+const std::vector<Allowed> kFiles = {
+    {"rename", "renaming a written file into place"},
+    {"renameat", "renaming a written file into place"},
+    {"renameat2", "renaming a written file into place"},
+    {"unlink", "removing a half-written file"},
+    {"unlinkat", "removing a half-written file"},
+    {"fsync", "writing a file durably"},
+    {"fchmod", "a published file's mode"},
+};
+
+// The LDAP exit module reaches its directory server.
+const std::vector<Allowed> kNetwork = {
+    {"socket", "a connection to the directory server"},
+    {"connect", "a connection to the directory server"},
+    {"getsockopt", "socket status"},
+    {"setsockopt", "socket options"},
+    {"getsockname", "socket addresses"},
+    {"getpeername", "socket addresses"},
+    {"shutdown", "closing the connection"},
+};
+
+struct FilterDeleter {
+  void operator()(scmp_filter_ctx filter) const { seccomp_release(filter); }
+};
+
+[[noreturn]] void fail(const char* what, int error) {
+  std::fprintf(stderr, "custos-module-host: sandbox: %s (%d)\n", what, error);
+  std::_Exit(kSandboxRefused);
+}
+
+void allow_all(scmp_filter_ctx filter, const std::vector<Allowed>& list) {
+  for (const Allowed& entry : list) {
+    int number = seccomp_syscall_resolve_name(entry.name);
+    if (number == __NR_SCMP_ERROR) continue;  // not on this architecture
+    int error = seccomp_rule_add(filter, SCMP_ACT_ALLOW, number, 0);
+    if (error != 0) fail(entry.name, error);
+  }
+}
+
+void add(scmp_filter_ctx filter, std::uint32_t action, int number, unsigned count, const scmp_arg_cmp* arguments,
+         const char* what) {
+  int error = seccomp_rule_add_array(filter, action, number, count, arguments);
+  if (error != 0) fail(what, error);
+}
+
+}  // namespace
+
+void install_seccomp_filter(ModuleKind kind, bool network, bool opens_files) {
+  std::unique_ptr<void, FilterDeleter> filter(seccomp_init(SCMP_ACT_KILL_PROCESS));
+  if (!filter) fail("seccomp_init failed", 0);
+  // A system call of another architecture (x32, i386 on x86_64) is killed too.
+  seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+
+  allow_all(filter.get(), kCommon);
+  if (kind == ModuleKind::kExec) allow_all(filter.get(), kExec);
+  if (network) allow_all(filter.get(), kNetwork);
+
+  // mmap: anonymous memory for any module; executable mappings only for an
+  // exec: module's loader, whose files are the read-only view's.
+  if (kind == ModuleKind::kExec) {
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(mmap), 0, nullptr, "mmap");
+  } else {
+    scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, &no_exec, "mmap without PROT_EXEC");
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, &no_exec, "mprotect without PROT_EXEC");
+  }
+
+  // open: a module without files to open gets EACCES, a clean failure. An
+  // exec: module reads what its view holds; the file exit module writes in
+  // its one directory. Where a file may be written, the mounts decide: the
+  // view is read-only but for that directory.
+  if (kind == ModuleKind::kExec || opens_files) {
+    constexpr scmp_datum_t kWriting = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+    scmp_arg_cmp read_only = SCMP_A2(SCMP_CMP_MASKED_EQ, kWriting, 0);
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, &read_only, "openat for reading");
+    scmp_arg_cmp write_only = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY);
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, &write_only, "openat for writing");
+    allow_all(filter.get(), kFiles);
+  } else {
+    add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0, nullptr, "openat refused");
+    add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0, nullptr, "open refused");
+  }
+  // Without the network, socket() fails cleanly: runtimes probe for local
+  // services as they start (glibc's user lookup tries nscd), and a module
+  // that really wants a connection learns it has none.
+  if (!network) add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0, nullptr, "socket refused");
+  if (kind == ModuleKind::kExec) {
+    scmp_arg_cmp terminal_query = SCMP_A1(SCMP_CMP_EQ, TCGETS);
+    add(filter.get(), SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 1, &terminal_query, "isatty(): not a terminal");
+    for (unsigned long request : {FIOCLEX, FIONCLEX}) {
+      scmp_arg_cmp close_on_exec = SCMP_A1(SCMP_CMP_EQ, request);
+      add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &close_on_exec, "setting close-on-exec (Python)");
+    }
+  }
+
+  int error = seccomp_load(filter.get());
+  if (error != 0) fail("seccomp_load failed", error);
+}
+
+}  // namespace custos::host
