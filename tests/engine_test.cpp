@@ -9,6 +9,7 @@
 #include "appliance/engine/engine.h"
 #include "appliance/x509/certificate.h"
 #include "common/clock.h"
+#include "tests/support/engine_fixture.h"
 #include "tests/support/requests.h"
 #include "tests/support/softhsm.h"
 
@@ -56,65 +57,13 @@ while True:
     write(verdict)
 )py";
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public testing::EngineFixture {
  protected:
-  void SetUp() override {
-    testing::SoftHsm& hsm = testing::SoftHsm::instance();
-    hsm.create_token("engine", "1234");
-    directory_ = hsm.make_directory("ca");
-    pin_file_ = hsm.directory() / "pin";
-    testing::write_file(pin_file_, "1234\n", 0600);
-    token_.module = testing::SoftHsm::module_path();
-    token_.label = "engine";
-    token_.pin.file = pin_file_;
-  }
-
-  void init(int days = 3650) {
-    InitOptions options;
-    options.directory = directory_;
-    options.subject = "CN=Engine Test Root";
-    options.key_type = "ec-p256";
-    options.validity_days = days;
-    options.token = token_;
-    options.actor = "test";
-    init_ca(options);
-  }
-
   void use_python_policy() {
     std::filesystem::path script = directory_ / "policy.py";
     testing::write_file(script, kPythonPolicy, 0644);
-    std::filesystem::path config = directory_ / "custos.toml";
-    std::string text = testing::read_file(config);
-    std::string builtin = "module = \"builtin:profiles\"\ntimeout_ms = 2000";
-    ASSERT_NE(text.find(builtin), std::string::npos);
-    text.replace(text.find(builtin), builtin.size(),
-                 "module = \"exec:/usr/bin/python3 " + script.string() + "\"\ntimeout_ms = 1000");
-    testing::write_file(config, text, 0600);
+    set_policy_module("exec:/usr/bin/python3 " + script.string());
   }
-
-  void open() {
-    ca_ = CertificateAuthority::open(directory_, token_);
-    engine_ = std::make_unique<Engine>(*ca_);
-  }
-
-  Disposition submit(const std::string& subject, const char* san = "DNS:host.example",
-                     const std::string& profile = "server") {
-    std::string request = testing::csr_pem(key_.get(), subject, san);
-    return engine_->submit(std::span(reinterpret_cast<const std::uint8_t*>(request.data()), request.size()),
-                           {{"profile", profile}}, "test");
-  }
-
-  ossl::Ptr<X509> certificate_of(const Disposition& disposition) {
-    const unsigned char* cursor = disposition.certificate.data();
-    return ossl::Ptr<X509>(d2i_X509(nullptr, &cursor, static_cast<long>(disposition.certificate.size())));
-  }
-
-  std::filesystem::path directory_;
-  std::filesystem::path pin_file_;
-  TokenOptions token_;
-  ossl::Ptr<EVP_PKEY> key_ = testing::ec_key("P-256");
-  std::unique_ptr<CertificateAuthority> ca_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(EngineTest, AThousandCertificatesHaveAThousandDistinctSerials) {

@@ -1,0 +1,37 @@
+// A CA made in process on a private SoftHSM token, opened with its engine,
+// for tests of the request flow and of the module sandbox.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include "appliance/engine/engine.h"
+#include "common/openssl.h"
+
+namespace custos::testing {
+
+class EngineFixture : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // `custos init` for an ECDSA P-256 root valid for `days`.
+  void init(int days = 3650);
+  // Replaces [policy] module (and its timeout) in custos.toml.
+  void set_policy_module(const std::string& module, int timeout_ms = 1000);
+  // Opens the CA and its engine (again, if open).
+  void open();
+
+  // Submits a fresh request for CN=`subject` with `san` under `profile`.
+  engine::Disposition submit(const std::string& subject, const char* san = "DNS:host.example",
+                             const std::string& profile = "server");
+  ossl::Ptr<X509> certificate_of(const engine::Disposition& disposition);
+  std::string module_log() const;
+
+  std::filesystem::path directory_;
+  std::filesystem::path pin_file_;
+  engine::TokenOptions token_;
+  ossl::Ptr<EVP_PKEY> key_;
+  std::unique_ptr<engine::CertificateAuthority> ca_;
+  std::unique_ptr<engine::Engine> engine_;
+};
+
+}  // namespace custos::testing
