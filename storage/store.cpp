@@ -70,6 +70,15 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
         created_at TEXT NOT NULL
       );
     )sql",
+    // 3: which exit module acknowledged which event.
+    R"sql(
+      CREATE TABLE outbox_deliveries (
+        event_id     INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+        module       TEXT NOT NULL,
+        delivered_at TEXT NOT NULL,
+        PRIMARY KEY (event_id, module)
+      );
+    )sql",
 };
 
 constexpr const char* kRequestColumns =
@@ -301,6 +310,36 @@ class SqlCipherStoreImpl final : public Store {
       insert.bind(1, crl.number).bind(2, crl.this_update).bind(3, crl.next_update).bind(4, crl.der).run();
       add_event(event);
       append_audit_in_transaction(audit);
+    });
+  }
+
+  std::optional<CrlRecord> find_crl(std::int64_t number) override {
+    Statement select(*connection_, "SELECT number, this_update, next_update, der FROM crls WHERE number = ?1");
+    select.bind(1, number);
+    if (!select.step()) return std::nullopt;
+    return CrlRecord{select.column_int(0), select.column_text(1), select.column_text(2), select.column_blob(3)};
+  }
+
+  std::vector<std::string> deliveries(std::int64_t event_id) override {
+    Statement select(*connection_, "SELECT module FROM outbox_deliveries WHERE event_id = ?1 ORDER BY module");
+    select.bind(1, event_id);
+    std::vector<std::string> modules;
+    while (select.step()) modules.push_back(select.column_text(0));
+    return modules;
+  }
+
+  void record_delivery(std::int64_t event_id, const std::string& module) override {
+    write([&] {
+      Statement insert(*connection_,
+                       "INSERT OR IGNORE INTO outbox_deliveries (event_id, module, delivered_at) VALUES (?1, ?2, ?3)");
+      insert.bind(1, event_id).bind(2, module).bind(3, now_rfc3339()).run();
+    });
+  }
+
+  void remove_event(std::int64_t event_id) override {
+    write([&] {
+      Statement remove(*connection_, "DELETE FROM outbox WHERE id = ?1");
+      remove.bind(1, event_id).run();
     });
   }
 

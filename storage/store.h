@@ -170,7 +170,14 @@ class Store {
   // Stores a CRL; its number must exceed every stored one (StateConflict).
   virtual void add_crl(const CrlRecord& crl, const ExitEvent& event, const AuditEvent& audit) = 0;
 
+  virtual std::optional<CrlRecord> find_crl(std::int64_t number) = 0;
+
+  // The outbox, oldest first; which modules acknowledged an event; and
+  // its removal once every interested module has.
   virtual std::vector<OutboxRecord> outbox() = 0;
+  virtual std::vector<std::string> deliveries(std::int64_t event_id) = 0;
+  virtual void record_delivery(std::int64_t event_id, const std::string& module) = 0;
+  virtual void remove_event(std::int64_t event_id) = 0;
 };
 
 class SqlCipherStore {
@@ -187,7 +194,7 @@ class SqlCipherStore {
   static std::unique_ptr<Store> open(const std::filesystem::path& path, const SecureBuffer& key,
                                      const std::string& expected_database_id);
 
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 };
 
 }  // namespace custos::storage

@@ -15,9 +15,23 @@ namespace {
 // this only keeps a mistaken multi-gigabyte path from being read whole.
 constexpr std::size_t kMaxInputBytes = 16 << 20;
 
+// The CA opened for one command. When the command is done, the exit
+// modules get what the outbox holds — this command's events, and any an
+// earlier command left undelivered.
 struct OpenCa {
   std::unique_ptr<engine::CertificateAuthority> ca;
   std::unique_ptr<engine::Engine> engine;
+
+  OpenCa() = default;
+  OpenCa(OpenCa&&) = default;
+  ~OpenCa() {
+    if (!engine) return;
+    try {
+      for (const std::string& failure : engine->deliver_events()) std::cerr << "custos: warning: " << failure << "\n";
+    } catch (const std::exception& error) {
+      std::cerr << "custos: warning: delivering events to the exit modules: " << error.what() << "\n";
+    }
+  }
 };
 
 OpenCa open(const CaContext& context) {

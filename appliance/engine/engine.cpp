@@ -1,6 +1,10 @@
 #include "appliance/engine/engine.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/csr.h"
@@ -141,7 +145,7 @@ Engine::Engine(CertificateAuthority& ca) : ca_(ca) {
   ca_key_identifier_ = x509::subject_key_identifier(ca_certificate_.get());
 }
 
-PolicyClient& Engine::policy() {
+ModuleClient& Engine::policy() {
   if (!policy_) {
     ModuleSpec spec;
     spec.module = ca_.config().policy.module;
@@ -149,9 +153,105 @@ PolicyClient& Engine::policy() {
     spec.timeout = std::chrono::milliseconds(ca_.config().policy_timeout_ms);
     spec.require_namespaces = ca_.config().require_namespaces;
     spec.log_file = ca_.paths().directory / "modules.log";
-    policy_ = std::make_unique<PolicyClient>(std::move(spec));
+    policy_ = std::make_unique<ModuleClient>(std::move(spec));
   }
   return *policy_;
+}
+
+std::vector<Engine::ExitModule>& Engine::exit_modules() {
+  if (exit_modules_) return *exit_modules_;
+  exit_modules_.emplace();
+  const CaConfig& config = ca_.config();
+  for (std::size_t index = 0; index < config.exits.size(); ++index) {
+    const ModuleSection& section = config.exits[index];
+    ModuleSpec spec;
+    spec.module = section.module;
+    spec.role = protocol::Role::kExit;
+    spec.config = section.config;
+    spec.timeout = std::chrono::milliseconds(config.policy_timeout_ms);
+    spec.require_namespaces = config.require_namespaces;
+    spec.log_file = ca_.paths().directory / "modules.log";
+    if (spec.config.contains("timeout_ms") && spec.config["timeout_ms"].is_number_integer()) {
+      spec.timeout = std::chrono::milliseconds(spec.config["timeout_ms"].get<std::int64_t>());
+      spec.config.erase("timeout_ms");
+    }
+    if (spec.config.contains("network")) {
+      spec.network = spec.config["network"].is_boolean() && spec.config["network"].get<bool>();
+      spec.config.erase("network");
+    }
+    if (section.module == "builtin:file" || spec.config.contains("dir")) {
+      // The one directory the module may write: made here, given to the
+      // module's uid, and bound into its sandbox.
+      std::filesystem::path directory = ca_.paths().directory / spec.config.value("dir", "published");
+      std::filesystem::create_directories(directory);
+      if (::geteuid() == 0 && ::chown(directory.c_str(), 65534, 65534) != 0) {
+        throw Error("cannot hand " + directory.string() + " to the module's uid 65534: " + std::strerror(errno));
+      }
+      spec.config["dir"] = std::filesystem::absolute(directory).lexically_normal().string();
+      if (section.module == "builtin:file") spec.config["ca"] = config.ca.name;
+      spec.writable_directory = std::filesystem::path(spec.config["dir"].get<std::string>());
+    }
+    exit_modules_->push_back({std::to_string(index) + ":" + section.module, std::make_unique<ModuleClient>(spec)});
+  }
+  return *exit_modules_;
+}
+
+std::optional<protocol::Notify> Engine::notification(const storage::OutboxRecord& record) {
+  protocol::Notify notify;
+  notify.id = record.id;
+  notify.event = record.event.event;
+  if (record.event.request_id) {
+    if (std::optional<storage::RequestRecord> request = ca_.store().find_request(*record.event.request_id)) {
+      try {
+        notify.request = snapshot_of(*request, x509::check_request(request->csr));
+      } catch (const Error&) {
+        // A request refused on receipt has no snapshot; the event goes without.
+      }
+    }
+  }
+  if (record.event.serial) {
+    if (std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(*record.event.serial)) {
+      notify.certificate = protocol::Notify::Certificate{certificate->serial, certificate->der};
+    }
+  }
+  if (record.event.crl_number) {
+    if (std::optional<storage::CrlRecord> crl = ca_.store().find_crl(*record.event.crl_number)) {
+      notify.crl = protocol::Notify::Crl{crl->number, crl->der};
+    }
+  }
+  return notify;
+}
+
+std::vector<std::string> Engine::deliver_events() {
+  std::vector<std::string> failures;
+  std::vector<ExitModule>& modules = exit_modules();
+  std::vector<bool> failed(modules.size(), false);
+  for (const storage::OutboxRecord& record : ca_.store().outbox()) {
+    std::vector<std::string> acknowledged = ca_.store().deliveries(record.id);
+    bool everyone = true;
+    for (std::size_t index = 0; index < modules.size(); ++index) {
+      ExitModule& module = modules[index];
+      if (std::find(acknowledged.begin(), acknowledged.end(), module.key) != acknowledged.end()) continue;
+      // A module that failed in this round keeps its events, in order, for
+      // the next one.
+      if (failed[index]) {
+        everyone = false;
+        continue;
+      }
+      try {
+        const std::vector<std::string>& wanted = module.client->events();
+        if (std::find(wanted.begin(), wanted.end(), record.event.event) == wanted.end()) continue;
+        module.client->notify(*notification(record));
+        ca_.store().record_delivery(record.id, module.key);
+      } catch (const ModuleFailure& failure) {
+        failed[index] = true;
+        everyone = false;
+        failures.push_back(std::string(failure.what()) + "; its events wait for the next delivery");
+      }
+    }
+    if (everyone) ca_.store().remove_event(record.id);
+  }
+  return failures;
 }
 
 Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,

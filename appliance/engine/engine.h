@@ -73,6 +73,13 @@ class Engine {
   void unrevoke(const std::string& serial, const std::string& actor);
   PublishedCrl publish_crl(const std::string& actor);
 
+  // Delivers the outbox to the exit modules: each event, in order, to each
+  // module that asked for it and has not acknowledged it; an event leaves
+  // the outbox once all have. A module that fails keeps its events for the
+  // next delivery (at least once: the event id is stable). Returns one line
+  // per module that failed.
+  std::vector<std::string> deliver_events();
+
   const X509* ca_certificate() const { return ca_certificate_.get(); }
 
  private:
@@ -84,13 +91,20 @@ class Engine {
   Disposition settle(std::int64_t id, const std::vector<storage::RequestState>& from, storage::RequestState to,
                      const std::string& message, const std::string& actor, const std::string& audit_event);
   storage::RequestRecord pending_request(std::int64_t id);
-  PolicyClient& policy();
+  ModuleClient& policy();
+  struct ExitModule {
+    std::string key;  // stable for the delivery records: its place in custos.toml and its module
+    std::unique_ptr<ModuleClient> client;
+  };
+  std::vector<ExitModule>& exit_modules();
+  std::optional<protocol::Notify> notification(const storage::OutboxRecord& record);
 
   CertificateAuthority& ca_;
   ossl::Ptr<X509> ca_certificate_;
   std::vector<std::uint8_t> ca_public_key_;
   std::vector<std::uint8_t> ca_key_identifier_;
-  std::unique_ptr<PolicyClient> policy_;
+  std::unique_ptr<ModuleClient> policy_;
+  std::optional<std::vector<ExitModule>> exit_modules_;
 };
 
 // The longest validity the CA/Browser Forum allows a TLS server certificate

@@ -50,6 +50,8 @@ std::string describe_status(int status) {
         return "could not be sandboxed (status 6; see the module log)";
       case 7:
         return "could not start the module's program (status 7; see the module log)";
+      case 8:
+        return "could not publish the event (status 8; see the module log)";
       default:
         return "exited with status " + std::to_string(WEXITSTATUS(status));
     }
@@ -72,11 +74,11 @@ std::string module_host_path() {
   return (self.parent_path() / "custos-module-host").string();
 }
 
-PolicyClient::PolicyClient(ModuleSpec spec) : spec_(std::move(spec)) {}
+ModuleClient::ModuleClient(ModuleSpec spec) : spec_(std::move(spec)) {}
 
-PolicyClient::~PolicyClient() { stop(); }
+ModuleClient::~ModuleClient() { stop(); }
 
-void PolicyClient::start() {
+void ModuleClient::start() {
   // A module that keeps dying is started again, but not in a tight loop.
   if (consecutive_failures_ > 0) {
     auto backoff = std::chrono::milliseconds(50) * (1 << std::min(consecutive_failures_ - 1, 5));
@@ -146,15 +148,15 @@ void PolicyClient::start() {
   ++starts_;
   if (starts_ > 1) log("restarting " + spec_.module + " (start " + std::to_string(starts_) + ")");
 
-  protocol::Hello hello{protocol::Role::kPolicy, spec_.config};
+  protocol::Hello hello{spec_.role, spec_.config};
   try {
-    protocol::decode_hello_answer(exchange(protocol::encode(hello)), protocol::Role::kPolicy);
+    events_ = protocol::decode_hello_answer(exchange(protocol::encode(hello)), spec_.role).events;
   } catch (const protocol::ProtocolError& error) {
     fail(std::string("answered hello wrongly: ") + error.what());
   }
 }
 
-void PolicyClient::log(const std::string& line) const {
+void ModuleClient::log(const std::string& line) const {
   if (spec_.log_file.empty()) return;
   int fd = ::open(spec_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return;  // the log is a convenience; the request's message carries the reason
@@ -163,7 +165,7 @@ void PolicyClient::log(const std::string& line) const {
   ::close(fd);
 }
 
-nlohmann::json PolicyClient::exchange(const nlohmann::json& message) {
+nlohmann::json ModuleClient::exchange(const nlohmann::json& message) {
   protocol::Deadline deadline = protocol::Clock::now() + spec_.timeout;
   try {
     protocol::write_frame(socket_, message, deadline);
@@ -187,14 +189,15 @@ nlohmann::json PolicyClient::exchange(const nlohmann::json& message) {
   }
 }
 
-void PolicyClient::fail(const std::string& what) {
+void ModuleClient::fail(const std::string& what) {
   std::string ending = reap();
   ++consecutive_failures_;
   log(spec_.module + " " + what + (ending.empty() ? "" : "; it " + ending));
-  throw ModuleFailure("the policy module " + spec_.module + " " + what + (ending.empty() ? "" : "; it " + ending));
+  throw ModuleFailure(std::string(spec_.role == protocol::Role::kPolicy ? "the policy module " : "the exit module ") +
+                      spec_.module + " " + what + (ending.empty() ? "" : "; it " + ending));
 }
 
-std::string PolicyClient::reap() {
+std::string ModuleClient::reap() {
   if (pid_ < 0) return {};
   if (socket_ >= 0) ::close(socket_);
   socket_ = -1;
@@ -217,7 +220,7 @@ std::string PolicyClient::reap() {
   return ending;
 }
 
-void PolicyClient::stop() {
+void ModuleClient::stop() {
   if (pid_ < 0) return;
   try {
     protocol::write_frame(socket_, protocol::encode_shutdown(), protocol::Clock::now() + spec_.timeout);
@@ -227,7 +230,7 @@ void PolicyClient::stop() {
   reap();
 }
 
-protocol::Verdict PolicyClient::verify(const protocol::VerifyRequest& request) {
+protocol::Verdict ModuleClient::verify(const protocol::VerifyRequest& request) {
   if (pid_ < 0) start();
   try {
     protocol::Verdict verdict = protocol::decode_verdict(exchange(protocol::encode(request)));
@@ -236,6 +239,21 @@ protocol::Verdict PolicyClient::verify(const protocol::VerifyRequest& request) {
   } catch (const protocol::ProtocolError& error) {
     fail(std::string("answered with a bad verdict: ") + error.what());
   }
+}
+
+void ModuleClient::notify(const protocol::Notify& event) {
+  if (pid_ < 0) start();
+  try {
+    protocol::decode_ack(exchange(protocol::encode(event)));
+    consecutive_failures_ = 0;
+  } catch (const protocol::ProtocolError& error) {
+    fail(std::string("answered an event wrongly: ") + error.what());
+  }
+}
+
+const std::vector<std::string>& ModuleClient::events() {
+  if (pid_ < 0) start();
+  return events_;
 }
 
 }  // namespace custos::engine

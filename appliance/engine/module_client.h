@@ -5,8 +5,10 @@
 // the process is gone (killed if need be) and the next question starts a
 // new one.
 //
-//   PolicyClient policy({.module = "builtin:profiles", .config = profiles, .timeout = 2s});
+//   ModuleClient policy({.module = "builtin:profiles", .config = profiles, .timeout = 2s});
 //   protocol::Verdict verdict = policy.verify(request);   // or throws ModuleFailure
+//   ModuleClient file({.module = "builtin:file", .role = protocol::Role::kExit, …});
+//   file.notify(event);                                   // returns once acknowledged
 #pragma once
 
 #include <sys/types.h>
@@ -28,6 +30,7 @@ class ModuleFailure : public Error {
 
 struct ModuleSpec {
   std::string module;  // builtin:NAME or exec:PATH [ARGS]; either runs under custos-module-host
+  protocol::Role role = protocol::Role::kPolicy;
   nlohmann::json config = nlohmann::json::object();
   std::chrono::milliseconds timeout{2000};
   bool require_namespaces = false;  // [sandbox] require_namespaces
@@ -36,14 +39,20 @@ struct ModuleSpec {
   std::filesystem::path log_file;   // the module's stderr, and the engine's notes on it
 };
 
-class PolicyClient {
+class ModuleClient {
  public:
-  explicit PolicyClient(ModuleSpec spec);
-  ~PolicyClient();  // asks the module to shut down, and kills it if it does not
-  PolicyClient(const PolicyClient&) = delete;
-  PolicyClient& operator=(const PolicyClient&) = delete;
+  explicit ModuleClient(ModuleSpec spec);
+  ~ModuleClient();  // asks the module to shut down, and kills it if it does not
+  ModuleClient(const ModuleClient&) = delete;
+  ModuleClient& operator=(const ModuleClient&) = delete;
 
+  // A policy module's verdict.
   protocol::Verdict verify(const protocol::VerifyRequest& request);
+  // Delivers one event to an exit module; returns once it acknowledged.
+  void notify(const protocol::Notify& event);
+  // The events an exit module asked for in its hello (starts it if need be).
+  const std::vector<std::string>& events();
+  const ModuleSpec& spec() const { return spec_; }
 
   // How many times a module process was started (restarts included).
   int starts() const { return starts_; }
@@ -61,6 +70,7 @@ class PolicyClient {
   int socket_ = -1;
   int starts_ = 0;
   int consecutive_failures_ = 0;
+  std::vector<std::string> events_;
 };
 
 // Where custos-module-host is: beside the running executable, unless

@@ -5,8 +5,9 @@
 // run here, or exec:PATH, which the host executes inside the same sandbox
 // with the socket as its stdin and stdout.
 //
-// The engine drives a built-in module: hello first, then verify_request as
-// often as it likes, then shutdown. Anything else, or anything out of that
+// The engine drives a built-in module: hello first, then verify_request (a
+// policy module) or notify (an exit module) as often as it likes, then
+// shutdown. Anything else, or anything out of that
 // order, ends the host with a distinct exit status and one line on stderr
 // (the engine's module log).
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "modules/exit/exit_module.h"
 #include "modules/host/sandbox.h"
 #include "modules/host/seccomp_policy.h"
 #include "modules/policy/policy_module.h"
@@ -37,6 +39,7 @@ enum ExitStatus : int {
   kProtocolViolation = 4,
   kEngineGone = 5,
   kCannotStart = 7,
+  kPublishFailed = 8,
 };
 
 [[noreturn]] void die(int status, const std::string& message) {
@@ -61,22 +64,27 @@ void answer(const nlohmann::json& message) {
   }
 }
 
-[[noreturn]] void serve(policy::PolicyModule& module, const std::string& name) {
-  // Phase 1: hello, and nothing else.
+// Runs the engine's side of the exchange for one module: `hello` answers
+// the hello (phase 1, and nothing else is allowed first); `question` is the
+// one message type the module's role permits afterwards, and answers it.
+template <typename Hello, typename Answer>
+[[noreturn]] void serve(protocol::Role role, const std::string& name, const std::string& question, Hello&& hello,
+                        Answer&& respond) {
   try {
-    protocol::Hello hello = protocol::decode_hello(next_message());
-    if (hello.role != protocol::Role::kPolicy) die(kProtocolViolation, name + " is a policy module");
-    answer(protocol::encode(module.hello(hello.config)));
+    protocol::Hello greeting = protocol::decode_hello(next_message());
+    if (greeting.role != role) {
+      die(kProtocolViolation, name + " is a" + (role == protocol::Role::kPolicy ? " policy" : "n exit") + " module");
+    }
+    answer(protocol::encode(hello(greeting.config)));
   } catch (const protocol::ProtocolError& error) {
     die(kConfigurationRefused, error.what());
   }
-  // Phase 2: questions until shutdown.
   for (;;) {
     nlohmann::json message = next_message();
     try {
       std::string type = protocol::message_type(message);
-      if (type == "verify_request") {
-        answer(protocol::encode(module.verify(protocol::decode_verify_request(message))));
+      if (type == question) {
+        answer(respond(message));
       } else if (type == "shutdown") {
         protocol::decode_shutdown(message);
         std::exit(kShutdown);
@@ -163,10 +171,31 @@ int main(int argc, char** argv) {
 
   std::string name = module.substr(8);
   std::unique_ptr<policy::PolicyModule> policy_module = policy::make_builtin_policy(name);
-  if (!policy_module) die(kUsage, "there is no built-in module '" + name + "'");
+  std::unique_ptr<exit::ExitModule> exit_module = policy_module ? nullptr : exit::make_builtin_exit(name);
+  if (!policy_module && !exit_module) die(kUsage, "there is no built-in module '" + name + "'");
 #if !defined(__SANITIZE_ADDRESS__)
   host::limit_address_space();  // AddressSanitizer's shadow memory cannot live under it
 #endif
   host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, options.writable_directory.has_value());
-  serve(*policy_module, module);
+  if (policy_module) {
+    serve(
+        protocol::Role::kPolicy, module, "verify_request",
+        [&](const nlohmann::json& config) { return policy_module->hello(config); },
+        [&](const nlohmann::json& message) {
+          return protocol::encode(policy_module->verify(protocol::decode_verify_request(message)));
+        });
+  }
+  serve(
+      protocol::Role::kExit, module, "notify", [&](const nlohmann::json& config) { return exit_module->hello(config); },
+      [&](const nlohmann::json& message) {
+        try {
+          exit_module->notify(protocol::decode_notify(message));
+        } catch (const protocol::ProtocolError&) {
+          throw;
+        } catch (const std::exception& error) {
+          // Not published: no ack, and the engine delivers it again later.
+          die(kPublishFailed, error.what());
+        }
+        return protocol::encode_ack();
+      });
 }

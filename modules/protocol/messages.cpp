@@ -218,6 +218,18 @@ nlohmann::json encode(const Verdict& verdict) {
   return message;
 }
 
+nlohmann::json encode(const Notify& notify) {
+  nlohmann::json message = {{"type", "notify"}, {"id", notify.id}, {"event", notify.event}};
+  if (notify.request) message["request"] = encode_request(*notify.request);
+  if (notify.certificate) {
+    message["certificate"] = {{"serial", notify.certificate->serial}, {"der", to_base64(notify.certificate->der)}};
+  }
+  if (notify.crl) message["crl"] = {{"number", notify.crl->number}, {"der", to_base64(notify.crl->der)}};
+  return message;
+}
+
+nlohmann::json encode_ack() { return {{"type", "ack"}}; }
+
 nlohmann::json encode_shutdown() { return {{"type", "shutdown"}}; }
 
 Hello decode_hello(const nlohmann::json& message) {
@@ -294,6 +306,34 @@ Verdict decode_verdict(const nlohmann::json& message) {
   }
   return verdict;
 }
+
+Notify decode_notify(const nlohmann::json& message) {
+  expect_type(message, "notify");
+  Fields fields(message, "notify", {"type", "id", "event"}, {"request", "certificate", "crl"});
+  Notify notify;
+  notify.id = fields.integer("id");
+  notify.event = fields.text("event");
+  if (std::find(kEvents.begin(), kEvents.end(), notify.event) == kEvents.end()) {
+    throw ProtocolError("notify.event '" + notify.event + "' is not an event");
+  }
+  if (fields.has("request")) notify.request = decode_request(fields.at("request"));
+  if (fields.has("certificate")) {
+    Fields certificate(fields.at("certificate"), "notify.certificate", {"serial", "der"});
+    notify.certificate = Notify::Certificate{certificate.text("serial"), certificate.bytes("der")};
+  }
+  if (fields.has("crl")) {
+    Fields crl(fields.at("crl"), "notify.crl", {"number", "der"});
+    notify.crl = Notify::Crl{crl.integer("number"), crl.bytes("der")};
+  }
+  return notify;
+}
+
+void decode_ack(const nlohmann::json& message) {
+  expect_type(message, "ack");
+  Fields(message, "ack", {"type"});
+}
+
+const std::vector<std::string>& exit_events() { return kEvents; }
 
 void decode_shutdown(const nlohmann::json& message) {
   expect_type(message, "shutdown");

@@ -87,6 +87,24 @@ struct Verdict {
   std::optional<CertificateProperties> certificate;
 };
 
+// notify: one exit event. `id` is stable across redeliveries, so a module
+// that sees an id twice can ignore the second (delivery is at least once).
+struct Notify {
+  std::int64_t id = 0;
+  std::string event;  // certificate_issued, request_pending, request_denied, certificate_revoked, crl_issued, …
+  std::optional<RequestSnapshot> request;
+  struct Certificate {
+    std::string serial;
+    std::vector<std::uint8_t> der;
+  };
+  std::optional<Certificate> certificate;
+  struct Crl {
+    std::int64_t number = 0;
+    std::vector<std::uint8_t> der;
+  };
+  std::optional<Crl> crl;
+};
+
 std::string_view decision_name(Decision decision);
 std::string_view role_name(Role role);
 
@@ -98,12 +116,19 @@ nlohmann::json encode(const Hello& hello);
 nlohmann::json encode(const HelloAnswer& answer);
 nlohmann::json encode(const VerifyRequest& request);
 nlohmann::json encode(const Verdict& verdict);
+nlohmann::json encode(const Notify& notify);
+nlohmann::json encode_ack();
 nlohmann::json encode_shutdown();
 
 Hello decode_hello(const nlohmann::json& message);
 HelloAnswer decode_hello_answer(const nlohmann::json& message, Role role);
 VerifyRequest decode_verify_request(const nlohmann::json& message);
 Verdict decode_verdict(const nlohmann::json& message);
+Notify decode_notify(const nlohmann::json& message);
+void decode_ack(const nlohmann::json& message);
 void decode_shutdown(const nlohmann::json& message);
+
+// The events an exit module may ask for in its hello.
+const std::vector<std::string>& exit_events();
 
 }  // namespace custos::protocol

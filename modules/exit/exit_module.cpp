@@ -1,0 +1,12 @@
+#include "modules/exit/exit_module.h"
+
+#include "modules/exit/file.h"
+
+namespace custos::exit {
+
+std::unique_ptr<ExitModule> make_builtin_exit(std::string_view name) {
+  if (name == "file") return std::make_unique<FileExit>();
+  return nullptr;
+}
+
+}  // namespace custos::exit

@@ -1,0 +1,138 @@
+// Exit events: written to the outbox with the change they report, then
+// delivered to each exit module that asked for them, in order, retried until
+// acknowledged, and removed only when every interested module has them. The
+// built-in file module publishes certificates and CRLs in its one directory.
+#include <gtest/gtest.h>
+
+#include <openssl/pem.h>
+
+#include "tests/support/engine_fixture.h"
+#include "tests/support/softhsm.h"
+
+namespace custos::engine {
+namespace {
+
+using storage::RequestState;
+
+// An exit module in Python: records "ID EVENT" for each notify in
+// events.log in its directory, and acknowledges. With "flaky" it crashes
+// the first time it meets event 2 (a marker file remembers that it did).
+constexpr char kPythonExit[] = R"py(
+import json, os, struct, sys
+stream_in, stream_out = sys.stdin.buffer, sys.stdout.buffer
+def read():
+    header = stream_in.read(4)
+    if len(header) < 4:
+        sys.exit(0)
+    return json.loads(stream_in.read(struct.unpack(">I", header)[0]))
+def write(message):
+    body = json.dumps(message).encode()
+    stream_out.write(struct.pack(">I", len(body)) + body)
+    stream_out.flush()
+hello = read()
+directory = hello["config"]["dir"]
+write({"type": "hello", "protocol": 1, "name": "recorder",
+       "events": ["certificate_issued", "request_pending", "crl_issued"]})
+while True:
+    message = read()
+    if message["type"] == "shutdown":
+        sys.exit(0)
+    marker = os.path.join(directory, "crashed-once")
+    if "flaky" in sys.argv and message["id"] == 2 and not os.path.exists(marker):
+        open(marker, "w").close()
+        sys.exit(70)
+    with open(os.path.join(directory, "events.log"), "a") as log:
+        log.write("%d %s\n" % (message["id"], message["event"]))
+    write({"type": "ack"})
+)py";
+
+class ExitTest : public testing::EngineFixture {
+ protected:
+  void add_exit_modules(const std::string& tables) {
+    std::filesystem::path config = directory_ / "custos.toml";
+    testing::write_file(config, testing::read_file(config) + "\n" + tables, 0600);
+  }
+  std::string python_exit(const std::string& arguments = "") {
+    std::filesystem::path script = directory_ / "exit.py";
+    testing::write_file(script, kPythonExit, 0644);
+    return "[[exit]]\nmodule = \"exec:/usr/bin/python3 " + script.string() + arguments + "\"\ndir = \"recorded\"\n";
+  }
+};
+
+TEST_F(ExitTest, FileModulePublishesCertificatesAndCrlsAndTheOutboxEmpties) {
+  init();
+  add_exit_modules("[[exit]]\nmodule = \"builtin:file\"\ndir = \"published\"\n");
+  open();
+  Disposition issued = submit("www.example");
+  ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message;
+  engine_->publish_crl("test");
+  EXPECT_EQ(ca_->store().outbox().size(), 2u);
+  EXPECT_TRUE(engine_->deliver_events().empty());
+
+  std::filesystem::path published = directory_ / "published";
+  std::string pem = testing::read_file(published / (*issued.serial + ".pem"));
+  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ossl::Ptr<X509> certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ASSERT_TRUE(certificate);
+  EXPECT_EQ(x509::certificate_der(certificate.get()), issued.certificate);
+  EXPECT_EQ(testing::read_file(published / "Engine_Test_Root.crl"), testing::read_file(directory_ / "ca.crl"));
+  EXPECT_TRUE(ca_->store().outbox().empty());
+}
+
+TEST_F(ExitTest, EventsArriveInOrderAndAFailedOneIsDeliveredAgain) {
+  init();
+  add_exit_modules(python_exit(" flaky"));
+  open();
+  for (const char* name : {"one.example", "two.example", "three.example"}) {
+    ASSERT_EQ(submit(name).state, RequestState::kIssued);
+  }
+  std::vector<std::string> failures = engine_->deliver_events();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_NE(failures[0].find("exited with status 70"), std::string::npos) << failures[0];
+  EXPECT_EQ(ca_->store().outbox().size(), 2u) << "events 2 and 3 wait";
+
+  // The next delivery (as a restarted engine would make) brings the rest.
+  open();
+  EXPECT_TRUE(engine_->deliver_events().empty());
+  EXPECT_EQ(testing::read_file(directory_ / "recorded" / "events.log"),
+            "1 certificate_issued\n2 certificate_issued\n3 certificate_issued\n");
+  EXPECT_TRUE(ca_->store().outbox().empty());
+}
+
+TEST_F(ExitTest, AnEventStaysUntilEveryInterestedModuleHasIt) {
+  init();
+  add_exit_modules("[[exit]]\nmodule = \"builtin:file\"\ndir = \"published\"\n" +
+                   std::string("[[exit]]\nmodule = \"exec:/nonexistent/exit-module\"\n"));
+  open();
+  Disposition issued = submit("www.example");
+  std::vector<std::string> failures = engine_->deliver_events();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_NE(failures[0].find("exec:/nonexistent/exit-module"), std::string::npos) << failures[0];
+  EXPECT_TRUE(std::filesystem::exists(directory_ / "published" / (*issued.serial + ".pem")));
+  ASSERT_EQ(ca_->store().outbox().size(), 1u);
+  EXPECT_EQ(ca_->store().deliveries(ca_->store().outbox()[0].id), std::vector<std::string>{"0:builtin:file"});
+
+  // With the broken module gone from the configuration, nobody waits.
+  std::filesystem::path config = directory_ / "custos.toml";
+  std::string text = testing::read_file(config);
+  text.erase(text.find("[[exit]]\nmodule = \"exec:/nonexistent/exit-module\""));
+  testing::write_file(config, text, 0600);
+  open();
+  EXPECT_TRUE(engine_->deliver_events().empty());
+  EXPECT_TRUE(ca_->store().outbox().empty());
+}
+
+TEST_F(ExitTest, ModulesHearOnlyTheEventsTheyAskedFor) {
+  init();
+  add_exit_modules(python_exit());
+  open();
+  submit("sub.example", nullptr, "subca");  // request_pending
+  Disposition issued = submit("www.example");
+  engine_->revoke(*issued.serial, "superseded", std::nullopt, "test");  // certificate_revoked: not asked for
+  EXPECT_TRUE(engine_->deliver_events().empty());
+  EXPECT_EQ(testing::read_file(directory_ / "recorded" / "events.log"), "1 request_pending\n2 certificate_issued\n");
+  EXPECT_TRUE(ca_->store().outbox().empty());
+}
+
+}  // namespace
+}  // namespace custos::engine
