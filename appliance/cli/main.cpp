@@ -7,6 +7,7 @@
 
 #include "appliance/cli/commands.h"
 #include "appliance/cli/flow_commands.h"
+#include "appliance/cli/module_test.h"
 #include "common/error.h"
 
 namespace {
@@ -211,6 +212,28 @@ int main(int argc, char** argv) {
   crl_command->add_flag("--der", der, "DER instead of PEM");
   crl_command->callback(
       [&] { action = [&](const CaContext& context) { custos::cli::run_crl(context, optional_path(out), der); }; });
+
+  // module test
+  custos::cli::ModuleTestCommand module_test;
+  std::vector<std::string> module_words;
+  std::string config_file;
+  CLI::App* module = app.add_subcommand("module", "tools for module authors");
+  module->require_subcommand(1);
+  CLI::App* module_test_command = module->add_subcommand(
+      "test", "run a module through a scripted hello / verify_request / notify / shutdown, in its sandbox");
+  module_test_command->add_option("MODULE", module_words, "a program (and its arguments), or builtin:NAME")
+      ->required()
+      ->expected(-1);
+  module_test_command->add_option("--role", module_test.role, "policy (default) or exit");
+  module_test_command->add_option("--config", config_file, "a JSON file given to the module as hello.config");
+  module_test_command->add_option("--subject", module_test.subject, "the sample request's subject");
+  module_test_command->callback([&] {
+    action = [&](const CaContext&) {
+      for (const std::string& word : module_words) module_test.module += (module_test.module.empty() ? "" : " ") + word;
+      module_test.config_file = config_file;
+      custos::cli::run_module_test(module_test);
+    };
+  });
 
   try {
     app.parse(argc, argv);

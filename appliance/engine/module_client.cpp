@@ -76,7 +76,7 @@ std::string module_host_path() {
 
 ModuleClient::ModuleClient(ModuleSpec spec) : spec_(std::move(spec)) {}
 
-ModuleClient::~ModuleClient() { stop(); }
+ModuleClient::~ModuleClient() { shut_down(); }
 
 void ModuleClient::start() {
   // A module that keeps dying is started again, but not in a tight loop.
@@ -122,9 +122,10 @@ void ModuleClient::start() {
   posix_spawn_file_actions_adddup2(&actions, module_end, 3);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
-                                   spec_.log_file.empty() ? "/dev/null" : spec_.log_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (!spec_.log_file.empty()) {
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, spec_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0600);
+  }
   posix_spawn_file_actions_addclosefrom_np(&actions, 4);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
@@ -220,14 +221,14 @@ std::string ModuleClient::reap() {
   return ending;
 }
 
-void ModuleClient::stop() {
-  if (pid_ < 0) return;
+std::string ModuleClient::shut_down() {
+  if (pid_ < 0) return {};
   try {
     protocol::write_frame(socket_, protocol::encode_shutdown(), protocol::Clock::now() + spec_.timeout);
   } catch (const protocol::FrameError&) {
     // The module is gone already; reap() finds out how.
   }
-  reap();
+  return reap();
 }
 
 protocol::Verdict ModuleClient::verify(const protocol::VerifyRequest& request) {

@@ -36,7 +36,9 @@ struct ModuleSpec {
   bool require_namespaces = false;  // [sandbox] require_namespaces
   bool network = false;             // the module's own `network = true`
   std::optional<std::filesystem::path> writable_directory;
-  std::filesystem::path log_file;   // the module's stderr, and the engine's notes on it
+  // The module's stderr, and the engine's notes on it; empty: the module
+  // writes to the engine's own stderr.
+  std::filesystem::path log_file;
 };
 
 class ModuleClient {
@@ -53,6 +55,9 @@ class ModuleClient {
   // The events an exit module asked for in its hello (starts it if need be).
   const std::vector<std::string>& events();
   const ModuleSpec& spec() const { return spec_; }
+  // Asks the module to shut down and says how its process ended ("exited
+  // with status 0"); empty when none was running.
+  std::string shut_down();
 
   // How many times a module process was started (restarts included).
   int starts() const { return starts_; }
@@ -63,7 +68,6 @@ class ModuleClient {
   nlohmann::json exchange(const nlohmann::json& message);
   [[noreturn]] void fail(const std::string& what);
   std::string reap();  // waits for the process; says how it ended
-  void stop();
 
   ModuleSpec spec_;
   pid_t pid_ = -1;

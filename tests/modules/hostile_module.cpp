@@ -18,41 +18,16 @@
 #include <cstring>
 #include <string>
 
-#include <nlohmann/json.hpp>
+#include "modules/sdk/custos_module.h"
 
 namespace {
 
-std::string read_exactly(std::size_t size) {
-  std::string data(size, '\0');
-  std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::read(STDIN_FILENO, data.data() + done, size - done);
-    if (n <= 0) std::exit(0);
-    done += static_cast<std::size_t>(n);
-  }
-  return data;
-}
-
-nlohmann::json read_frame() {
-  std::string header = read_exactly(4);
-  std::uint32_t length = (std::uint32_t(std::uint8_t(header[0])) << 24) | (std::uint32_t(std::uint8_t(header[1])) << 16) |
-                         (std::uint32_t(std::uint8_t(header[2])) << 8) | std::uint32_t(std::uint8_t(header[3]));
-  return nlohmann::json::parse(read_exactly(length));
-}
-
-std::string frame(const nlohmann::json& message) {
-  std::string body = message.dump();
-  std::uint32_t length = static_cast<std::uint32_t>(body.size());
-  std::string out = {char(length >> 24), char(length >> 16), char(length >> 8), char(length)};
-  return out + body;
-}
-
-void send_raw(const std::string& bytes) {
-  if (::write(STDOUT_FILENO, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) std::exit(1);
-}
+using custos::sdk::frame;
+using custos::sdk::read_message;
+using custos::sdk::write_bytes;
 
 void verdict(const char* decision, const std::string& message) {
-  send_raw(frame({{"type", "verdict"}, {"decision", decision}, {"message", message}}));
+  write_bytes(frame({{"type", "verdict"}, {"decision", decision}, {"message", message}}));
 }
 
 void outcome(bool breached, const std::string& what) {
@@ -103,16 +78,16 @@ void attack(const std::string& behaviour, const std::string& argument) {
     for (volatile unsigned long i = 0;; i = i + 1) {
     }
   } else if (behaviour == "huge-frame") {
-    send_raw(std::string("\x80\x00\x00\x00", 4) + std::string(4096, 'x'));
+    write_bytes(std::string("\x80\x00\x00\x00", 4) + std::string(4096, 'x'));
   } else if (behaviour == "garbage") {
-    send_raw(std::string("\x00\x00\x00\x0bnot json at", 15));
+    write_bytes(std::string("\x00\x00\x00\x0bnot json at", 15));
   } else if (behaviour == "unknown-field") {
-    send_raw(frame({{"type", "verdict"}, {"decision", "issue"}, {"message", ""}, {"backdoor", true}}));
+    write_bytes(frame({{"type", "verdict"}, {"decision", "issue"}, {"message", ""}, {"backdoor", true}}));
   } else if (behaviour == "answer-twice") {
     std::string answer = frame({{"type", "verdict"}, {"decision", "issue"}, {"message", "once"}});
-    send_raw(answer + answer);
+    write_bytes(answer + answer);
   } else if (behaviour == "close-mid-frame") {
-    send_raw(std::string("\x00\x00\x00\x64{\"type\":", 12));
+    write_bytes(std::string("\x00\x00\x00\x64{\"type\":", 12));
     std::_Exit(0);
   } else {
     verdict("deny", "unknown behaviour " + behaviour);
@@ -124,10 +99,10 @@ void attack(const std::string& behaviour, const std::string& argument) {
 int main(int argc, char** argv) {
   std::string behaviour = argc > 1 ? argv[1] : "good";
   std::string argument = argc > 2 ? argv[2] : "";
-  read_frame();  // hello
-  send_raw(frame({{"type", "hello"}, {"protocol", 1}, {"name", "hostile-" + behaviour}}));
+  read_message();  // hello
+  write_bytes(frame({{"type", "hello"}, {"protocol", 1}, {"name", "hostile-" + behaviour}}));
   for (;;) {
-    nlohmann::json message = read_frame();
+    nlohmann::json message = read_message();
     if (message.value("type", "") == "shutdown") return 0;
     attack(behaviour, argument);
   }

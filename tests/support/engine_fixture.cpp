@@ -28,14 +28,14 @@ void EngineFixture::init(int days) {
   engine::init_ca(options);
 }
 
-void EngineFixture::set_policy_module(const std::string& module, int timeout_ms) {
+void EngineFixture::set_policy_module(const std::string& module, int timeout_ms, const std::string& extra) {
   std::filesystem::path config = directory_ / "custos.toml";
   std::string text = read_file(config);
   std::size_t start = text.find("[policy]\n");
   std::size_t end = text.find("\n[", start + 1);
   ASSERT_NE(start, std::string::npos);
   text.replace(start, end - start,
-               "[policy]\nmodule = \"" + module + "\"\ntimeout_ms = " + std::to_string(timeout_ms) + "\n");
+               "[policy]\nmodule = \"" + module + "\"\ntimeout_ms = " + std::to_string(timeout_ms) + "\n" + extra);
   write_file(config, text, 0600);
 }
 

@@ -15,8 +15,9 @@ class EngineFixture : public ::testing::Test {
 
   // `custos init` for an ECDSA P-256 root valid for `days`.
   void init(int days = 3650);
-  // Replaces [policy] module (and its timeout) in custos.toml.
-  void set_policy_module(const std::string& module, int timeout_ms = 1000);
+  // Replaces the [policy] table of custos.toml: the module, its timeout and
+  // `extra` lines (its own configuration).
+  void set_policy_module(const std::string& module, int timeout_ms = 1000, const std::string& extra = "");
   // Opens the CA and its engine (again, if open).
   void open();
 
