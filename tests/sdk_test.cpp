@@ -1,7 +1,8 @@
 // The module SDK's examples do what PROTOCOL.md says, in the sandbox: the
 // Python policy denies a subject matching its pattern and issues another;
-// the C++ exit module journals the events it asked for; and
-// `custos module test` runs both through the scripted exchange.
+// the C++ exit module journals the events it asked for; the shared-object
+// policy runs in the host through the C ABI; and `custos module test` runs
+// them through the scripted exchange.
 #include <gtest/gtest.h>
 
 #include "tests/support/cli.h"
@@ -46,6 +47,17 @@ TEST_F(SdkExamples, CppExitModuleJournalsTheEventsItAskedFor) {
                 *issued.serial + "\",\"subject\":\"CN=www.example\"}\n");
 }
 
+TEST_F(SdkExamples, SharedObjectPolicyRunsInTheHostThroughTheCAbi) {
+  init();
+  set_policy_module(std::string("exec:") + CUSTOS_SUBJECT_GUARD, 2000);
+  open();
+  Disposition denied = submit("no-organisation.example");
+  EXPECT_EQ(denied.state, RequestState::kDenied);
+  EXPECT_EQ(denied.message, "the subject CN=no-organisation.example names no organisation (O=)");
+  EXPECT_NE(module_log().find("libsubject-guard.so: namespaces user,mount,pid,ipc,net"), std::string::npos)
+      << module_log();
+}
+
 TEST(ModuleTest, RunsTheExamplesThroughTheScriptedExchange) {
   testing::CliFixture cli;
   testing::CommandResult policy = cli.custos("module test /usr/bin/python3 " + testing::quote(kPolicyExample));
@@ -58,6 +70,12 @@ TEST(ModuleTest, RunsTheExamplesThroughTheScriptedExchange) {
   testing::CommandResult exit = cli.custos(std::string("module test --role exit ") + CUSTOS_JOURNAL_EXIT);
   EXPECT_EQ(exit.status, 0) << exit.out << exit.err;
   EXPECT_NE(exit.out.find("notify       ok: request_pending acknowledged"), std::string::npos) << exit.out;
+
+  testing::CommandResult guarded =
+      cli.custos(std::string("module test ") + CUSTOS_SUBJECT_GUARD + " --subject 'CN=x,O=Example'");
+  EXPECT_EQ(guarded.status, 0) << guarded.out << guarded.err;
+  EXPECT_NE(guarded.out.find("verify       ok: issue \"the subject names its organisation\""), std::string::npos)
+      << guarded.out;
 
   testing::CommandResult broken = cli.custos(std::string("module test ") + CUSTOS_HOSTILE_MODULE + " garbage");
   EXPECT_EQ(broken.status, 1);

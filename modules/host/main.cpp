@@ -2,14 +2,16 @@
 //
 // Runs one module in a sandbox (sandbox.h, seccomp_policy.h) behind module
 // protocol v1 on fd 3, a socket the engine made. MODULE is builtin:NAME,
-// run here, or exec:PATH, which the host executes inside the same sandbox
-// with the socket as its stdin and stdout.
+// run here; exec:PATH.so, a shared object loaded here through the C ABI of
+// modules/sdk/custos_module_v1.h; or exec:PATH, a program the host executes
+// inside the same sandbox with the socket as its stdin and stdout.
 //
 // The engine drives a built-in module: hello first, then verify_request (a
 // policy module) or notify (an exit module) as often as it likes, then
 // shutdown. Anything else, or anything out of that
 // order, ends the host with a distinct exit status and one line on stderr
 // (the engine's module log).
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +23,7 @@
 
 #include "modules/exit/exit_module.h"
 #include "modules/host/sandbox.h"
+#include "modules/sdk/custos_module_v1.h"
 #include "modules/host/seccomp_policy.h"
 #include "modules/policy/policy_module.h"
 #include "modules/protocol/frame.h"
@@ -40,6 +43,7 @@ enum ExitStatus : int {
   kEngineGone = 5,
   kCannotStart = 7,
   kPublishFailed = 8,
+  kModuleBroke = 9,
 };
 
 [[noreturn]] void die(int status, const std::string& message) {
@@ -64,21 +68,26 @@ void answer(const nlohmann::json& message) {
   }
 }
 
-// Runs the engine's side of the exchange for one module: `hello` answers
-// the hello (phase 1, and nothing else is allowed first); `question` is the
-// one message type the module's role permits afterwards, and answers it.
-template <typename Hello, typename Answer>
-[[noreturn]] void serve(protocol::Role role, const std::string& name, const std::string& question, Hello&& hello,
-                        Answer&& respond) {
+// Runs the exchange for one module. The hello comes first (and nothing
+// else may): `greet` answers it. Then the one message type the module's
+// role permits — verify_request for a policy module, notify for an exit
+// module — is answered by `respond`, until shutdown. `role`, when given, is
+// the only role the module can take.
+template <typename Greet, typename Respond>
+[[noreturn]] void serve(std::optional<protocol::Role> role, const std::string& name, Greet&& greet,
+                        Respond&& respond) {
+  protocol::Role taken = protocol::Role::kPolicy;
   try {
     protocol::Hello greeting = protocol::decode_hello(next_message());
-    if (greeting.role != role) {
-      die(kProtocolViolation, name + " is a" + (role == protocol::Role::kPolicy ? " policy" : "n exit") + " module");
+    if (role && greeting.role != *role) {
+      die(kProtocolViolation, name + " is a" + (*role == protocol::Role::kPolicy ? " policy" : "n exit") + " module");
     }
-    answer(protocol::encode(hello(greeting.config)));
+    taken = greeting.role;
+    answer(greet(greeting));
   } catch (const protocol::ProtocolError& error) {
     die(kConfigurationRefused, error.what());
   }
+  const std::string question = taken == protocol::Role::kPolicy ? "verify_request" : "notify";
   for (;;) {
     nlohmann::json message = next_message();
     try {
@@ -95,6 +104,31 @@ template <typename Hello, typename Answer>
       die(kProtocolViolation, error.what());
     }
   }
+}
+
+// A module built as a shared object (modules/sdk/custos_module_v1.h): the
+// host keeps the frames and passes each message to it as JSON text. Its
+// answers go to the engine as they are; the engine checks them as strictly
+// as any module's.
+[[noreturn]] void serve_shared_object(const custos_module_v1& module, const std::string& name) {
+  std::vector<char> buffer(protocol::kMaxFrameBytes + 1);
+  auto take_answer = [&](int result, const char* what) {
+    buffer.back() = '\0';
+    if (result != 0) die(what == std::string("hello") ? kConfigurationRefused : kPublishFailed, name + ": " + buffer.data());
+    nlohmann::json answer_json = nlohmann::json::parse(buffer.data(), nullptr, false);
+    if (!answer_json.is_object()) die(kModuleBroke, name + " answered " + what + " with something that is not a JSON object");
+    return answer_json;
+  };
+  serve(
+      std::nullopt, name,
+      [&](const protocol::Hello& hello) {
+        std::string role(protocol::role_name(hello.role));
+        return take_answer(module.hello(role.c_str(), hello.config.dump().c_str(), buffer.data(), buffer.size()),
+                           "hello");
+      },
+      [&](const nlohmann::json& message) {
+        return take_answer(module.handle(message.dump().c_str(), buffer.data(), buffer.size()), "a question");
+      });
 }
 
 // The files an exec: module's program reads to start: the program, and for
@@ -150,6 +184,23 @@ int main(int argc, char** argv) {
   host::SandboxReport report = host::enter_sandbox(options);
   std::fprintf(stderr, "custos-module-host: %s: %s; seccomp on\n", module.c_str(), report.describe().c_str());
 
+  if (!command.empty() && command.front().ends_with(".so")) {
+    if (command.size() > 1) die(kUsage, "a shared-object module takes no arguments");
+    void* library = ::dlopen(command.front().c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (library == nullptr) die(kCannotStart, std::string("cannot load ") + command.front() + ": " + ::dlerror());
+    auto entry = reinterpret_cast<custos_module_v1_entry_fn>(::dlsym(library, "custos_module_v1_entry"));
+    const custos_module_v1* shared_module = entry != nullptr ? entry() : nullptr;
+    if (shared_module == nullptr || shared_module->abi_version != CUSTOS_MODULE_ABI_VERSION ||
+        shared_module->hello == nullptr || shared_module->handle == nullptr) {
+      die(kCannotStart, command.front() + " is not a custos_module_v1 module (custos_module_v1_entry, ABI 1)");
+    }
+#if !defined(__SANITIZE_ADDRESS__)
+    host::limit_address_space();
+#endif
+    host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, options.writable_directory.has_value());
+    serve_shared_object(*shared_module, module);
+  }
+
   if (!command.empty()) {
     // The module's program gets the socket as stdin and stdout, then the
     // filter, then the address-space limit, then its own image.
@@ -179,14 +230,15 @@ int main(int argc, char** argv) {
   host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, options.writable_directory.has_value());
   if (policy_module) {
     serve(
-        protocol::Role::kPolicy, module, "verify_request",
-        [&](const nlohmann::json& config) { return policy_module->hello(config); },
+        protocol::Role::kPolicy, module,
+        [&](const protocol::Hello& hello) { return protocol::encode(policy_module->hello(hello.config)); },
         [&](const nlohmann::json& message) {
           return protocol::encode(policy_module->verify(protocol::decode_verify_request(message)));
         });
   }
   serve(
-      protocol::Role::kExit, module, "notify", [&](const nlohmann::json& config) { return exit_module->hello(config); },
+      protocol::Role::kExit, module,
+      [&](const protocol::Hello& hello) { return protocol::encode(exit_module->hello(hello.config)); },
       [&](const nlohmann::json& message) {
         try {
           exit_module->notify(protocol::decode_notify(message));
