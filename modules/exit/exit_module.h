@@ -20,7 +20,7 @@ class ExitModule {
   virtual void notify(const protocol::Notify& event) = 0;
 };
 
-// The built-in exit module called `name` ("file"), or nullptr.
+// The built-in exit module called `name` ("file", "ldap"), or nullptr.
 std::unique_ptr<ExitModule> make_builtin_exit(std::string_view name);
 
 }  // namespace custos::exit

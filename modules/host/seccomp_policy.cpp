@@ -117,6 +117,13 @@ const std::vector<Allowed> kNetwork = {
     {"getsockname", "socket addresses"},
     {"getpeername", "socket addresses"},
     {"shutdown", "closing the connection"},
+    {"sendmmsg", "resolving names (glibc sends DNS queries in pairs)"},
+    {"recvmmsg", "resolving names"},
+    {"uname", "the client library names its host"},
+    {"getuid", "the client library looks for the user's settings"},
+    {"geteuid", "the client library looks for the user's settings"},
+    {"getgid", "the client library looks for the user's settings"},
+    {"getegid", "the client library looks for the user's settings"},
 };
 
 struct FilterDeleter {
