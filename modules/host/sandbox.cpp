@@ -123,6 +123,7 @@ void build_filesystem_view(const std::vector<Visible>& visible) {
   std::error_code ignored;
   std::filesystem::create_directory_symlink("usr/lib", root / "lib", ignored);
   std::filesystem::create_directory_symlink("usr/lib64", root / "lib64", ignored);
+  make_directories(root / "empty");  // the module's working directory
 
   if (::chdir(kNewRoot) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 || ::umount2(".", MNT_DETACH) != 0 ||
       ::chdir("/") != 0) {
@@ -131,6 +132,7 @@ void build_filesystem_view(const std::vector<Visible>& visible) {
   if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID, nullptr) != 0) {
     refuse("cannot make the sandbox's root read-only: " + errno_text());
   }
+  if (::chdir("/empty") != 0) refuse("cannot enter the empty working directory: " + errno_text());
 }
 
 const std::vector<std::pair<int, const char*>> kNamespaces = {
