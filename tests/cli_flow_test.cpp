@@ -17,12 +17,7 @@ using testing::CliFixture;
 using testing::CommandResult;
 using testing::quote;
 using testing::run_command;
-
-::testing::AssertionResult succeeded(const CommandResult& result) {
-  if (result.status == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "exit " << result.status << "\nstdout: " << result.out
-                                       << "\nstderr: " << result.err;
-}
+using testing::succeeded;
 
 class FlowTest : public ::testing::Test {
  protected:

@@ -10,6 +10,7 @@
 #include "appliance/x509/certificate.h"
 #include "common/clock.h"
 #include "tests/support/engine_fixture.h"
+#include "tests/support/python_module.h"
 #include "tests/support/requests.h"
 #include "tests/support/softhsm.h"
 
@@ -21,17 +22,7 @@ using storage::RequestState;
 // A policy module in Python, speaking protocol v1 on stdin/stdout. What it
 // does depends on the request's subject.
 constexpr char kPythonPolicy[] = R"py(
-import json, os, struct, sys, time
-stream_in, stream_out = sys.stdin.buffer, sys.stdout.buffer
-def read():
-    header = stream_in.read(4)
-    if len(header) < 4:
-        sys.exit(0)
-    return json.loads(stream_in.read(struct.unpack(">I", header)[0]))
-def write(message):
-    body = json.dumps(message).encode()
-    stream_out.write(struct.pack(">I", len(body)) + body)
-    stream_out.flush()
+import time
 read()
 write({"type": "hello", "protocol": 1, "name": "python-test-policy"})
 while True:
@@ -61,7 +52,7 @@ class EngineTest : public testing::EngineFixture {
  protected:
   void use_python_policy() {
     std::filesystem::path script = directory_ / "policy.py";
-    testing::write_file(script, kPythonPolicy, 0644);
+    testing::write_file(script, testing::python_module(kPythonPolicy), 0644);
     set_policy_module("exec:/usr/bin/python3 " + script.string());
   }
 };

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 
 #include "tests/support/engine_fixture.h"
+#include "tests/support/python_module.h"
 #include "tests/support/softhsm.h"
 
 namespace custos::engine {
@@ -18,17 +19,6 @@ using storage::RequestState;
 // events.log in its directory, and acknowledges. With "flaky" it crashes
 // the first time it meets event 2 (a marker file remembers that it did).
 constexpr char kPythonExit[] = R"py(
-import json, os, struct, sys
-stream_in, stream_out = sys.stdin.buffer, sys.stdout.buffer
-def read():
-    header = stream_in.read(4)
-    if len(header) < 4:
-        sys.exit(0)
-    return json.loads(stream_in.read(struct.unpack(">I", header)[0]))
-def write(message):
-    body = json.dumps(message).encode()
-    stream_out.write(struct.pack(">I", len(body)) + body)
-    stream_out.flush()
 hello = read()
 directory = hello["config"]["dir"]
 write({"type": "hello", "protocol": 1, "name": "recorder",
@@ -54,7 +44,7 @@ class ExitTest : public testing::EngineFixture {
   }
   std::string python_exit(const std::string& arguments = "") {
     std::filesystem::path script = directory_ / "exit.py";
-    testing::write_file(script, kPythonExit, 0644);
+    testing::write_file(script, testing::python_module(kPythonExit), 0644);
     return "[[exit]]\nmodule = \"exec:/usr/bin/python3 " + script.string() + arguments + "\"\ndir = \"recorded\"\n";
   }
 };

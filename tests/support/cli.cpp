@@ -39,6 +39,12 @@ std::size_t CliFixture::token_object_count() const {
   return count;
 }
 
+::testing::AssertionResult succeeded(const CommandResult& result) {
+  if (result.status == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "exit " << result.status << "\nstdout: " << result.out
+                                       << "\nstderr: " << result.err;
+}
+
 std::string quote(const std::string& text) {
   std::string quoted = "'";
   for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);

@@ -2,6 +2,8 @@
 // with a fresh token and a PIN file, and checks results with real clients.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <string>
 
@@ -31,6 +33,10 @@ class CliFixture {
   std::filesystem::path work_;
   std::filesystem::path pin_file_;
 };
+
+// Success when the command exited 0; otherwise a failure showing its
+// status, stdout and stderr.
+::testing::AssertionResult succeeded(const CommandResult& result);
 
 // Shell-quotes a path or argument.
 std::string quote(const std::string& text);
