@@ -182,10 +182,19 @@ int main(int argc, char** argv) {
   }
 
   host::SandboxReport report = host::enter_sandbox(options);
+  // Nothing but stdin, stdout, stderr and the engine's socket crosses into
+  // the module, whatever the sandbox's set-up opened.
+  ::close_range(kEngineFd + 1, ~0U, 0);
   std::fprintf(stderr, "custos-module-host: %s: %s; seccomp on\n", module.c_str(), report.describe().c_str());
+
+  // Writing is allowed only to a directory inside a read-only view: without
+  // the view, the module would write wherever the engine's user may.
+  const bool writes_files = options.writable_directory.has_value() && report.filesystem_view;
 
   if (!command.empty() && command.front().ends_with(".so")) {
     if (command.size() > 1) die(kUsage, "a shared-object module takes no arguments");
+    // The library's constructors run inside dlopen: under the loader filter.
+    host::install_seccomp_filter(host::ModuleKind::kLoader, options.network, false);
     void* library = ::dlopen(command.front().c_str(), RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) die(kCannotStart, std::string("cannot load ") + command.front() + ": " + ::dlerror());
     auto entry = reinterpret_cast<custos_module_v1_entry_fn>(::dlsym(library, "custos_module_v1_entry"));
@@ -197,7 +206,7 @@ int main(int argc, char** argv) {
 #if !defined(__SANITIZE_ADDRESS__)
     host::limit_address_space();
 #endif
-    host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, options.writable_directory.has_value());
+    host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, writes_files);
     serve_shared_object(*shared_module, module);
   }
 
@@ -214,7 +223,7 @@ int main(int argc, char** argv) {
     static char path_variable[] = "PATH=/usr/local/bin:/usr/bin:/bin";
     static char locale_variable[] = "LANG=C.UTF-8";
     char* environment[] = {path_variable, locale_variable, nullptr};
-    host::install_seccomp_filter(host::ModuleKind::kExec, options.network, true);
+    host::install_seccomp_filter(host::ModuleKind::kExec, options.network, writes_files);
     host::limit_address_space();
     ::execve(arguments[0], arguments.data(), environment);
     die(kCannotStart, "cannot start " + command.front() + ": " + std::strerror(errno));
@@ -227,7 +236,7 @@ int main(int argc, char** argv) {
 #if !defined(__SANITIZE_ADDRESS__)
   host::limit_address_space();  // AddressSanitizer's shadow memory cannot live under it
 #endif
-  host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, options.writable_directory.has_value());
+  host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, writes_files);
   if (policy_module) {
     serve(
         protocol::Role::kPolicy, module,

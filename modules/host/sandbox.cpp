@@ -117,7 +117,12 @@ void build_filesystem_view(const std::vector<Visible>& visible) {
   if (::mount("tmpfs", kNewRoot, "tmpfs", MS_NOSUID, "size=1m,mode=0755") != 0) {
     refuse("cannot mount the sandbox's root: " + errno_text());
   }
-  for (const Visible& entry : visible) bind(entry.fd, entry.path, entry.directory, entry.writable);
+  for (const Visible& entry : visible) {
+    bind(entry.fd, entry.path, entry.directory, entry.writable);
+    // Each descriptor still names the old root, from which ".." climbs out
+    // of the view: none may outlive the bind.
+    ::close(entry.fd);
+  }
   // The loader and interpreters find libraries through /lib and /lib64.
   std::filesystem::path root(kNewRoot);
   std::error_code ignored;
@@ -244,6 +249,9 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
       refuse("cannot drop to uid " + std::to_string(kNobody) + ": " + errno_text());
     }
     if (::setuid(0) == 0) refuse("regained root after dropping it");
+    // Changing uid cleared the parent-death signal: the module must still
+    // die with its waiting parent.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // Changing uid made the process non-dumpable, which hands its /proc
     // files to root; it needs them for its user namespace's maps. It is
     // made non-dumpable again below, for good.

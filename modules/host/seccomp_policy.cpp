@@ -4,6 +4,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -36,7 +37,6 @@ const std::vector<Allowed> kCommon = {
     {"lseek", "stdio"},
     {"fstat", "stdio buffering decisions"},
     {"newfstatat", "stdio buffering decisions"},
-    {"fcntl", "descriptor flags"},
     {"munmap", "memory management"},
     {"brk", "memory management"},
     {"mremap", "memory management"},
@@ -54,7 +54,6 @@ const std::vector<Allowed> kCommon = {
     {"rt_sigprocmask", "signal masks in the runtimes"},
     {"rt_sigaction", "runtimes install handlers (Python, sanitizers)"},
     {"sigaltstack", "runtimes set alternate signal stacks"},
-    {"tgkill", "abort() raising SIGABRT on itself"},
     {"sched_yield", "runtime spin locks"},
     {"exit", "ending a thread"},
     {"exit_group", "ending the module"},
@@ -63,15 +62,13 @@ const std::vector<Allowed> kCommon = {
 #endif
 };
 
-// What an exec: module needs as its program starts (the dynamic loader, an
+// What a loader needs as a program or shared object starts (the dynamic loader, an
 // interpreter reading its own files) and runs.
 const std::vector<Allowed> kExec = {
-    {"execve", "starting the module's program; the read-only view holds no other program"},
     {"arch_prctl", "thread-local storage at program start"},
     {"set_tid_address", "thread start-up in the C runtime"},
     {"set_robust_list", "thread start-up in the C runtime"},
     {"rseq", "restartable sequences in the C runtime"},
-    {"prlimit64", "the runtime reads its limits (it cannot raise them)"},
     {"getrlimit", "the runtime reads its limits"},
     {"pread64", "the loader reads ELF headers"},
     {"access", "the loader and interpreters probe files in the view"},
@@ -96,6 +93,8 @@ const std::vector<Allowed> kExec = {
     {"sched_getaffinity", "runtime start-up (CPU count)"},
     {"mprotect", "the loader maps libraries (PROT_EXEC of files in the read-only view)"},
 };
+// kExecStart and kExec for an exec: module; kExecStart alone while a shared
+// object is loaded.
 
 // Writing a file into place in the one writable directory.
 const std::vector<Allowed> kFiles = {
@@ -152,19 +151,49 @@ void add(scmp_filter_ctx filter, std::uint32_t action, int number, unsigned coun
 
 }  // namespace
 
-void install_seccomp_filter(ModuleKind kind, bool network, bool opens_files) {
+void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
   std::unique_ptr<void, FilterDeleter> filter(seccomp_init(SCMP_ACT_KILL_PROCESS));
   if (!filter) fail("seccomp_init failed", 0);
   // A system call of another architecture (x32, i386 on x86_64) is killed too.
   seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  // Every thread, including any a shared object's constructor started.
+  if (seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_TSYNC, 1) != 0) fail("seccomp TSYNC unavailable", 0);
+  // no_new_privs is already set (sandbox.cpp); a stacked filter may not
+  // call prctl to set it again.
+  seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_NNP, 0);
+  const bool loads_code = kind == ModuleKind::kExec || kind == ModuleKind::kLoader;
 
   allow_all(filter.get(), kCommon);
-  if (kind == ModuleKind::kExec) allow_all(filter.get(), kExec);
+  if (loads_code) allow_all(filter.get(), kExec);
+  if (kind == ModuleKind::kLoader) {
+    // The in-host filter is stacked on this one once the library is loaded;
+    // a filter can only ever take more away.
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 0, nullptr, "stacking the in-host filter");
+  }
+  if (kind == ModuleKind::kExec) {
+    // Its own program, once; the read-only view holds no shell, and the
+    // filter stays on whatever it runs.
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(execve), 0, nullptr, "starting the module's program");
+  }
   if (network) allow_all(filter.get(), kNetwork);
 
-  // mmap: anonymous memory for any module; executable mappings only for an
-  // exec: module's loader, whose files are the read-only view's.
-  if (kind == ModuleKind::kExec) {
+  // Signals, limits and descriptor flags only for itself: with no pid
+  // namespace the engine shares its uid, and must not be signalled,
+  // limited, or have its database lock held.
+  scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()));
+  add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &self, "abort() raising SIGABRT on itself");
+  scmp_arg_cmp own_limits = SCMP_A0(SCMP_CMP_EQ, 0);
+  add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, &own_limits, "the runtime reads its own limits");
+  for (scmp_datum_t command : {F_GETFD, F_SETFD, F_GETFL, F_DUPFD, F_DUPFD_CLOEXEC}) {
+    scmp_arg_cmp allowed = SCMP_A1(SCMP_CMP_EQ, command);
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, &allowed, "descriptor flags");
+  }
+  scmp_arg_cmp set_flags[] = {SCMP_A1(SCMP_CMP_EQ, F_SETFL), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0)};
+  add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2, set_flags, "status flags, without O_ASYNC's signals");
+
+  // mmap: anonymous memory for any module; executable mappings only while
+  // a loader maps files of the read-only view.
+  if (loads_code) {
     add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(mmap), 0, nullptr, "mmap");
   } else {
     scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
@@ -176,13 +205,18 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool opens_files) {
   // exec: module reads what its view holds; the file exit module writes in
   // its one directory. Where a file may be written, the mounts decide: the
   // view is read-only but for that directory.
-  if (kind == ModuleKind::kExec || opens_files) {
+  if (loads_code || writes_files) {
     constexpr scmp_datum_t kWriting = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
     scmp_arg_cmp read_only = SCMP_A2(SCMP_CMP_MASKED_EQ, kWriting, 0);
     add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, &read_only, "openat for reading");
-    scmp_arg_cmp write_only = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY);
-    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, &write_only, "openat for writing");
-    allow_all(filter.get(), kFiles);
+    if (writes_files) {
+      scmp_arg_cmp write_only = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY);
+      add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, &write_only, "openat for writing");
+      allow_all(filter.get(), kFiles);
+    } else {
+      scmp_arg_cmp write_only = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY);
+      add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1, &write_only, "no writing without its directory");
+    }
   } else {
     add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0, nullptr, "openat refused");
     add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0, nullptr, "open refused");
@@ -191,7 +225,7 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool opens_files) {
   // services as they start (glibc's user lookup tries nscd), and a module
   // that really wants a connection learns it has none.
   if (!network) add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0, nullptr, "socket refused");
-  if (kind == ModuleKind::kExec) {
+  if (loads_code) {
     scmp_arg_cmp terminal_query = SCMP_A1(SCMP_CMP_EQ, TCGETS);
     add(filter.get(), SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 1, &terminal_query, "isatty(): not a terminal");
     for (unsigned long request : {FIOCLEX, FIONCLEX}) {
