@@ -93,7 +93,7 @@ TEST_F(FlowTest, SubordinateRequestPendsIsResubmittedAndSignsALeafThatVerifies) 
 
   CommandResult again = cli_.custos("--dir ca admin resubmit 1", true);
   EXPECT_EQ(again.status, 1);
-  EXPECT_EQ(again.err, "custos: request 1 is issued; only a pending or denied request can be resubmitted\n");
+  EXPECT_EQ(again.err, "custos: request 1 is issued; only a pending, denied or failed request can be resubmitted\n");
 }
 
 TEST_F(FlowTest, AdministratorDeniesAPendingRequest) {

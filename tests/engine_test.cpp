@@ -179,7 +179,7 @@ TEST_F(EngineTest, AdministrationRefusesWhatMakesNoSense) {
     return "";
   };
   EXPECT_EQ(error_of([&] { engine_->resubmit(issued.request_id, "test"); }),
-            "request 1 is issued; only a pending or denied request can be resubmitted");
+            "request 1 is issued; only a pending, denied or failed request can be resubmitted");
   EXPECT_EQ(error_of([&] { engine_->deny(issued.request_id, "", "test"); }),
             "request 1 is issued; only a pending request can be changed");
   EXPECT_EQ(error_of([&] { engine_->revoke("0BADC0DE", "keyCompromise", std::nullopt, "test"); }),
@@ -191,6 +191,44 @@ TEST_F(EngineTest, AdministrationRefusesWhatMakesNoSense) {
   EXPECT_EQ(error_of([&] { engine_->revoke(*issued.serial, "keyCompromise", std::nullopt, "test"); }),
             "the certificate " + *issued.serial + " is already revoked (superseded)");
   EXPECT_EQ(engine_->retrieve(issued.request_id).state, RequestState::kRevoked);
+}
+
+TEST_F(EngineTest, AClaimedRequestCannotBeDeniedEditedOrResubmittedAgain) {
+  init();
+  open();
+  Disposition pending = submit("sub.example", nullptr, "subca");
+  ASSERT_EQ(pending.state, RequestState::kPending);
+  // Another administrator's resubmission has claimed it and is deciding.
+  ca_->store().change_request_state(pending.request_id, {RequestState::kPending}, RequestState::kReceived,
+                                    "resubmitted by an administrator", std::nullopt, {"other", "request_resubmitted", {}});
+  auto error_of = [](auto&& action) -> std::string {
+    try {
+      action();
+    } catch (const Error& error) {
+      return error.what();
+    }
+    return "";
+  };
+  EXPECT_NE(error_of([&] { engine_->deny(pending.request_id, "", "test"); }).find("only a pending request"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { engine_->set_attribute(pending.request_id, "x", "y", "test"); }).find("only a pending"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { engine_->resubmit(pending.request_id, "test"); }).find("is received"), std::string::npos);
+  EXPECT_EQ(engine_->retrieve(pending.request_id).state, RequestState::kReceived);
+}
+
+TEST_F(EngineTest, ACaCertificateForAnotherKeyIsRefused) {
+  init();
+  testing::CommandResult made = testing::run_command(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=Impostor "
+      "-days 1 -out " + (directory_ / "ca.pem").string());
+  ASSERT_EQ(made.status, 0) << made.err;
+  try {
+    open();
+    FAIL() << "the engine opened with another key's CA certificate";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("is not the certificate of the CA key"), std::string::npos) << error.what();
+  }
 }
 
 }  // namespace

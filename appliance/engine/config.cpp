@@ -198,7 +198,7 @@ CaConfig read_config(const toml::table& root) {
   }
   if (root.contains("sandbox")) {
     config.require_namespaces =
-        TableReader(top.table("sandbox"), "sandbox", {"require_namespaces"}).flag_or("require_namespaces", false);
+        TableReader(top.table("sandbox"), "sandbox", {"require_namespaces"}).flag_or("require_namespaces", true);
   }
   if (root.contains("aia")) {
     TableReader aia(top.table("aia"), "aia", {"ocsp", "ca_issuers"});

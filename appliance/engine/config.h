@@ -79,7 +79,7 @@ struct CaConfig {
   std::vector<ProfileSection> profiles;
   std::vector<ModuleSection> exits;
   PublicationSection publication;
-  bool require_namespaces = false;  // [sandbox] require_namespaces
+  bool require_namespaces = true;  // [sandbox] require_namespaces
 
   const ProfileSection* find_profile(const std::string& name) const;
 };

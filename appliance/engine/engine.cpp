@@ -1,5 +1,7 @@
 #include "appliance/engine/engine.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/files.h"
+#include "modules/protocol/frame.h"
 
 namespace custos::engine {
 namespace {
@@ -20,6 +23,8 @@ namespace {
 using storage::RequestState;
 
 constexpr int kSerialAttempts = 5;
+constexpr std::time_t kStaleReceivedSeconds = 600;
+constexpr std::int64_t kMaxValidityDays = 36500;
 constexpr std::size_t kMaxCertificateFileBytes = 1 << 20;
 
 // A positive 128-bit serial from the token's generator: the top bit clear,
@@ -142,6 +147,10 @@ Engine::Engine(CertificateAuthority& ca) : ca_(ca) {
   std::string pem = read_ca_chain(ca.paths().directory);
   ca_certificate_ = std::move(x509::read_pem_certificates(pem).front());
   ca_public_key_ = ca.token().public_key_info(ca.config().ca.key);
+  if (EVP_PKEY_eq(X509_get0_pubkey(ca_certificate_.get()), x509::parse_public_key(ca_public_key_).get()) != 1) {
+    throw Error(ca.paths().certificate.string() + " is not the certificate of the CA key '" + ca.config().ca.key.label +
+                "' on the token: refusing to sign with a key the CA certificate does not name");
+  }
   ca_key_identifier_ = x509::subject_key_identifier(ca_certificate_.get());
 }
 
@@ -223,6 +232,14 @@ std::optional<protocol::Notify> Engine::notification(const storage::OutboxRecord
 }
 
 std::vector<std::string> Engine::deliver_events() {
+  // One delivery at a time per CA, so events reach each module in order; a
+  // process that finds another delivering leaves it to that one.
+  std::filesystem::path lock_file = ca_.paths().directory / ".outbox.lock";
+  int lock = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock < 0) throw Error("cannot open " + lock_file.string() + ": " + std::strerror(errno));
+  std::unique_ptr<int, void (*)(int*)> held(&lock, [](int* fd) { ::close(*fd); });
+  if (::flock(lock, LOCK_EX | LOCK_NB) != 0) return {};
+
   std::vector<std::string> failures;
   std::vector<ExitModule>& modules = exit_modules();
   std::vector<bool> failed(modules.size(), false);
@@ -241,7 +258,15 @@ std::vector<std::string> Engine::deliver_events() {
       try {
         const std::vector<std::string>& wanted = module.client->events();
         if (std::find(wanted.begin(), wanted.end(), record.event.event) == wanted.end()) continue;
-        module.client->notify(*notification(record));
+        protocol::Notify event = *notification(record);
+        if (protocol::encode(event).dump().size() > protocol::kMaxFrameBytes) {
+          // It can never be sent; holding it would hold every later event.
+          ca_.store().record_delivery(record.id, module.key);
+          failures.push_back("event " + std::to_string(record.id) + " (" + record.event.event +
+                             ") does not fit in a frame and was skipped for " + module.client->spec().module);
+          continue;
+        }
+        module.client->notify(event);
         ca_.store().record_delivery(record.id, module.key);
       } catch (const ModuleFailure& failure) {
         failed[index] = true;
@@ -299,8 +324,28 @@ std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestS
 
 Disposition Engine::decide(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
                            bool resubmission, const std::string& actor) {
-  std::vector<RequestState> from = resubmission ? std::vector{RequestState::kPending, RequestState::kDenied}
-                                                : std::vector{RequestState::kReceived};
+  try {
+    return ask_and_act(record, checked, resubmission, actor);
+  } catch (const storage::StateConflict&) {
+    throw;  // someone else moved the request on; nothing here to settle
+  } catch (const std::exception& error) {
+    // Whatever went wrong, the request does not stay "received": it waits,
+    // pending, with the reason, for an administrator's resubmission.
+    try {
+      return settle(record.id, {RequestState::kReceived}, RequestState::kPending,
+                    std::string("the request could not be decided: ") + error.what() + "; resubmit it", actor,
+                    "decision_failed");
+    } catch (const std::exception&) {
+      throw error;
+    }
+  }
+}
+
+Disposition Engine::ask_and_act(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
+                                bool resubmission, const std::string& actor) {
+  // Every decision starts from "received": a new request, or one an
+  // administrator's resubmission claimed.
+  const std::vector<RequestState> from = {RequestState::kReceived};
   protocol::Verdict verdict;
   try {
     verdict = policy().verify({resubmission, snapshot_of(record, checked)});
@@ -384,7 +429,7 @@ Disposition Engine::issue(const storage::RequestRecord& record, const x509::Chec
   if (server && checked.key.type == "rsa") spec.key_usage |= x509::kKeyEncipherment;
 
   std::time_t now = std::time(nullptr);
-  std::int64_t days = properties.validity_days.value_or(profile->validity_days);
+  std::int64_t days = std::min(properties.validity_days.value_or(profile->validity_days), kMaxValidityDays);
   if (server && days > cabf_max_server_validity_days(now)) {
     days = cabf_max_server_validity_days(now);
     notes += "; validity capped at " + std::to_string(days) + " days (CA/Browser Forum)";
@@ -467,9 +512,15 @@ storage::RequestRecord Engine::pending_request(std::int64_t id) {
 Disposition Engine::resubmit(std::int64_t id, const std::string& actor) {
   std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
   if (!record) throw Error("there is no request " + std::to_string(id));
-  if (record->state != RequestState::kPending && record->state != RequestState::kDenied) {
+  // A request left "received" by an engine that died deciding it may be
+  // taken up once it has been still for a while; a live one may not.
+  bool stale = record->state == RequestState::kReceived &&
+               std::time(nullptr) - parse_rfc3339(record->updated_at) > kStaleReceivedSeconds;
+  std::vector<RequestState> claimable = {RequestState::kPending, RequestState::kDenied, RequestState::kFailed};
+  if (stale) claimable.push_back(RequestState::kReceived);
+  if (std::find(claimable.begin(), claimable.end(), record->state) == claimable.end()) {
     throw Error("request " + std::to_string(id) + " is " + std::string(storage::request_state_name(record->state)) +
-                "; only a pending or denied request can be resubmitted");
+                "; only a pending, denied or failed request can be resubmitted");
   }
   std::optional<x509::CheckedRequest> checked;
   try {
@@ -477,8 +528,15 @@ Disposition Engine::resubmit(std::int64_t id, const std::string& actor) {
   } catch (const Error& error) {
     throw Error("request " + std::to_string(id) + " cannot be resubmitted: " + error.what());
   }
-  ca_.store().append_audit({actor, "request_resubmitted", {{"request_id", id}}});
-  return decide(*record, *checked, true, actor);
+  // Claim it: from here no deny, edit or second resubmission can act on it,
+  // and one that came first is in what is read back.
+  try {
+    ca_.store().change_request_state(id, claimable, RequestState::kReceived, "resubmitted by an administrator",
+                                     std::nullopt, {actor, "request_resubmitted", {{"request_id", id}}});
+  } catch (const storage::StateConflict& conflict) {
+    throw Error(std::string("request ") + std::to_string(id) + " changed meanwhile: " + conflict.what());
+  }
+  return decide(*ca_.store().find_request(id), *checked, true, actor);
 }
 
 void Engine::deny(std::int64_t id, const std::string& message, const std::string& actor) {

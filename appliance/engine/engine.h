@@ -62,6 +62,8 @@ class Engine {
   std::vector<storage::RequestRecord> list(std::optional<storage::RequestState> state);
 
   // Administration. Each refuses what makes no sense with a clear Error.
+  // resubmit takes a pending, denied or failed request (or one left
+  // "received" for ten minutes by an engine that died deciding it).
   Disposition resubmit(std::int64_t id, const std::string& actor);
   void deny(std::int64_t id, const std::string& message, const std::string& actor);
   void set_attribute(std::int64_t id, const std::string& name, const std::string& value, const std::string& actor);
@@ -85,6 +87,8 @@ class Engine {
  private:
   Disposition decide(const storage::RequestRecord& record, const x509::CheckedRequest& checked, bool resubmission,
                      const std::string& actor);
+  Disposition ask_and_act(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
+                          bool resubmission, const std::string& actor);
   Disposition issue(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
                     const protocol::Verdict& verdict, const std::vector<storage::RequestState>& from,
                     const std::string& actor);

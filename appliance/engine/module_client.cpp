@@ -146,6 +146,9 @@ void ModuleClient::start() {
   }
   pid_ = pid;
   socket_ = engine_end;
+  // Non-blocking, so a module that stops reading cannot hold the engine in
+  // a send past the deadline.
+  ::fcntl(socket_, F_SETFL, ::fcntl(socket_, F_GETFL) | O_NONBLOCK);
   ++starts_;
   if (starts_ > 1) log("restarting " + spec_.module + " (start " + std::to_string(starts_) + ")");
 
