@@ -164,7 +164,8 @@ class SqlCipherStoreImpl final : public Store {
     write([&] { append_audit_in_transaction(event); });
   }
 
-  std::int64_t add_request(const NewRequest& request, const AuditEvent& audit) override {
+  std::int64_t add_request(const NewRequest& request, const AuditEvent& audit,
+                           const std::optional<ExitEvent>& event) override {
     std::int64_t id = 0;
     write([&] {
       std::string now = now_rfc3339();
@@ -175,6 +176,11 @@ class SqlCipherStoreImpl final : public Store {
       insert.bind(4, request.profile).bind(5, request.attributes.dump()).bind(6, request.requester);
       insert.bind(7, request.message).bind(8, now).run();
       id = sqlite3_last_insert_rowid(connection_->get());
+      if (event) {
+        ExitEvent about_this = *event;
+        about_this.request_id = id;
+        add_event(about_this);
+      }
       AuditEvent entry = audit;
       entry.detail["request_id"] = id;
       append_audit_in_transaction(entry);

@@ -132,8 +132,10 @@ class Store {
   // Each mutation below is one transaction: the change, its outbox event
   // and its audit entry commit together or not at all.
 
-  // Stores a new request; returns its id.
-  virtual std::int64_t add_request(const NewRequest& request, const AuditEvent& audit) = 0;
+  // Stores a new request, with its audit entry and (for one refused on
+  // receipt) its exit event; returns its id.
+  virtual std::int64_t add_request(const NewRequest& request, const AuditEvent& audit,
+                                   const std::optional<ExitEvent>& event = std::nullopt) = 0;
   virtual std::optional<RequestRecord> find_request(std::int64_t id) = 0;
   // Newest first; all states when `state` is unset.
   virtual std::vector<RequestRecord> list_requests(std::optional<RequestState> state) = 0;

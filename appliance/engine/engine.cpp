@@ -300,13 +300,14 @@ Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map
     stored.state = RequestState::kDenied;
     stored.message = std::string("rejected on receipt: ") + rejected.what();
   }
+  bool refused = stored.state == RequestState::kDenied;
+  nlohmann::json detail = {{"profile", stored.profile}, {"subject", stored.subject}};
+  if (refused) detail["message"] = stored.message;
   std::int64_t id = ca_.store().add_request(
-      stored, {requester, "request_received", {{"profile", stored.profile}, {"subject", stored.subject}}});
+      stored, {requester, refused ? "request_denied" : "request_received", detail},
+      refused ? std::optional<storage::ExitEvent>(storage::ExitEvent{"request_denied", {}, {}, {}}) : std::nullopt);
+  if (refused) return retrieve(id);
   storage::RequestRecord record = *ca_.store().find_request(id);
-  if (record.state == RequestState::kDenied) {
-    ca_.store().append_audit({requester, "request_denied", {{"request_id", id}, {"message", record.message}}});
-    return retrieve(id);
-  }
   return decide(record, *checked, false, requester);
 }
 

@@ -171,6 +171,10 @@ void ModuleClient::log(const std::string& line) const {
 
 nlohmann::json ModuleClient::exchange(const nlohmann::json& message) {
   protocol::Deadline deadline = protocol::Clock::now() + spec_.timeout;
+  // The module speaks only when asked: bytes waiting before a question are
+  // an answer it should not have given (a late second answer, say).
+  char early = 0;
+  if (::recv(socket_, &early, 1, MSG_PEEK | MSG_DONTWAIT) == 1) fail("spoke without being asked");
   try {
     protocol::write_frame(socket_, message, deadline);
     nlohmann::json answer = protocol::read_frame(socket_, deadline);

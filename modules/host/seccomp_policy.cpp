@@ -4,6 +4,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -109,7 +110,6 @@ const std::vector<Allowed> kFiles = {
 
 // The LDAP exit module reaches its directory server.
 const std::vector<Allowed> kNetwork = {
-    {"socket", "a connection to the directory server"},
     {"connect", "a connection to the directory server"},
     {"getsockopt", "socket status"},
     {"setsockopt", "socket options"},
@@ -175,7 +175,15 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
     // filter stays on whatever it runs.
     add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(execve), 0, nullptr, "starting the module's program");
   }
-  if (network) allow_all(filter.get(), kNetwork);
+  if (network) {
+    allow_all(filter.get(), kNetwork);
+    // Internet sockets only: no netlink, no abstract Unix sockets of the
+    // host's network namespace.
+    for (scmp_datum_t family : {AF_INET, AF_INET6}) {
+      scmp_arg_cmp internet = SCMP_A0(SCMP_CMP_EQ, family);
+      add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &internet, "a connection to the directory server");
+    }
+  }
 
   // Signals, limits and descriptor flags only for itself: with no pid
   // namespace the engine shares its uid, and must not be signalled,
@@ -224,7 +232,12 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
   // Without the network, socket() fails cleanly: runtimes probe for local
   // services as they start (glibc's user lookup tries nscd), and a module
   // that really wants a connection learns it has none.
-  if (!network) add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0, nullptr, "socket refused");
+  if (!network) {
+    add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0, nullptr, "socket refused");
+  } else {
+    scmp_arg_cmp local = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+    add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, &local, "local sockets refused (nscd probes)");
+  }
   if (loads_code) {
     scmp_arg_cmp terminal_query = SCMP_A1(SCMP_CMP_EQ, TCGETS);
     add(filter.get(), SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 1, &terminal_query, "isatty(): not a terminal");
