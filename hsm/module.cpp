@@ -112,13 +112,21 @@ std::vector<TokenDescription> Module::tokens() const {
   return tokens;
 }
 
-TokenDescription Module::find_token(const std::string& label) const {
+TokenDescription Module::find_token(const std::string& label, const std::string& serial) const {
   std::vector<TokenDescription> present = tokens();
   std::vector<TokenDescription> matches;
   std::string names;
+  std::string other_serials;
   for (const TokenDescription& token : present) {
-    if (token.label == label) matches.push_back(token);
+    if (token.label == label && (serial.empty() || token.serial == serial)) matches.push_back(token);
+    if (token.label == label && !serial.empty() && token.serial != serial) {
+      other_serials += (other_serials.empty() ? "" : ", ") + token.serial;
+    }
     names += (names.empty() ? "'" : ", '") + token.label + "'";
+  }
+  if (matches.empty() && !other_serials.empty()) {
+    throw Error("the token labelled '" + label + "' has serial " + other_serials + ", not " + serial +
+                ": it is not the CA's token");
   }
   if (matches.size() == 1) return matches.front();
   if (matches.empty()) {

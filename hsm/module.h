@@ -42,9 +42,10 @@ class Module {
   // Tokens present in the module's slots (empty slots are skipped).
   std::vector<TokenDescription> tokens() const;
 
-  // The one token whose label is `label`; an error naming the labels that
-  // are present when there is none, or when the label is ambiguous.
-  TokenDescription find_token(const std::string& label) const;
+  // The one token whose label is `label` and, when `serial` is given, whose
+  // serial number is `serial`: a token that merely shares the label is not
+  // the CA's, and gets no PIN. An error naming what is present otherwise.
+  TokenDescription find_token(const std::string& label, const std::string& serial = "") const;
 
  private:
   Module(std::filesystem::path path, CK_FUNCTION_LIST* functions);

@@ -196,9 +196,10 @@ auto Token::with_session(Operation&& operation) {
   }
 }
 
-Token::Token(std::shared_ptr<Module> module, const std::string& label, SecureBuffer pin, std::size_t sessions)
-    : module_(std::move(module)), functions_(module_->functions()), label_(label), pin_(std::move(pin)) {
-  description_ = module_->find_token(label);
+Token::Token(std::shared_ptr<Module> module, const std::string& label, SecureBuffer pin, std::size_t sessions,
+             const std::string& serial)
+    : module_(std::move(module)), functions_(module_->functions()), label_(label), serial_(serial), pin_(std::move(pin)) {
+  description_ = module_->find_token(label, serial);
 
   CK_ULONG count = 0;
   check(functions_->C_GetMechanismList(description_.slot, nullptr, &count), "C_GetMechanismList");
@@ -274,7 +275,7 @@ void Token::reopen(PooledSession& session) {
   session.objects.clear();
   try {
     // A token that was removed and re-inserted may sit in another slot.
-    TokenDescription found = module_->find_token(label_);
+    TokenDescription found = module_->find_token(label_, serial_);
     {
       std::lock_guard lock(mutex_);
       description_.slot = found.slot;

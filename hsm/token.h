@@ -34,12 +34,13 @@ class Token {
  public:
   static constexpr std::size_t kDefaultSessions = 4;
 
-  // Opens `sessions` read-write sessions on the token labelled `label`, all
-  // from this thread (some modules are not safe opening sessions
-  // concurrently), and logs in with `pin`. The PIN is kept in locked memory
-  // to log in again after a token reset, and wiped with the Token.
+  // Opens `sessions` read-write sessions on the token labelled `label` (and
+  // with serial number `serial`, when given), all from this thread (some
+  // modules are not safe opening sessions concurrently), and logs in with
+  // `pin`. The PIN is kept in locked memory to log in again after a token
+  // reset, and wiped with the Token.
   Token(std::shared_ptr<Module> module, const std::string& label, SecureBuffer pin,
-        std::size_t sessions = kDefaultSessions);
+        std::size_t sessions = kDefaultSessions, const std::string& serial = "");
   ~Token();
   Token(const Token&) = delete;
   Token& operator=(const Token&) = delete;
@@ -115,6 +116,7 @@ class Token {
   std::shared_ptr<Module> module_;
   CK_FUNCTION_LIST* functions_;
   std::string label_;
+  std::string serial_;  // required serial number; empty: any with the label
   TokenDescription description_;
   MechanismSet mechanisms_;
   SecureBuffer pin_;

@@ -212,6 +212,22 @@ TEST(Init, SubordinateRequestIsSignedByTheParentAndInstalled) {
   EXPECT_EQ(log[1].event, "ca_certificate_installed");
 }
 
+TEST(Init, ATokenThatOnlySharesTheLabelIsRefused) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=Serial Root' --key ec-p256", true)));
+  std::filesystem::path path = cli.work() / "ca" / "custos.toml";
+  std::string config = testing::read_file(path);
+  std::size_t at = config.find("serial = '");
+  ASSERT_NE(at, std::string::npos) << config;
+  std::size_t end = config.find('\n', at);
+  config.replace(at, end - at, "serial = 'not-the-cas-token'");
+  testing::write_file(path, config, 0600);
+  CommandResult refused = cli.custos("--dir ca admin list", true);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("the token labelled 'custos' has serial"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("it is not the CA's token"), std::string::npos) << refused.err;
+}
+
 TEST(Config, ShowsTheCaAndItsDefaultProfiles) {
   CliFixture cli;
   ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=Configured Root,O=Custos Tests' --key rsa-2048", true)));

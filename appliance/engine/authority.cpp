@@ -48,12 +48,12 @@ class TokenTurn {
 };
 
 std::unique_ptr<hsm::Token> open_token(const std::filesystem::path& module, const std::string& label,
-                                       const hsm::PinSource& pin, std::size_t sessions,
+                                       const std::string& serial, const hsm::PinSource& pin, std::size_t sessions,
                                        const std::filesystem::path& lock_file) {
   SecureBuffer secret = hsm::read_pin(pin);
   TokenTurn turn(lock_file);
   try {
-    return std::make_unique<hsm::Token>(hsm::Module::load(module), label, std::move(secret), sessions);
+    return std::make_unique<hsm::Token>(hsm::Module::load(module), label, std::move(secret), sessions, serial);
   } catch (const Error&) {
     rethrow_with_context("opening the token '" + label + "'");
   }
@@ -153,6 +153,7 @@ InitResult make_ca(const InitOptions& options, const CaPaths& paths, hsm::Token&
   rollback.keys().push_back(config.ca.key);
   config.token.module = token.module().path();
   config.token.label = token.description().label;
+  config.token.serial = token.description().serial;
   config.token.sessions = static_cast<std::int64_t>(hsm::Token::kDefaultSessions);
 
   std::vector<std::uint8_t> public_key = token.public_key_info(config.ca.key);
@@ -249,7 +250,7 @@ InitResult init_ca(const InitOptions& options) {
 
   std::unique_ptr<hsm::Token> token =
       open_token(options.token.module.value_or(CUSTOS_DEFAULT_PKCS11_MODULE),
-                 options.token.label.value_or(kDefaultTokenLabel), options.token.pin, hsm::Token::kDefaultSessions,
+                 options.token.label.value_or(kDefaultTokenLabel), "", options.token.pin, hsm::Token::kDefaultSessions,
                  {});  // a CA being made has no other users to take turns with
   // Everything the token must offer is checked before anything is made.
   hsm::require_key_generation(*key_type, token->mechanisms());
@@ -301,7 +302,7 @@ std::unique_ptr<CertificateAuthority> CertificateAuthority::open(const std::file
   CaConfig config = load_config(paths.config);
   std::unique_ptr<hsm::Token> token =
       open_token(options.module.value_or(config.token.module), options.label.value_or(config.token.label),
-                 options.pin, static_cast<std::size_t>(config.token.sessions), paths.token_lock);
+                 config.token.serial, options.pin, static_cast<std::size_t>(config.token.sessions), paths.token_lock);
   try {
     token->public_key_info(config.ca.key);
   } catch (const Error&) {

@@ -159,9 +159,10 @@ CaConfig read_config(const toml::table& root) {
   }
   config.ca.key = read_key_ref(ca);
 
-  TableReader token(top.table("token"), "token", {"module", "label", "sessions"});
+  TableReader token(top.table("token"), "token", {"module", "label", "serial", "sessions"});
   config.token.module = token.text("module");
   config.token.label = token.text("label");
+  config.token.serial = token.text_or("serial", "");
   config.token.sessions = token.number_or("sessions", 4);
   if (config.token.sessions < 1 || config.token.sessions > 256) throw Error("'token.sessions' must be 1 to 256");
 
@@ -297,6 +298,7 @@ std::string render_new_config(const CaConfig& config) {
       << "[token]\n"
       << "module = " << quoted(config.token.module.string()) << "\n"
       << "label = " << quoted(config.token.label) << "\n"
+      << "serial = " << quoted(config.token.serial) << "\n"
       << "sessions = " << config.token.sessions << "\n\n"
       << "[database]\n"
       << "file = " << quoted(config.database.file.string()) << "\n"

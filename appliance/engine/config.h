@@ -32,6 +32,7 @@ struct CaSection {
 struct TokenSection {
   std::filesystem::path module;
   std::string label;
+  std::string serial;  // the token's serial number: a look-alike label is refused
   std::int64_t sessions = 4;
 };
 
