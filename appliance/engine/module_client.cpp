@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "modules/protocol/frame.h"
@@ -25,11 +26,27 @@ namespace {
 constexpr int kFirstFreeFd = 10;
 constexpr std::chrono::milliseconds kExitGrace{500};
 
-int dup_above(int fd) {
+// Closes a descriptor on every path out of start().
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd = -1) : fd_(fd) {}
+  ~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+OwnedFd dup_above(int fd) {
+  OwnedFd original(fd);
   int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, kFirstFreeFd);
-  ::close(fd);
-  if (moved < 0) throw Error(std::string("fcntl: ") + std::strerror(errno));
-  return moved;
+  if (moved < 0) throw ModuleFailure(std::string("fcntl: ") + std::strerror(errno));
+  return OwnedFd(moved);
 }
 
 std::vector<std::string> split_words(const std::string& text) {
@@ -84,13 +101,6 @@ void ModuleClient::start() {
     auto backoff = std::chrono::milliseconds(50) * (1 << std::min(consecutive_failures_ - 1, 5));
     std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds(2)));
   }
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    throw ModuleFailure(std::string("socketpair: ") + std::strerror(errno));
-  }
-  int engine_end = dup_above(pair[0]);
-  int module_end = dup_above(pair[1]);
-
   std::vector<std::string> arguments = {module_host_path()};
   if (spec_.require_namespaces) arguments.emplace_back("--require-namespaces");
   if (spec_.network) arguments.emplace_back("--network");
@@ -114,12 +124,20 @@ void ModuleClient::start() {
   std::string locale_variable = "LANG=C.UTF-8";
   char* environment[] = {path_variable.data(), locale_variable.data(), nullptr};
 
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    throw ModuleFailure(std::string("socketpair: ") + std::strerror(errno));
+  }
+  OwnedFd spare(pair[1]);
+  OwnedFd engine_end = dup_above(pair[0]);
+  OwnedFd module_end = dup_above(spare.release());
+
   // The socket on fd 3, stdin and stdout on /dev/null, stderr to the module
   // log, every other descriptor closed; a process group of its own, so the
   // host and the module it forked die together.
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, module_end, 3);
+  posix_spawn_file_actions_adddup2(&actions, module_end.get(), 3);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   if (!spec_.log_file.empty()) {
@@ -139,13 +157,11 @@ void ModuleClient::start() {
   int spawned = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environment);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  ::close(module_end);
   if (spawned != 0) {
-    ::close(engine_end);
     throw ModuleFailure("the " + spec_.module + " module could not be started: " + std::strerror(spawned));
   }
   pid_ = pid;
-  socket_ = engine_end;
+  socket_ = engine_end.release();
   // Non-blocking, so a module that stops reading cannot hold the engine in
   // a send past the deadline.
   ::fcntl(socket_, F_SETFL, ::fcntl(socket_, F_GETFL) | O_NONBLOCK);
@@ -209,21 +225,26 @@ std::string ModuleClient::reap() {
   if (pid_ < 0) return {};
   if (socket_ >= 0) ::close(socket_);
   socket_ = -1;
-  int status = 0;
+  // Wait a little for the host to end by itself, without reaping it: while
+  // its zombie stands, its process group id cannot be reused, so killing
+  // the group reaches only what the host and its module left behind.
+  siginfo_t info{};
   auto give_up = std::chrono::steady_clock::now() + kExitGrace;
-  pid_t done = 0;
-  while ((done = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < give_up) {
+  bool ended = false;
+  while (std::chrono::steady_clock::now() < give_up) {
+    info.si_pid = 0;
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) break;
+    if (info.si_pid == pid_) {
+      ended = true;
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  std::string ending;
-  if (done == 0) {
-    ::kill(-pid_, SIGKILL);  // the whole group: the host and the module it forked
-    ::waitpid(pid_, &status, 0);
-    ending = "was killed by the engine";
-  } else if (done > 0) {
-    ::kill(-pid_, SIGKILL);  // anything the module left behind in its group
-    ending = describe_status(status);
+  ::killpg(pid_, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
+  std::string ending = ended ? describe_status(status) : "was killed by the engine";
   pid_ = -1;
   return ending;
 }
