@@ -326,6 +326,13 @@ class SqlCipherStoreImpl final : public Store {
     return CrlRecord{select.column_int(0), select.column_text(1), select.column_text(2), select.column_blob(3)};
   }
 
+  void record_event(const ExitEvent& event, const AuditEvent& audit) override {
+    write([&] {
+      add_event(event);
+      append_audit_in_transaction(audit);
+    });
+  }
+
   std::vector<std::string> deliveries(std::int64_t event_id) override {
     Statement select(*connection_, "SELECT module FROM outbox_deliveries WHERE event_id = ?1 ORDER BY module");
     select.bind(1, event_id);

@@ -174,6 +174,10 @@ class Store {
 
   virtual std::optional<CrlRecord> find_crl(std::int64_t number) = 0;
 
+  // Records an event that changes no state (a client retrieved a pending
+  // request) with its audit entry, in one transaction.
+  virtual void record_event(const ExitEvent& event, const AuditEvent& audit) = 0;
+
   // The outbox, oldest first; which modules acknowledged an event; and
   // its removal once every interested module has.
   virtual std::vector<OutboxRecord> outbox() = 0;

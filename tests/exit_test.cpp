@@ -22,7 +22,7 @@ constexpr char kPythonExit[] = R"py(
 hello = read()
 directory = hello["config"]["dir"]
 write({"type": "hello", "protocol": 1, "name": "recorder",
-       "events": ["certificate_issued", "request_pending", "crl_issued"]})
+       "events": ["certificate_issued", "request_pending", "request_retrieved", "crl_issued"]})
 while True:
     message = read()
     if message["type"] == "shutdown":
@@ -116,11 +116,13 @@ TEST_F(ExitTest, ModulesHearOnlyTheEventsTheyAskedFor) {
   init();
   add_exit_modules(python_exit());
   open();
-  submit("sub.example", nullptr, "subca");  // request_pending
+  Disposition pending = submit("sub.example", nullptr, "subca");  // request_pending
+  engine_->retrieve_for_client(pending.request_id, "client");     // request_retrieved
   Disposition issued = submit("www.example");
   engine_->revoke(*issued.serial, "superseded", std::nullopt, "test");  // certificate_revoked: not asked for
   EXPECT_TRUE(engine_->deliver_events().empty());
-  EXPECT_EQ(testing::read_file(directory_ / "recorded" / "events.log"), "1 request_pending\n2 certificate_issued\n");
+  EXPECT_EQ(testing::read_file(directory_ / "recorded" / "events.log"),
+            "1 request_pending\n2 request_retrieved\n3 certificate_issued\n");
   EXPECT_TRUE(ca_->store().outbox().empty());
 }
 

@@ -82,7 +82,7 @@ void run_submit(const CaContext& context, const SubmitCommand& command) {
 
 void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out) {
   OpenCa opened = open(context);
-  print_disposition(context, opened.engine->retrieve(id), out);
+  print_disposition(context, opened.engine->retrieve_for_client(id, engine::local_actor()), out);
 }
 
 void run_admin_list(const CaContext& context, const std::string& state_name) {

@@ -319,6 +319,15 @@ Disposition Engine::retrieve(std::int64_t id) {
   return disposition;
 }
 
+Disposition Engine::retrieve_for_client(std::int64_t id, const std::string& requester) {
+  Disposition disposition = retrieve(id);
+  if (disposition.state == RequestState::kPending) {
+    ca_.store().record_event({"request_retrieved", id, {}, {}},
+                             {requester, "request_retrieved", {{"request_id", id}}});
+  }
+  return disposition;
+}
+
 std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestState> state) {
   return ca_.store().list_requests(state);
 }

@@ -59,6 +59,9 @@ class Engine {
   Disposition submit(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
                      const std::string& requester);
   Disposition retrieve(std::int64_t id);
+  // retrieve() on behalf of a client (RetrievePending): a pending request's
+  // exit modules hear that its requester asked (request_retrieved).
+  Disposition retrieve_for_client(std::int64_t id, const std::string& requester);
   std::vector<storage::RequestRecord> list(std::optional<storage::RequestState> state);
 
   // Administration. Each refuses what makes no sense with a clear Error.
