@@ -212,6 +212,23 @@ TEST(Init, SubordinateRequestIsSignedByTheParentAndInstalled) {
   EXPECT_EQ(log[1].event, "ca_certificate_installed");
 }
 
+TEST(Init, TwoInitsRacingOnOneDirectoryMakeOneCa) {
+  CliFixture cli;
+  std::string init = quote(CUSTOS_CLI) + " --dir ca init --subject 'CN=Racing Root' --key ec-p256 --pin-file pin";
+  CommandResult raced = run_command("cd " + quote(cli.work().string()) + " && (" + init + " > one.out 2>&1; echo $? > one.status) & (" +
+                                    init + " > two.out 2>&1; echo $? > two.status) & wait");
+  ASSERT_EQ(raced.status, 0);
+  std::string one = testing::read_file(cli.work() / "one.status");
+  std::string two = testing::read_file(cli.work() / "two.status");
+  EXPECT_EQ((one == "0\n") + (two == "0\n"), 1) << testing::read_file(cli.work() / "one.out")
+                                                  << testing::read_file(cli.work() / "two.out");
+  EXPECT_TRUE(succeeded(cli.custos("--dir ca config")));
+  EXPECT_TRUE(succeeded(run_command("openssl verify -CAfile " + quote((cli.work() / "ca" / "ca.pem").string()) + " " +
+                                    quote((cli.work() / "ca" / "ca.pem").string()))));
+  EXPECT_EQ(cli.token_object_count(), 3u) << "the winner's key pair and database key, and nothing of the loser's";
+  EXPECT_FALSE(std::filesystem::exists(cli.work() / "ca" / ".init-in-progress"));
+}
+
 TEST(Init, ATokenThatOnlySharesTheLabelIsRefused) {
   CliFixture cli;
   ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=Serial Root' --key ec-p256", true)));

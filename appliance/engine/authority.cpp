@@ -142,6 +142,18 @@ InitResult make_ca(const InitOptions& options, const CaPaths& paths, hsm::Token&
     std::filesystem::permissions(paths.directory, std::filesystem::perms::owner_all);
     rollback.made_directory();
   }
+  // One init at a time in a directory: the second finds the marker and
+  // leaves, changing nothing; the check is made again under it.
+  std::filesystem::path marker = paths.directory / ".init-in-progress";
+  int marker_fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (marker_fd < 0) {
+    throw Error(errno == EEXIST ? "another custos init is running in " + paths.directory.string() +
+                                      " (if none is, remove " + marker.string() + ")"
+                                : "cannot create " + marker.string() + ": " + std::strerror(errno));
+  }
+  ::close(marker_fd);
+  rollback.made_file(marker);
+  check_new_directory(paths);
 
   CaConfig config;
   config.ca.name = common_name_or(subject, options.subject);
@@ -211,6 +223,7 @@ InitResult make_ca(const InitOptions& options, const CaPaths& paths, hsm::Token&
   write_file_atomic(paths.config, render_new_config(config), 0600);
   rollback.made_file(paths.config);
   result.config = load_config(paths.config);
+  std::filesystem::remove(marker);
   return result;
 }
 
@@ -235,6 +248,9 @@ InitResult init_ca(const InitOptions& options) {
   if (options.validity_days < 1) throw Error("--days must be at least 1");
   if (options.subordinate != options.csr_out.has_value()) {
     throw UsageError("--subordinate and --csr-out FILE go together");
+  }
+  if (options.csr_out && std::filesystem::exists(*options.csr_out)) {
+    throw Error(options.csr_out->string() + " exists; init does not overwrite it");
   }
   ossl::Ptr<X509_NAME> subject;
   try {
