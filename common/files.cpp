@@ -102,6 +102,15 @@ SecureBuffer read_private_file(const std::filesystem::path& path, std::size_t ma
 
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> contents,
                        unsigned mode) {
+  // A device, FIFO or terminal (/dev/stdout, a pipe) is written in place:
+  // renaming a file over it would replace it, as root even /dev/null.
+  std::error_code ignored;
+  if (std::filesystem::exists(path, ignored) && !std::filesystem::is_regular_file(path, ignored)) {
+    FileDescriptor target(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (target.get() < 0) throw Error("cannot open " + path.string() + ": " + errno_text());
+    write_all(target.get(), path, contents.data(), contents.size());
+    return;
+  }
   std::filesystem::path temporary = path;
   temporary += ".tmp-" + std::to_string(::getpid());
   FileDescriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));

@@ -24,6 +24,7 @@ SecureBuffer read_private_file(const std::filesystem::path& path, std::size_t ma
 
 // Writes `contents` to a temporary file beside `path`, fsyncs it and renames
 // it over `path`, so a reader sees the old file or the new one, never half.
+// A `path` that is a device, FIFO or terminal is written in place instead.
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> contents,
                        unsigned mode = 0644);
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents,

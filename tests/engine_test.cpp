@@ -220,7 +220,7 @@ TEST_F(EngineTest, AClaimedRequestCannotBeDeniedEditedOrResubmittedAgain) {
 TEST_F(EngineTest, ACaCertificateForAnotherKeyIsRefused) {
   init();
   testing::CommandResult made = testing::run_command(
-      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=Impostor "
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + (directory_ / "impostor.key").string() + " -subj /CN=Impostor "
       "-days 1 -out " + (directory_ / "ca.pem").string());
   ASSERT_EQ(made.status, 0) << made.err;
   try {

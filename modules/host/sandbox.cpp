@@ -18,6 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
+#include <utility>
 
 namespace custos::host {
 namespace {
@@ -162,11 +164,43 @@ void map_ids(int proc_self, uid_t uid, gid_t gid) {
   write_proc_file(proc_self, "gid_map", "0 " + std::to_string(gid) + " 1\n");
 }
 
+// A root host's waiting parent writes the module's user-namespace maps for
+// it, so the module — already uid 65534 — never has to become dumpable (and
+// so ptraceable by other uid-65534 processes) to write its own. The child
+// asks with one byte on `request` once it has unshared; the parent answers
+// '0' or '1' on `reply`. `proc` is /proc, opened before the pivot.
+struct MapService {
+  int request[2] = {-1, -1};
+  int reply[2] = {-1, -1};
+  int proc = -1;
+};
+
 // Waits for the child that runs the module in the new pid namespace, and
 // ends the same way it did, so the engine learns the module's fate.
-[[noreturn]] void wait_and_pass_on(pid_t child) {
+[[noreturn]] void wait_and_pass_on(pid_t child, const MapService* service) {
   // Only the child talks to the engine: when it dies, the engine must see
-  // the socket close.
+  // the socket close. What the map service needs moves to 3, 4 and 5 (the
+  // socket on 3 goes with it), and everything above is closed.
+  if (service != nullptr) {
+    ::dup2(service->request[0], 3);
+    ::dup2(service->reply[1], 4);
+    ::dup2(service->proc, 5);
+    ::closefrom(6);
+    char asked = 0;
+    if (::read(3, &asked, 1) == 1) {
+      std::string pid = std::to_string(child);
+      bool mapped = true;
+      for (const auto& [name, text] : {std::pair{"/setgroups", "deny"}, std::pair{"/uid_map", "0 65534 1\n"},
+                                       std::pair{"/gid_map", "0 65534 1\n"}}) {
+        int fd = ::openat(5, (pid + name).c_str(), O_WRONLY | O_CLOEXEC);
+        std::string value(text);
+        mapped = mapped && fd >= 0 && ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+        if (fd >= 0) ::close(fd);
+      }
+      char answer = mapped ? '0' : '1';
+      [[maybe_unused]] ssize_t written = ::write(4, &answer, 1);
+    }
+  }
   ::closefrom(STDERR_FILENO + 1);
   rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
@@ -180,7 +214,7 @@ void map_ids(int proc_self, uid_t uid, gid_t gid) {
   std::_Exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
-// Root inside the user namespace is nobody outside, but holds every
+// Root inside a user namespace is nobody outside, but holds every
 // capability within its namespaces; the module needs none.
 void drop_capabilities() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -225,10 +259,23 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
     got = try_unshare(wanted);
   }
 
+  std::optional<MapService> service;
   if ((got & CLONE_NEWPID) != 0) {
+    if (root) {
+      service.emplace();
+      service->proc = ::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (service->proc < 0 || ::pipe2(service->request, O_CLOEXEC) != 0 || ::pipe2(service->reply, O_CLOEXEC) != 0) {
+        refuse("cannot prepare the user namespace maps: " + errno_text());
+      }
+    }
     pid_t child = ::fork();
     if (child < 0) refuse("fork: " + errno_text());
-    if (child > 0) wait_and_pass_on(child);
+    if (child > 0) wait_and_pass_on(child, service ? &*service : nullptr);
+    if (service) {
+      ::close(service->request[0]);
+      ::close(service->reply[1]);
+      ::close(service->proc);
+    }
     // The module dies with its waiting parent, whoever kills that.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // /proc/self was the parent's; this process is another.
@@ -252,13 +299,26 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
     // Changing uid cleared the parent-death signal: the module must still
     // die with its waiting parent.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    // Changing uid made the process non-dumpable, which hands its /proc
-    // files to root; it needs them for its user namespace's maps. It is
-    // made non-dumpable again below, for good.
-    if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) refuse("PR_SET_DUMPABLE failed: " + errno_text());
-    if (::unshare(CLONE_NEWUSER) == 0) {
-      got |= CLONE_NEWUSER;
-      map_ids(proc_self, kNobody, kNobody);
+    if (service) {
+      // The waiting parent, still root, writes the maps: this process stays
+      // non-dumpable throughout.
+      if (::unshare(CLONE_NEWUSER) == 0) {
+        char answer = '1';
+        if (::write(service->request[1], "M", 1) == 1 && ::read(service->reply[0], &answer, 1) == 1 && answer == '0') {
+          got |= CLONE_NEWUSER;
+        }
+      }
+      ::close(service->request[1]);
+      ::close(service->reply[0]);
+    } else {
+      // No waiting parent (no pid namespace): changing uid made the process
+      // non-dumpable, which hands its /proc files to root, and it needs them
+      // for its maps. It is made non-dumpable again below, for good.
+      if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) refuse("PR_SET_DUMPABLE failed: " + errno_text());
+      if (::unshare(CLONE_NEWUSER) == 0) {
+        got |= CLONE_NEWUSER;
+        map_ids(proc_self, kNobody, kNobody);
+      }
     }
   }
   ::close(proc_self);
