@@ -48,6 +48,17 @@ while True:
     write(verdict)
 )py";
 
+// The message of the custos::Error `action` throws, or "" when it throws none.
+template <typename Action>
+std::string error_of(Action&& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "";
+}
+
 class EngineTest : public testing::EngineFixture {
  protected:
   void use_python_policy() {
@@ -170,14 +181,6 @@ TEST_F(EngineTest, AdministrationRefusesWhatMakesNoSense) {
   init();
   open();
   Disposition issued = submit("www.example");
-  auto error_of = [](auto&& action) -> std::string {
-    try {
-      action();
-    } catch (const Error& error) {
-      return error.what();
-    }
-    return "";
-  };
   EXPECT_EQ(error_of([&] { engine_->resubmit(issued.request_id, "test"); }),
             "request 1 is issued; only a pending, denied or failed request can be resubmitted");
   EXPECT_EQ(error_of([&] { engine_->deny(issued.request_id, "", "test"); }),
@@ -201,14 +204,6 @@ TEST_F(EngineTest, AClaimedRequestCannotBeDeniedEditedOrResubmittedAgain) {
   // Another administrator's resubmission has claimed it and is deciding.
   ca_->store().change_request_state(pending.request_id, {RequestState::kPending}, RequestState::kReceived,
                                     "resubmitted by an administrator", std::nullopt, {"other", "request_resubmitted", {}});
-  auto error_of = [](auto&& action) -> std::string {
-    try {
-      action();
-    } catch (const Error& error) {
-      return error.what();
-    }
-    return "";
-  };
   EXPECT_NE(error_of([&] { engine_->deny(pending.request_id, "", "test"); }).find("only a pending request"),
             std::string::npos);
   EXPECT_NE(error_of([&] { engine_->set_attribute(pending.request_id, "x", "y", "test"); }).find("only a pending"),
