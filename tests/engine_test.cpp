@@ -212,6 +212,25 @@ TEST_F(EngineTest, AClaimedRequestCannotBeDeniedEditedOrResubmittedAgain) {
   EXPECT_EQ(engine_->retrieve(pending.request_id).state, RequestState::kReceived);
 }
 
+TEST_F(EngineTest, TheCertificateCarriesTheRequestsSubjectByteForByte) {
+  init();
+  open();
+  // A multi-valued RDN (CN and OU in one set), which RFC 4514 text cannot
+  // be parsed back into by the CLI's name syntax.
+  ossl::Ptr<X509_NAME> subject(X509_NAME_new());
+  X509_NAME_add_entry_by_txt(subject.get(), "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("both.example"),
+                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(subject.get(), "OU", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("PKI"), -1, -1,
+                             1);
+  ossl::Ptr<X509_EXTENSION> san = testing::san_extension("DNS:both.example");
+  std::vector<std::uint8_t> request = testing::make_request(key_.get(), subject.get(), {san.get()});
+  Disposition issued = engine_->submit(request, {}, "test");
+  ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message;
+  ossl::Ptr<X509> certificate = certificate_of(issued);
+  EXPECT_EQ(ossl::to_der(X509_get_subject_name(certificate.get()), i2d_X509_NAME, "subject"),
+            ossl::to_der(subject.get(), i2d_X509_NAME, "subject"));
+}
+
 TEST_F(EngineTest, ACaCertificateForAnotherKeyIsRefused) {
   init();
   testing::CommandResult made = testing::run_command(

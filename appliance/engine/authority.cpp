@@ -110,15 +110,6 @@ std::string common_name_or(const X509_NAME* name, const std::string& fallback) {
   return text;
 }
 
-// A positive serial of 127 random bits from the token (RFC 5280 allows 20
-// octets; the CA/Browser Forum asks for at least 64 bits of randomness).
-std::vector<std::uint8_t> random_serial(hsm::Token& token) {
-  std::vector<std::uint8_t> serial = token.random_bytes(16);
-  serial[0] &= 0x7f;
-  serial[0] |= 0x40;  // keeps the full length and so never zero
-  return serial;
-}
-
 void check_new_directory(const CaPaths& paths) {
   if (std::filesystem::exists(paths.config)) {
     throw Error(paths.directory.string() + " already holds a CA (" + paths.config.filename().string() +
@@ -237,6 +228,12 @@ CaPaths::CaPaths(std::filesystem::path dir)
       token_lock(directory / ".token.lock") {}
 
 std::string local_actor() { return "cli uid=" + std::to_string(::getuid()); }
+
+std::vector<std::uint8_t> random_serial(hsm::Token& token) {
+  std::vector<std::uint8_t> serial = token.random_bytes(16);
+  serial[0] = static_cast<std::uint8_t>((serial[0] & 0x3f) | 0x40);
+  return serial;
+}
 
 InitResult init_ca(const InitOptions& options) {
   CaPaths paths(options.directory);

@@ -104,4 +104,9 @@ class CertificateAuthority {
 // The actor name the CLI records in the audit log: "cli uid=N".
 std::string local_actor();
 
+// A positive 128-bit serial from the token's generator: the top bit clear,
+// the next set, so it keeps its full length and is never zero (RFC 5280
+// allows 20 octets; the CA/Browser Forum asks for 64 random bits at least).
+std::vector<std::uint8_t> random_serial(hsm::Token& token);
+
 }  // namespace custos::engine

@@ -25,14 +25,14 @@ using storage::RequestState;
 constexpr int kSerialAttempts = 5;
 constexpr std::time_t kStaleReceivedSeconds = 600;
 constexpr std::int64_t kMaxValidityDays = 36500;
-constexpr std::size_t kMaxCertificateFileBytes = 1 << 20;
-
-// A positive 128-bit serial from the token's generator: the top bit clear,
-// the next set, so it keeps its full length and is never zero.
-std::vector<std::uint8_t> random_serial(hsm::Token& token) {
-  std::vector<std::uint8_t> serial = token.random_bytes(16);
-  serial[0] = static_cast<std::uint8_t>((serial[0] & 0x3f) | 0x40);
-  return serial;
+// The request's subject exactly as it signed it (DER), not re-read from
+// its text form, which cannot carry every name a request may hold.
+ossl::Ptr<X509_NAME> request_subject(const std::vector<std::uint8_t>& request_der) {
+  const unsigned char* cursor = request_der.data();
+  ossl::Ptr<X509_REQ> request(d2i_X509_REQ(nullptr, &cursor, static_cast<long>(request_der.size())));
+  ossl::Ptr<X509_NAME> subject(request ? X509_NAME_dup(X509_REQ_get_subject_name(request.get())) : nullptr);
+  if (!subject) throw Error("reading the request's subject: " + ossl::last_error());
+  return subject;
 }
 
 unsigned key_usage_bits(const std::vector<std::string>& names) {
@@ -107,8 +107,7 @@ std::string dotted_oid(const std::string& text) {
 }
 
 std::vector<std::uint8_t> serial_bytes(const std::string& hex) {
-  std::vector<std::uint8_t> bytes = from_hex(hex.size() % 2 == 0 ? hex : "0" + hex);
-  return bytes;
+  return from_hex(hex.size() % 2 == 0 ? hex : "0" + hex);
 }
 
 }  // namespace
@@ -397,18 +396,15 @@ Disposition Engine::issue(const storage::RequestRecord& record, const x509::Chec
   std::string notes;
 
   x509::CertificateSpec spec;
-  try {
-    if (properties.subject) {
+  if (properties.subject) {
+    try {
       spec.subject = x509::parse_name(*properties.subject);
-    } else {
-      spec.subject = x509::parse_name(checked.subject.empty() ? "/" : checked.subject);
-    }
-  } catch (const Error& error) {
-    if (!checked.subject.empty() || properties.subject) {
-      return settle(record.id, from, RequestState::kDenied, std::string("the subject: ") + error.what(), actor,
+    } catch (const Error& error) {
+      return settle(record.id, from, RequestState::kDenied, std::string("the verdict's subject: ") + error.what(), actor,
                     "request_denied");
     }
-    spec.subject.reset(X509_NAME_new());
+  } else {
+    spec.subject = request_subject(checked.der);
   }
   spec.subject_public_key = checked.public_key;
   if (properties.san) {

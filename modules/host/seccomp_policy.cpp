@@ -94,8 +94,6 @@ const std::vector<Allowed> kExec = {
     {"sched_getaffinity", "runtime start-up (CPU count)"},
     {"mprotect", "the loader maps libraries (PROT_EXEC of files in the read-only view)"},
 };
-// kExecStart and kExec for an exec: module; kExecStart alone while a shared
-// object is loaded.
 
 // Writing a file into place in the one writable directory.
 const std::vector<Allowed> kFiles = {
