@@ -79,6 +79,11 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
         PRIMARY KEY (event_id, module)
       );
     )sql",
+    // 4: a client that retries a pending request (EST) sends the same
+    // request again; this finds it without reading every request.
+    R"sql(
+      CREATE INDEX requests_by_csr ON requests (csr);
+    )sql",
 };
 
 constexpr const char* kRequestColumns =
@@ -192,6 +197,16 @@ class SqlCipherStoreImpl final : public Store {
     Statement select(*connection_, std::string("SELECT ") + kRequestColumns +
                                        " FROM requests r LEFT JOIN certificates c ON c.request_id = r.id WHERE r.id = ?1");
     select.bind(1, id);
+    if (!select.step()) return std::nullopt;
+    return read_request(select);
+  }
+
+  std::optional<RequestRecord> find_request_by_csr(const std::vector<std::uint8_t>& csr,
+                                                  const std::string& requester) override {
+    Statement select(*connection_, std::string("SELECT ") + kRequestColumns +
+                                       " FROM requests r LEFT JOIN certificates c ON c.request_id = r.id"
+                                       " WHERE r.csr = ?1 AND r.requester = ?2 ORDER BY r.id DESC LIMIT 1");
+    select.bind(1, csr).bind(2, requester);
     if (!select.step()) return std::nullopt;
     return read_request(select);
   }

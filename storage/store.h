@@ -137,6 +137,9 @@ class Store {
   virtual std::int64_t add_request(const NewRequest& request, const AuditEvent& audit,
                                    const std::optional<ExitEvent>& event = std::nullopt) = 0;
   virtual std::optional<RequestRecord> find_request(std::int64_t id) = 0;
+  // The newest request `requester` made with exactly these DER bytes.
+  virtual std::optional<RequestRecord> find_request_by_csr(const std::vector<std::uint8_t>& csr,
+                                                           const std::string& requester) = 0;
   // Newest first; all states when `state` is unset.
   virtual std::vector<RequestRecord> list_requests(std::optional<RequestState> state) = 0;
 
@@ -200,7 +203,7 @@ class SqlCipherStore {
   static std::unique_ptr<Store> open(const std::filesystem::path& path, const SecureBuffer& key,
                                      const std::string& expected_database_id);
 
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 };
 
 }  // namespace custos::storage

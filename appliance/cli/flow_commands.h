@@ -1,7 +1,8 @@
 // The request-flow and administration commands of the custos CLI: submit,
-// retrieve, admin …, crl. Each opens the CA (token and store) in this
-// process, runs the engine, prints the result (JSON with --json) and
-// throws custos::Error on failure.
+// retrieve, admin …, crl. Each goes through the custosd serving the CA
+// directory when one runs, else opens the CA (token and store) in this
+// process (ca_service.h); prints the result (JSON with --json) and throws
+// custos::Error on failure.
 #pragma once
 
 #include <filesystem>

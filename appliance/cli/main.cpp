@@ -7,7 +7,10 @@
 
 #include "appliance/cli/commands.h"
 #include "appliance/cli/flow_commands.h"
+#include "appliance/cli/main.h"
 #include "appliance/cli/module_test.h"
+#include "appliance/server/access.h"
+#include "appliance/server/daemon.h"
 #include "common/error.h"
 
 namespace {
@@ -52,7 +55,7 @@ std::optional<std::filesystem::path> optional_path(const std::string& text) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int custos::cli::run(int argc, char** argv) {
   CLI::App app{"custos: a certificate authority whose keys never leave a PKCS#11 token"};
   app.require_subcommand(1);
   std::string directory_text;
@@ -235,6 +238,38 @@ int main(int argc, char** argv) {
     };
   });
 
+  // serve (custosd)
+  custos::server::DaemonOptions daemon;
+  std::string listen;
+  std::string plain_listen;
+  int daemon_status = 0;
+  CLI::App* serve_command = opens_ca(app.add_subcommand(
+      "serve", "run the engine as a daemon (custosd): the local socket, HTTPS (REST, EST, OCSP, CRL); other "
+               "commands then go through it"));
+  serve_command->add_option("--listen", listen, "HTTPS HOST:PORT (default: [http] listen; off for none)");
+  serve_command->add_option("--plain-listen", plain_listen, "plain HTTP HOST:PORT for /crl and /ocsp only");
+  serve_command->callback([&] {
+    action = [&](const CaContext& context) {
+      daemon.directory = context.directory;
+      daemon.token = context.token;
+      if (!listen.empty()) daemon.listen = listen;
+      if (!plain_listen.empty()) daemon.plain_listen = plain_listen;
+      daemon_status = custos::server::run_daemon(daemon);
+    };
+  });
+
+  // hash-password
+  CLI::App* hash_command = app.add_subcommand(
+      "hash-password", "read a password from standard input and print its hash for [http.users.NAME] password_hash");
+  hash_command->callback([&] {
+    action = [&](const CaContext&) {
+      std::string password;
+      std::getline(std::cin, password);
+      if (password.empty()) throw custos::UsageError("give the password on standard input");
+      std::cout << custos::server::hash_password(password) << "\n";
+    };
+  });
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -253,5 +288,5 @@ int main(int argc, char** argv) {
     std::cerr << "custos: " << error.what() << "\n";
     return 1;
   }
-  return 0;
+  return daemon_status;
 }

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "appliance/engine/database_key.h"
 #include "appliance/x509/certificate.h"
@@ -330,6 +331,18 @@ std::unique_ptr<CertificateAuthority> CertificateAuthority::open(const std::file
   }
   return std::unique_ptr<CertificateAuthority>(
       new CertificateAuthority(std::move(paths), std::move(config), std::move(token), std::move(store)));
+}
+
+void CertificateAuthority::reload_config() {
+  CaConfig reloaded = load_config(paths_.config);
+  auto keys_of = [](const CaConfig& config) {
+    return std::tie(config.ca.subject, config.ca.key.label, config.ca.key.id, config.token.module, config.token.label,
+                    config.database.file, config.database.id, config.database.key.label, config.database.key.id);
+  };
+  if (keys_of(reloaded) != keys_of(config_)) {
+    throw Error(paths_.config.string() + ": [ca], [token] and [database] changed; they take effect only on restart");
+  }
+  config_ = std::move(reloaded);
 }
 
 ossl::Ptr<X509> CertificateAuthority::install_certificate(const std::string& pem, const std::string& actor) {

@@ -80,6 +80,11 @@ class CertificateAuthority {
                                                     const TokenOptions& options);
 
   const CaConfig& config() const { return config_; }
+  // Reads custos.toml again (custosd on SIGHUP): profiles, modules,
+  // publication, roles and the front end may change; [ca], [token] and
+  // [database] describe keys on the token and may not. Throws custos::Error
+  // and keeps the configuration in force when the file is wrong.
+  void reload_config();
   const CaPaths& paths() const { return paths_; }
   hsm::Token& token() { return *token_; }
   storage::Store& store() { return *store_; }

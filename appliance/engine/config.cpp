@@ -1,5 +1,7 @@
 #include "appliance/engine/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -88,7 +90,7 @@ T parsed(std::optional<T> value, const std::string& key, const std::string& allo
 ProfileSection read_profile(const std::string& name, const toml::table& table) {
   TableReader reader(table, "profiles." + name,
                      {"decision", "validity_days", "key_types", "key_usage", "extended_key_usage", "san_required", "ca",
-                      "path_length"});
+                      "path_length", "unauthenticated"});
   ProfileSection profile;
   profile.name = name;
   profile.decision = reader.text("decision");
@@ -119,7 +121,79 @@ ProfileSection read_profile(const std::string& name, const toml::table& table) {
       throw Error("'" + reader.qualified("path_length") + "' needs ca = true and a value of 0 or more");
     }
   }
+  profile.unauthenticated = reader.text_or("unauthenticated", "refuse");
+  if (profile.unauthenticated != "refuse" && profile.unauthenticated != "pend" && profile.unauthenticated != "issue") {
+    throw Error("'" + reader.qualified("unauthenticated") + "' must be refuse, pend or issue");
+  }
   return profile;
+}
+
+bool is_identity(const std::string& identity) {
+  auto all_of = [](std::string_view text, auto predicate) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), predicate);
+  };
+  std::string_view rest(identity);
+  if (identity.starts_with("uid:")) return all_of(rest.substr(4), [](char c) { return std::isdigit(c) != 0; });
+  if (identity.starts_with("user:")) return all_of(rest.substr(5), [](char c) { return std::isgraph(c) != 0 && c != ':'; });
+  if (identity.starts_with("cert:")) {
+    return rest.size() == 5 + 64 && all_of(rest.substr(5), [](char c) { return std::isxdigit(c) != 0 && !std::isupper(c); });
+  }
+  return false;
+}
+
+RolesSection read_roles(const TableReader& reader) {
+  RolesSection roles;
+  roles.configured = true;
+  roles.allow_officer_administrator = reader.flag_or("allow_officer_administrator", false);
+  for (Role role : {Role::kAdministrator, Role::kOfficer, Role::kAuditor, Role::kOperator}) {
+    std::string key(role_name(role));
+    for (const std::string& identity : reader.texts_or_empty(key)) {
+      if (!is_identity(identity)) {
+        throw Error("'roles." + key + "' holds '" + identity +
+                    "': an identity is uid:N, user:NAME or cert:SHA256 (64 lower-case hex digits)");
+      }
+      roles.grants[identity].push_back(role);
+    }
+  }
+  if (!roles.allow_officer_administrator) {
+    for (const auto& [identity, granted] : roles.grants) {
+      bool officer = std::find(granted.begin(), granted.end(), Role::kOfficer) != granted.end();
+      bool administrator = std::find(granted.begin(), granted.end(), Role::kAdministrator) != granted.end();
+      if (officer && administrator) {
+        throw Error("'" + identity + "' is both officer and administrator; separate the duties or set "
+                    "roles.allow_officer_administrator = true");
+      }
+    }
+  }
+  return roles;
+}
+
+HttpSection read_http(const TableReader& reader, const toml::table& table) {
+  HttpSection http;
+  http.listen = reader.text_or("listen", http.listen);
+  http.plain_listen = reader.text_or("plain_listen", "");
+  http.hostnames = reader.texts_or_empty("hostnames");
+  http.certificate = reader.text_or("certificate", "");
+  http.key = reader.text_or("key", "");
+  if (http.certificate.empty() != http.key.empty()) throw Error("'http.certificate' and 'http.key' go together");
+  http.max_connections = reader.number_or("max_connections", http.max_connections);
+  if (http.max_connections < 1 || http.max_connections > 4096) throw Error("'http.max_connections' must be 1 to 4096");
+  http.est_profile = reader.text_or("est_profile", http.est_profile);
+  if (table.contains("users")) {
+    const toml::table& users = reader.table("users");
+    for (const auto& [name, node] : users) {
+      const toml::table* user = node.as_table();
+      std::string where = "http.users." + std::string(name.str());
+      if (user == nullptr) throw Error("'" + where + "' must be a table");
+      std::string hash = TableReader(*user, where, {"password_hash"}).text("password_hash");
+      if (!hash.starts_with("$argon2")) {
+        throw Error("'" + where + ".password_hash' must be a crypto_pwhash string ($argon2id$…); "
+                    "make one with custos hash-password");
+      }
+      http.users[std::string(name.str())] = hash;
+    }
+  }
+  return http;
 }
 
 ModuleSection read_module(const toml::table& table, const std::string& where) {
@@ -140,7 +214,8 @@ ModuleSection read_module(const toml::table& table, const std::string& where) {
 }
 
 CaConfig read_config(const toml::table& root) {
-  TableReader top(root, "", {"ca", "token", "database", "policy", "profiles", "exit", "crl", "aia", "sandbox"});
+  TableReader top(root, "", {"ca", "token", "database", "policy", "profiles", "exit", "crl", "aia", "sandbox", "roles",
+                             "server", "http", "ocsp"});
   CaConfig config;
 
   TableReader ca(top.table("ca"), "ca",
@@ -201,6 +276,32 @@ CaConfig read_config(const toml::table& root) {
     config.require_namespaces =
         TableReader(top.table("sandbox"), "sandbox", {"require_namespaces"}).flag_or("require_namespaces", true);
   }
+  if (root.contains("roles")) {
+    config.roles = read_roles(TableReader(top.table("roles"), "roles",
+                                          {"administrator", "officer", "auditor", "operator",
+                                           "allow_officer_administrator"}));
+  }
+  if (root.contains("server")) {
+    config.server.socket_group =
+        TableReader(top.table("server"), "server", {"socket_group"}).text_or("socket_group", "");
+  }
+  if (root.contains("http")) {
+    config.http = read_http(TableReader(top.table("http"), "http",
+                                        {"listen", "plain_listen", "hostnames", "certificate", "key",
+                                         "max_connections", "est_profile", "users"}),
+                            top.table("http"));
+  }
+  if (root.contains("ocsp")) {
+    TableReader ocsp(top.table("ocsp"), "ocsp", {"signer", "response_validity_minutes", "signer_validity_days"});
+    std::string signer = ocsp.text_or("signer", "ca");
+    if (signer != "ca" && signer != "delegated") throw Error("'ocsp.signer' must be ca or delegated");
+    config.ocsp.delegated = signer == "delegated";
+    config.ocsp.response_validity_minutes = ocsp.number_or("response_validity_minutes", 60);
+    config.ocsp.signer_validity_days = ocsp.number_or("signer_validity_days", 30);
+    if (config.ocsp.response_validity_minutes < 1 || config.ocsp.signer_validity_days < 1) {
+      throw Error("'ocsp.response_validity_minutes' and 'ocsp.signer_validity_days' must be positive");
+    }
+  }
   if (root.contains("aia")) {
     TableReader aia(top.table("aia"), "aia", {"ocsp", "ca_issuers"});
     config.publication.ocsp_urls = aia.texts_or_empty("ocsp");
@@ -256,6 +357,20 @@ nlohmann::json policy_hello_config(const CaConfig& config) {
   nlohmann::json hello = config.policy.config;
   if (config.policy.module == "builtin:profiles") hello["profiles"] = config_to_json(config)["profiles"];
   return hello;
+}
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::kAdministrator:
+      return "administrator";
+    case Role::kOfficer:
+      return "officer";
+    case Role::kAuditor:
+      return "auditor";
+    case Role::kOperator:
+      return "operator";
+  }
+  return "?";
 }
 
 std::string_view database_key_method_name(DatabaseKeyMethod method) {
@@ -323,7 +438,8 @@ nlohmann::json config_to_json(const CaConfig& config) {
                             {"key_usage", profile.key_usage},
                             {"extended_key_usage", profile.extended_key_usage},
                             {"san_required", profile.san_required},
-                            {"ca", profile.ca}};
+                            {"ca", profile.ca},
+                            {"unauthenticated", profile.unauthenticated}};
     if (profile.path_length) entry["path_length"] = *profile.path_length;
     profiles[profile.name] = entry;
   }

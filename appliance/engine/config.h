@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,10 @@ struct ProfileSection {
   bool san_required = false;
   bool ca = false;
   std::optional<std::int64_t> path_length;
+  // What custosd does with a request from a client it could not
+  // authenticate: refuse it (the default), pend it for an officer, or
+  // issue it (closed networks only).
+  std::string unauthenticated = "refuse";
 };
 
 struct ModuleSection {
@@ -71,6 +76,44 @@ struct PublicationSection {
   std::vector<std::string> ca_issuers_urls;  // [aia] ca_issuers
 };
 
+// The common-criteria CA roles. Requesters need none.
+enum class Role { kAdministrator, kOfficer, kAuditor, kOperator };
+std::string_view role_name(Role role);  // "administrator", …
+
+// [roles]: who holds which role, as identities "uid:N" (a local user on
+// custosd's socket), "cert:SHA256" (a TLS client certificate's fingerprint,
+// lower-case hex) or "user:NAME" (HTTP basic auth against [http.users]).
+struct RolesSection {
+  bool configured = false;  // without [roles], custosd's own uid holds every role
+  std::map<std::string, std::vector<Role>> grants;  // identity → its roles
+  bool allow_officer_administrator = false;
+};
+
+// [server]: custosd's local socket, custosd.sock in the CA directory
+// (mode 0660), where the CLI finds it without reading custos.toml.
+struct ServerSection {
+  std::string socket_group;  // a group name or gid that may connect besides the owner
+};
+
+// [http]: custosd's HTTP front end.
+struct HttpSection {
+  std::string listen = "127.0.0.1:8443";  // HTTPS
+  std::string plain_listen;               // plain HTTP for /crl and /ocsp, off when empty
+  std::vector<std::string> hostnames;     // DNS names for the front end's own certificate
+  std::filesystem::path certificate;      // an operator's TLS certificate (PEM) …
+  std::filesystem::path key;              // … and key; else Custos issues one at first start
+  std::int64_t max_connections = 64;
+  std::string est_profile = "server";     // for /.well-known/est/simpleenroll without a label
+  std::map<std::string, std::string> users;  // [http.users.NAME] password_hash (crypto_pwhash_str)
+};
+
+// [ocsp]: who signs OCSP responses and for how long they are good.
+struct OcspSection {
+  bool delegated = false;               // signer = "delegated": an OCSP signing key of its own on the token
+  std::int64_t response_validity_minutes = 60;
+  std::int64_t signer_validity_days = 30;
+};
+
 struct CaConfig {
   CaSection ca;
   TokenSection token;
@@ -81,6 +124,10 @@ struct CaConfig {
   std::vector<ModuleSection> exits;
   PublicationSection publication;
   bool require_namespaces = true;  // [sandbox] require_namespaces
+  RolesSection roles;
+  ServerSection server;
+  HttpSection http;
+  OcspSection ocsp;
 
   const ProfileSection* find_profile(const std::string& name) const;
 };

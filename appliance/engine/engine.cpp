@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/csr.h"
@@ -279,7 +280,7 @@ std::vector<std::string> Engine::deliver_events() {
 }
 
 Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
-                           const std::string& requester) {
+                           const std::string& requester, bool hold_for_officer) {
   nlohmann::json attribute_json = nlohmann::json::object();
   for (const auto& [name, value] : attributes) attribute_json[name] = value;
   if (!attribute_json.contains("profile")) attribute_json["profile"] = "server";
@@ -307,12 +308,64 @@ Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map
       refused ? std::optional<storage::ExitEvent>(storage::ExitEvent{"request_denied", {}, {}, {}}) : std::nullopt);
   if (refused) return retrieve(id);
   storage::RequestRecord record = *ca_.store().find_request(id);
-  return decide(record, *checked, false, requester);
+  return decide(record, *checked, false, requester, hold_for_officer);
+}
+
+Disposition Engine::enroll(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
+                           const std::string& requester, bool hold_for_officer) {
+  std::optional<storage::RequestRecord> earlier =
+      ca_.store().find_request_by_csr(x509::request_der(request), requester);
+  if (earlier && earlier->state != RequestState::kRevoked && earlier->state != RequestState::kFailed) {
+    return retrieve_for_client(earlier->id, requester);
+  }
+  return submit(request, attributes, requester, hold_for_officer);
+}
+
+Disposition Engine::reenroll(std::span<const std::uint8_t> request, std::span<const std::uint8_t> current,
+                             const std::string& requester) {
+  const unsigned char* cursor = current.data();
+  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(current.size())));
+  if (!certificate) throw x509::RejectedRequest("re-enrollment needs the client's current certificate");
+  std::optional<storage::CertificateRecord> record = ca_.store().find_certificate(x509::serial_hex(certificate.get()));
+  if (!record || record->der != std::vector<std::uint8_t>(current.begin(), current.end())) {
+    throw x509::RejectedRequest("the client's certificate was not issued by this CA");
+  }
+  if (record->revocation) throw x509::RejectedRequest("the client's certificate is revoked (" + record->revocation->reason + ")");
+  if (X509_cmp_current_time(X509_get0_notAfter(certificate.get())) < 0) {
+    throw x509::RejectedRequest("the client's certificate has expired; enroll anew");
+  }
+  x509::CheckedRequest checked = x509::check_request(request);
+  ossl::Ptr<X509_NAME> subject = request_subject(checked.der);
+  if (X509_NAME_cmp(subject.get(), X509_get_subject_name(certificate.get())) != 0) {
+    throw x509::RejectedRequest("a re-enrollment request must carry the subject of the current certificate");
+  }
+  std::vector<x509::SubjectAltName> names;
+  int san_index = X509_get_ext_by_NID(certificate.get(), NID_subject_alt_name, -1);
+  if (san_index >= 0) {
+    const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(certificate.get(), san_index));
+    names = x509::parse_subject_alt_name({ASN1_STRING_get0_data(value), static_cast<std::size_t>(ASN1_STRING_length(value))});
+  }
+  auto sorted = [](std::vector<x509::SubjectAltName> list) {
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.type, a.value) < std::tie(b.type, b.value);
+    });
+    return list;
+  };
+  auto same = [&](const std::vector<x509::SubjectAltName>& a, const std::vector<x509::SubjectAltName>& b) {
+    return std::ranges::equal(sorted(a), sorted(b), [](const auto& x, const auto& y) {
+      return x.type == y.type && x.value == y.value;
+    });
+  };
+  if (!same(names, checked.san)) {
+    throw x509::RejectedRequest("a re-enrollment request must carry the subjectAltName of the current certificate");
+  }
+  storage::RequestRecord original = *ca_.store().find_request(record->request_id);
+  return submit(request, {{"profile", original.profile}, {"renews", record->serial}}, requester);
 }
 
 Disposition Engine::retrieve(std::int64_t id) {
   std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
-  if (!record) throw Error("there is no request " + std::to_string(id));
+  if (!record) throw NotFound("there is no request " + std::to_string(id));
   Disposition disposition{record->id, record->state, record->serial, record->message, {}};
   if (record->serial) disposition.certificate = ca_.store().find_certificate(*record->serial)->der;
   return disposition;
@@ -332,9 +385,9 @@ std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestS
 }
 
 Disposition Engine::decide(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                           bool resubmission, const std::string& actor) {
+                           bool resubmission, const std::string& actor, bool hold_for_officer) {
   try {
-    return ask_and_act(record, checked, resubmission, actor);
+    return ask_and_act(record, checked, resubmission, actor, hold_for_officer);
   } catch (const storage::StateConflict&) {
     throw;  // someone else moved the request on; nothing here to settle
   } catch (const std::exception& error) {
@@ -351,7 +404,7 @@ Disposition Engine::decide(const storage::RequestRecord& record, const x509::Che
 }
 
 Disposition Engine::ask_and_act(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                                bool resubmission, const std::string& actor) {
+                                bool resubmission, const std::string& actor, bool hold_for_officer) {
   // Every decision starts from "received": a new request, or one an
   // administrator's resubmission claimed.
   const std::vector<RequestState> from = {RequestState::kReceived};
@@ -368,6 +421,11 @@ Disposition Engine::ask_and_act(const storage::RequestRecord& record, const x509
     case protocol::Decision::kPend:
       return settle(record.id, from, RequestState::kPending, verdict.message, actor, "request_pending");
     case protocol::Decision::kIssue:
+      if (hold_for_officer) {
+        return settle(record.id, from, RequestState::kPending,
+                      "the client was not authenticated: an officer must approve the request (resubmit it)", actor,
+                      "request_pending");
+      }
       return issue(record, checked, verdict, from, actor);
   }
   throw Error("unknown verdict");
@@ -386,12 +444,19 @@ Disposition Engine::settle(std::int64_t id, const std::vector<RequestState>& fro
 Disposition Engine::issue(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
                           const protocol::Verdict& verdict, const std::vector<RequestState>& from,
                           const std::string& actor) {
-  const CaConfig& config = ca_.config();
-  const ProfileSection* profile = config.find_profile(record.profile);
+  const ProfileSection* profile = ca_.config().find_profile(record.profile);
   if (profile == nullptr) {
     return settle(record.id, from, RequestState::kDenied, "there is no profile '" + record.profile + "'", actor,
                   "request_denied");
   }
+  return form_and_sign(record, checked, verdict, *profile, from, actor);
+}
+
+Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
+                                  const protocol::Verdict& verdict, const ProfileSection& profile_section,
+                                  const std::vector<RequestState>& from, const std::string& actor) {
+  const CaConfig& config = ca_.config();
+  const ProfileSection* profile = &profile_section;
   const protocol::CertificateProperties properties = verdict.certificate.value_or(protocol::CertificateProperties{});
   std::string notes;
 
@@ -507,7 +572,7 @@ Disposition Engine::issue(const storage::RequestRecord& record, const x509::Chec
 
 storage::RequestRecord Engine::pending_request(std::int64_t id) {
   std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
-  if (!record) throw Error("there is no request " + std::to_string(id));
+  if (!record) throw NotFound("there is no request " + std::to_string(id));
   if (record->state != RequestState::kPending) {
     throw Error("request " + std::to_string(id) + " is " + std::string(storage::request_state_name(record->state)) +
                 "; only a pending request can be changed");
@@ -517,7 +582,7 @@ storage::RequestRecord Engine::pending_request(std::int64_t id) {
 
 Disposition Engine::resubmit(std::int64_t id, const std::string& actor) {
   std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
-  if (!record) throw Error("there is no request " + std::to_string(id));
+  if (!record) throw NotFound("there is no request " + std::to_string(id));
   // A request left "received" by an engine that died deciding it may be
   // taken up once it has been still for a while; a live one may not.
   bool stale = record->state == RequestState::kReceived &&
@@ -605,7 +670,7 @@ void Engine::revoke(const std::string& serial_text, const std::string& reason_na
                 "superseded, cessationOfOperation, certificateHold, privilegeWithdrawn or aACompromise");
   }
   std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(serial);
-  if (!certificate) throw Error("there is no certificate with serial " + serial + " issued by this CA");
+  if (!certificate) throw NotFound("there is no certificate with serial " + serial + " issued by this CA");
   std::optional<std::string> current;
   if (certificate->revocation) {
     current = certificate->revocation->reason;
@@ -626,7 +691,7 @@ void Engine::revoke(const std::string& serial_text, const std::string& reason_na
 void Engine::unrevoke(const std::string& serial_text, const std::string& actor) {
   std::string serial = normalize_serial(serial_text);
   std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(serial);
-  if (!certificate) throw Error("there is no certificate with serial " + serial + " issued by this CA");
+  if (!certificate) throw NotFound("there is no certificate with serial " + serial + " issued by this CA");
   if (!certificate->revocation || certificate->revocation->reason != "certificateHold") {
     throw Error("only a certificate on hold (certificateHold) can be unrevoked; " + serial + " is " +
                 (certificate->revocation ? "revoked (" + certificate->revocation->reason + ")" : "not revoked"));
@@ -665,6 +730,15 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
                       {actor, "crl_issued", {{"number", spec.number}, {"entries", spec.revoked.size()}}});
   write_file_atomic(published.file, published.der);
   return published;
+}
+
+storage::CrlRecord Engine::current_crl(const std::string& actor) {
+  std::optional<storage::CrlRecord> latest = ca_.store().latest_crl();
+  if (!latest || parse_rfc3339(latest->next_update) <= std::time(nullptr)) {
+    publish_crl(actor);
+    latest = ca_.store().latest_crl();
+  }
+  return *latest;
 }
 
 }  // namespace custos::engine

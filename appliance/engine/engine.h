@@ -43,6 +43,12 @@ struct Disposition {
   nlohmann::json to_json() const;
 };
 
+// A request or certificate that does not exist.
+class NotFound : public Error {
+ public:
+  using Error::Error;
+};
+
 struct PublishedCrl {
   std::int64_t number = 0;
   std::vector<std::uint8_t> der;
@@ -56,8 +62,22 @@ class Engine {
   // first question.
   explicit Engine(CertificateAuthority& ca);
 
+  // With `hold_for_officer` (an unauthenticated client whose profile
+  // pends such requests), a verdict to issue leaves the request pending
+  // instead, until an officer resubmits it.
   Disposition submit(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
-                     const std::string& requester);
+                     const std::string& requester, bool hold_for_officer = false);
+  // submit() for a client that retries (EST): the same requester sending
+  // the same request again gets the request it made before, pending or
+  // decided, rather than a second one.
+  Disposition enroll(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
+                     const std::string& requester, bool hold_for_officer);
+  // EST re-enrollment: `current` (DER) is the certificate the client
+  // authenticated with. It must be one this CA issued, unrevoked and
+  // unexpired, with the request's subject and subjectAltName; the new
+  // certificate is issued under the same profile.
+  Disposition reenroll(std::span<const std::uint8_t> request, std::span<const std::uint8_t> current,
+                       const std::string& requester);
   Disposition retrieve(std::int64_t id);
   // retrieve() on behalf of a client (RetrievePending): a pending request's
   // exit modules hear that its requester asked (request_retrieved).
@@ -77,6 +97,17 @@ class Engine {
               const std::string& actor);
   void unrevoke(const std::string& serial, const std::string& actor);
   PublishedCrl publish_crl(const std::string& actor);
+  // The newest CRL, publishing one first when there is none or it is past
+  // its nextUpdate.
+  storage::CrlRecord current_crl(const std::string& actor);
+
+  // OCSP (RFC 6960): answers a DER OCSPRequest with a DER OCSPResponse
+  // signed on the token, by the CA key or, with [ocsp] signer =
+  // "delegated", by an OCSP signing key of its own whose certificate the
+  // CA issues and renews (ocsp/ in the CA directory). A malformed request
+  // gets malformedRequest, one about another CA's certificate
+  // unauthorized. `next_update` is when the answer goes stale.
+  std::vector<std::uint8_t> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& next_update);
 
   // Delivers the outbox to the exit modules: each event, in order, to each
   // module that asked for it and has not acknowledged it; an event leaves
@@ -89,12 +120,21 @@ class Engine {
 
  private:
   Disposition decide(const storage::RequestRecord& record, const x509::CheckedRequest& checked, bool resubmission,
-                     const std::string& actor);
+                     const std::string& actor, bool hold_for_officer = false);
   Disposition ask_and_act(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                          bool resubmission, const std::string& actor);
+                          bool resubmission, const std::string& actor, bool hold_for_officer);
   Disposition issue(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
                     const protocol::Verdict& verdict, const std::vector<storage::RequestState>& from,
                     const std::string& actor);
+  Disposition form_and_sign(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
+                            const protocol::Verdict& verdict, const ProfileSection& profile,
+                            const std::vector<storage::RequestState>& from, const std::string& actor);
+  struct OcspSigner {
+    hsm::KeyRef key;
+    ossl::Ptr<X509> certificate;  // null when the CA signs
+  };
+  const OcspSigner& ocsp_signer();
+  OcspSigner make_ocsp_signer();
   Disposition settle(std::int64_t id, const std::vector<storage::RequestState>& from, storage::RequestState to,
                      const std::string& message, const std::string& actor, const std::string& audit_event);
   storage::RequestRecord pending_request(std::int64_t id);
@@ -112,6 +152,7 @@ class Engine {
   std::vector<std::uint8_t> ca_key_identifier_;
   std::unique_ptr<ModuleClient> policy_;
   std::optional<std::vector<ExitModule>> exit_modules_;
+  std::optional<OcspSigner> ocsp_signer_;
 };
 
 // The longest validity the CA/Browser Forum allows a TLS server certificate

@@ -295,10 +295,13 @@ std::string sha256_fingerprint(const X509* certificate) {
   return to_hex(ossl::sha_digest("SHA256", certificate_der(certificate)));
 }
 
-std::string serial_hex(const X509* certificate) {
-  ossl::Ptr<BIGNUM> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(certificate), nullptr));
-  char* hex = BN_bn2hex(serial.get());
-  std::string text = hex != nullptr ? hex : "";
+std::string serial_hex(const X509* certificate) { return serial_hex(X509_get0_serialNumber(certificate)); }
+
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  ossl::Ptr<BIGNUM> number(ASN1_INTEGER_to_BN(serial, nullptr));
+  char* hex = number ? BN_bn2hex(number.get()) : nullptr;
+  if (hex == nullptr) throw Error("writing a serial number as hex: " + ossl::last_error());
+  std::string text = hex;
   OPENSSL_free(hex);
   return text;
 }

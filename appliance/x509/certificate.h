@@ -110,5 +110,6 @@ ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_publi
 std::vector<std::uint8_t> certificate_der(const X509* certificate);
 std::string sha256_fingerprint(const X509* certificate);  // lower-case hex of the DER's SHA-256
 std::string serial_hex(const X509* certificate);          // upper-case hex, as OpenSSL prints it
+std::string serial_hex(const ASN1_INTEGER* serial);       // the same, for a serial outside a certificate
 
 }  // namespace custos::x509

@@ -278,6 +278,33 @@ const char* refused_choice_name(int type) {
   }
 }
 
+void read_extensions(X509_REQ* request, CheckedRequest& checked) {
+  std::optional<std::span<const std::uint8_t>> der = extension_request(request);
+  if (!der) return;
+  Extensions extensions = parse_extensions(*der);
+  int count = sk_X509_EXTENSION_num(extensions.get());
+  if (count > kMaxRequestedExtensions) {
+    throw RejectedRequest("the request asks for " + std::to_string(count) + " extensions; at most " +
+                          std::to_string(kMaxRequestedExtensions) + " are accepted");
+  }
+  for (int i = 0; i < count; ++i) {
+    X509_EXTENSION* extension = sk_X509_EXTENSION_value(extensions.get(), i);
+    RequestedExtension requested{object_text(X509_EXTENSION_get_object(extension), true),
+                                 X509_EXTENSION_get_critical(extension) == 1,
+                                 string_bytes(X509_EXTENSION_get_data(extension))};
+    if (std::ranges::any_of(checked.requested_extensions,
+                            [&](const RequestedExtension& earlier) { return earlier.oid == requested.oid; })) {
+      throw RejectedRequest("the request asks for the extension " + requested.oid + " more than once");
+    }
+    if (OBJ_obj2nid(X509_EXTENSION_get_object(extension)) == NID_subject_alt_name) {
+      checked.san = parse_subject_alt_name(requested.der);
+    }
+    checked.requested_extensions.push_back(std::move(requested));
+  }
+}
+
+}  // namespace
+
 std::vector<SubjectAltName> parse_subject_alt_name(std::span<const std::uint8_t> der) {
   const unsigned char* cursor = der.data();
   GeneralNames names(d2i_GENERAL_NAMES(nullptr, &cursor, static_cast<long>(der.size())));
@@ -313,32 +340,6 @@ std::vector<SubjectAltName> parse_subject_alt_name(std::span<const std::uint8_t>
   return entries;
 }
 
-void read_extensions(X509_REQ* request, CheckedRequest& checked) {
-  std::optional<std::span<const std::uint8_t>> der = extension_request(request);
-  if (!der) return;
-  Extensions extensions = parse_extensions(*der);
-  int count = sk_X509_EXTENSION_num(extensions.get());
-  if (count > kMaxRequestedExtensions) {
-    throw RejectedRequest("the request asks for " + std::to_string(count) + " extensions; at most " +
-                          std::to_string(kMaxRequestedExtensions) + " are accepted");
-  }
-  for (int i = 0; i < count; ++i) {
-    X509_EXTENSION* extension = sk_X509_EXTENSION_value(extensions.get(), i);
-    RequestedExtension requested{object_text(X509_EXTENSION_get_object(extension), true),
-                                 X509_EXTENSION_get_critical(extension) == 1,
-                                 string_bytes(X509_EXTENSION_get_data(extension))};
-    if (std::ranges::any_of(checked.requested_extensions,
-                            [&](const RequestedExtension& earlier) { return earlier.oid == requested.oid; })) {
-      throw RejectedRequest("the request asks for the extension " + requested.oid + " more than once");
-    }
-    if (OBJ_obj2nid(X509_EXTENSION_get_object(extension)) == NID_subject_alt_name) {
-      checked.san = parse_subject_alt_name(requested.der);
-    }
-    checked.requested_extensions.push_back(std::move(requested));
-  }
-}
-
-}  // namespace
 
 std::vector<std::uint8_t> request_der(std::span<const std::uint8_t> input) {
   if (input.size() > kMaxRequestBytes) {

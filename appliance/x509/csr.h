@@ -31,6 +31,11 @@ struct SubjectAltName {
   std::string value;  // IP addresses in text form (IPv4 dotted, IPv6 as inet_ntop writes it)
 };
 
+// Reads a DER GeneralNames (the value of a subjectAltName extension) into
+// the four kinds Custos accepts; throws RejectedRequest for any other
+// kind or a value that is not DER.
+std::vector<SubjectAltName> parse_subject_alt_name(std::span<const std::uint8_t> der);
+
 struct RequestedExtension {
   std::string oid;                // dotted, e.g. "2.5.29.17"
   bool critical = false;

@@ -203,6 +203,13 @@ struct MapService {
   ::closefrom(STDERR_FILENO + 1);
   rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
+  // A request to stop (custosd's SIGTERM to its HTTP front end) is the
+  // child's to act on: it finishes what it is doing and exits.
+  static pid_t waited_for = 0;
+  waited_for = child;
+  struct sigaction forward {};
+  forward.sa_handler = [](int signal) { ::kill(waited_for, signal); };
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal, &forward, nullptr);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }

@@ -5,8 +5,11 @@
 namespace custos::policy {
 namespace {
 
-const std::vector<std::string> kProfileKeys = {"decision", "validity_days", "key_types", "key_usage",
-                                               "extended_key_usage", "san_required", "ca", "path_length"};
+// "unauthenticated" is custosd's to enforce before policy is asked; the
+// module only accepts it.
+const std::vector<std::string> kProfileKeys = {"decision",     "validity_days", "key_types",   "key_usage",
+                                               "extended_key_usage", "san_required", "ca", "path_length",
+                                               "unauthenticated"};
 
 protocol::Verdict verdict(protocol::Decision decision, std::string message) {
   return {decision, std::move(message), std::nullopt};

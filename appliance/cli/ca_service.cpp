@@ -1,0 +1,131 @@
+#include "appliance/cli/ca_service.h"
+
+#include <iostream>
+
+#include "appliance/server/api.h"
+#include "appliance/server/local_socket.h"
+#include "common/encoding.h"
+
+namespace custos::cli {
+namespace {
+
+// The engine in this process. When the command is done, the exit modules
+// get what the outbox holds — this command's events, and any an earlier
+// command left undelivered.
+class LocalCa : public CaService {
+ public:
+  explicit LocalCa(const CaContext& context)
+      : ca_(engine::CertificateAuthority::open(context.directory, context.token)),
+        engine_(std::make_unique<engine::Engine>(*ca_)),
+        actor_(engine::local_actor()) {}
+  ~LocalCa() override {
+    try {
+      for (const std::string& failure : engine_->deliver_events()) std::cerr << "custos: warning: " << failure << "\n";
+    } catch (const std::exception& error) {
+      std::cerr << "custos: warning: delivering events to the exit modules: " << error.what() << "\n";
+    }
+  }
+
+  engine::Disposition submit(const std::vector<std::uint8_t>& request,
+                             const std::map<std::string, std::string>& attributes) override {
+    return engine_->submit(request, attributes, actor_);
+  }
+  engine::Disposition retrieve(std::int64_t id) override { return engine_->retrieve_for_client(id, actor_); }
+  nlohmann::json list(const std::string& state_name) override {
+    std::optional<storage::RequestState> state;
+    if (!state_name.empty()) {
+      state = storage::parse_request_state(state_name);
+      if (!state) throw UsageError("--state must be pending, issued, denied, revoked, failed or received");
+    }
+    nlohmann::json records = nlohmann::json::array();
+    for (const storage::RequestRecord& record : engine_->list(state)) {
+      records.push_back(server::request_record_to_wire(record));
+    }
+    return records;
+  }
+  engine::Disposition resubmit(std::int64_t id) override { return engine_->resubmit(id, actor_); }
+  engine::Disposition deny(std::int64_t id, const std::string& message) override {
+    engine_->deny(id, message, actor_);
+    return engine_->retrieve(id);
+  }
+  void set_attribute(std::int64_t id, const std::string& name, const std::string& value) override {
+    engine_->set_attribute(id, name, value, actor_);
+  }
+  void set_extension(std::int64_t id, const std::string& oid, const std::vector<std::uint8_t>& der,
+                     bool critical) override {
+    engine_->set_extension(id, oid, der, critical, actor_);
+  }
+  void remove_extension(std::int64_t id, const std::string& oid) override {
+    engine_->remove_extension(id, oid, actor_);
+  }
+  void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) override {
+    engine_->revoke(serial, reason, at, actor_);
+  }
+  void unrevoke(const std::string& serial) override { engine_->unrevoke(serial, actor_); }
+  engine::PublishedCrl publish_crl() override { return engine_->publish_crl(actor_); }
+
+ private:
+  std::unique_ptr<engine::CertificateAuthority> ca_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::string actor_;
+};
+
+// The custosd serving the directory; it holds the token, so the token
+// options are not needed.
+class DaemonCa : public CaService {
+ public:
+  explicit DaemonCa(server::DaemonConnection connection) : daemon_(std::move(connection)) {}
+
+  engine::Disposition submit(const std::vector<std::uint8_t>& request,
+                             const std::map<std::string, std::string>& attributes) override {
+    return call_for_disposition("submit", {{"csr", to_base64(request)}, {"attributes", attributes}});
+  }
+  engine::Disposition retrieve(std::int64_t id) override { return call_for_disposition("retrieve", {{"id", id}}); }
+  nlohmann::json list(const std::string& state) override {
+    nlohmann::json args = nlohmann::json::object();
+    if (!state.empty()) args["state"] = state;
+    return daemon_.call("list", args);
+  }
+  engine::Disposition resubmit(std::int64_t id) override { return call_for_disposition("resubmit", {{"id", id}}); }
+  engine::Disposition deny(std::int64_t id, const std::string& message) override {
+    return call_for_disposition("deny", {{"id", id}, {"message", message}});
+  }
+  void set_attribute(std::int64_t id, const std::string& name, const std::string& value) override {
+    daemon_.call("set_attr", {{"id", id}, {"name", name}, {"value", value}});
+  }
+  void set_extension(std::int64_t id, const std::string& oid, const std::vector<std::uint8_t>& der,
+                     bool critical) override {
+    daemon_.call("set_ext", {{"id", id}, {"oid", oid}, {"der", to_base64(der)}, {"critical", critical}});
+  }
+  void remove_extension(std::int64_t id, const std::string& oid) override {
+    daemon_.call("remove_ext", {{"id", id}, {"oid", oid}});
+  }
+  void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) override {
+    nlohmann::json args = {{"serial", serial}, {"reason", reason}};
+    if (at) args["at"] = *at;
+    daemon_.call("revoke", args);
+  }
+  void unrevoke(const std::string& serial) override { daemon_.call("unrevoke", {{"serial", serial}}); }
+  engine::PublishedCrl publish_crl() override {
+    nlohmann::json result = daemon_.call("publish_crl", nlohmann::json::object());
+    return {result.at("number").get<std::int64_t>(), from_base64(result.at("der").get<std::string>()),
+            result.at("pem").get<std::string>(), result.at("file").get<std::string>()};
+  }
+
+ private:
+  engine::Disposition call_for_disposition(const std::string& op, const nlohmann::json& args) {
+    return server::disposition_from_wire(daemon_.call(op, args));
+  }
+  server::DaemonConnection daemon_;
+};
+
+}  // namespace
+
+std::unique_ptr<CaService> open_ca_service(const CaContext& context) {
+  if (std::optional<server::DaemonConnection> daemon = server::DaemonConnection::connect(context.directory)) {
+    return std::make_unique<DaemonCa>(std::move(*daemon));
+  }
+  return std::make_unique<LocalCa>(context);
+}
+
+}  // namespace custos::cli

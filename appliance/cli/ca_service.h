@@ -1,0 +1,43 @@
+// What the request-flow commands ask of a CA, answered either by the engine
+// in this process (local mode: the CLI opens the token and the database)
+// or by the custosd serving the directory, over its socket. The commands
+// print the same either way.
+//
+//   std::unique_ptr<CaService> ca = open_ca_service(context);
+//   engine::Disposition d = ca->retrieve(7);
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "appliance/cli/flow_commands.h"
+#include "appliance/engine/engine.h"
+
+namespace custos::cli {
+
+class CaService {
+ public:
+  virtual ~CaService() = default;
+  virtual engine::Disposition submit(const std::vector<std::uint8_t>& request,
+                                     const std::map<std::string, std::string>& attributes) = 0;
+  virtual engine::Disposition retrieve(std::int64_t id) = 0;
+  // Entries as CONTRACT.md's `admin list --json` prints them.
+  virtual nlohmann::json list(const std::string& state) = 0;
+  virtual engine::Disposition resubmit(std::int64_t id) = 0;
+  virtual engine::Disposition deny(std::int64_t id, const std::string& message) = 0;
+  virtual void set_attribute(std::int64_t id, const std::string& name, const std::string& value) = 0;
+  virtual void set_extension(std::int64_t id, const std::string& oid, const std::vector<std::uint8_t>& der,
+                             bool critical) = 0;
+  virtual void remove_extension(std::int64_t id, const std::string& oid) = 0;
+  virtual void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) = 0;
+  virtual void unrevoke(const std::string& serial) = 0;
+  virtual engine::PublishedCrl publish_crl() = 0;
+};
+
+// custosd's when one serves the directory, else the engine in this process.
+std::unique_ptr<CaService> open_ca_service(const CaContext& context);
+
+}  // namespace custos::cli

@@ -1,0 +1,64 @@
+// The calls custosd answers, from the CLI on its socket and from the HTTP
+// front end: one JSON object per call, {"op", "args"} (plus "caller" from
+// the front end), answered {"ok": true, "result"} or {"ok": false,
+// "error": one line, "kind", "role"}. The set is closed: an unknown op or
+// argument is refused. Every call runs on the one engine, one at a time,
+// and its reply is made after the engine's commit.
+//
+//   Api api(engine, ca, access);
+//   nlohmann::json answer = api.handle({{"op", "retrieve"}, {"args", {{"id", 7}}}}, peer_uid);
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "appliance/engine/authority.h"
+#include "appliance/engine/engine.h"
+#include "appliance/server/access.h"
+
+namespace custos::server {
+
+// The kinds of failure a caller is told, which the CLI maps to its exit
+// status and the front end to an HTTP status.
+//   usage, bad_request → 2 / 400; unauthenticated → 401; forbidden → 403;
+//   not_found → 404; conflict → 409; failed → 1 / 500; unavailable → 503.
+nlohmann::json failure(const std::string& kind, const std::string& message);
+
+// A disposition as it crosses the socket: CONTRACT.md's JSON with the
+// certificate, base64 DER, once there is one.
+nlohmann::json disposition_to_wire(const engine::Disposition& disposition);
+engine::Disposition disposition_from_wire(const nlohmann::json& wire);
+// A request as `admin list --json` prints it.
+nlohmann::json request_record_to_wire(const storage::RequestRecord& record);
+
+class Api {
+ public:
+  Api(engine::CertificateAuthority& ca, std::unique_ptr<engine::Engine> engine);
+
+  // `local_uid` is the socket peer's uid (SO_PEERCRED) for a call on the
+  // local socket; a call from the front end carries its "caller".
+  nlohmann::json handle(const nlohmann::json& call, std::optional<uid_t> local_uid);
+
+  // Runs `work` on the engine, one caller at a time (the outbox delivery,
+  // a reload).
+  void with_engine(const std::function<void(engine::Engine&)>& work);
+  // SIGHUP: reads custos.toml again and starts a new engine (new policy
+  // and exit module hosts) between two calls.
+  void reload();
+
+ private:
+  nlohmann::json dispatch(const std::string& op, const nlohmann::json& args, const Caller& caller);
+
+  engine::CertificateAuthority& ca_;
+  std::mutex mutex_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<Access> access_;
+};
+
+}  // namespace custos::server

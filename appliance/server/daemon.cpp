@@ -1,0 +1,161 @@
+#include "appliance/server/daemon.h"
+
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "appliance/server/api.h"
+#include "appliance/server/front_end_process.h"
+#include "appliance/server/local_socket.h"
+#include "appliance/server/tls_identity.h"
+
+namespace custos::server {
+namespace {
+
+constexpr auto kDrainGrace = std::chrono::seconds(30);
+constexpr auto kDeliveryRetry = std::chrono::seconds(5);
+
+// Delivers the outbox to the exit modules off the request path: woken after
+// each call, and every few seconds for events a module failed to take.
+class OutboxCourier {
+ public:
+  explicit OutboxCourier(Api& api) : api_(api), thread_([this] { run(); }) {}
+  ~OutboxCourier() { stop(); }
+
+  void wake() {
+    std::lock_guard lock(mutex_);
+    pending_ = true;
+    wake_.notify_one();
+  }
+  // Delivers once more, then stops.
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      stopping_ = true;
+      wake_.notify_one();
+    }
+    thread_.join();
+    deliver();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      wake_.wait_for(lock, kDeliveryRetry, [&] { return pending_ || stopping_; });
+      if (stopping_) break;
+      pending_ = false;
+      lock.unlock();
+      deliver();
+      lock.lock();
+    }
+  }
+  void deliver() {
+    try {
+      api_.with_engine([](engine::Engine& engine) {
+        for (const std::string& failure : engine.deliver_events()) spdlog::warn("{}", failure);
+      });
+    } catch (const std::exception& error) {
+      spdlog::warn("delivering events to the exit modules: {}", error.what());
+    }
+  }
+
+  Api& api_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool pending_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+sigset_t daemon_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal);
+  return signals;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+  // Every thread started from here on leaves these signals to the sigwait
+  // below.
+  sigset_t signals = daemon_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<engine::CertificateAuthority> ca = engine::CertificateAuthority::open(options.directory, options.token);
+  const engine::CaConfig& config = ca->config();
+  Api api(*ca, std::make_unique<engine::Engine>(*ca));
+  api.with_engine([](engine::Engine& engine) { engine.current_crl("custosd"); });
+
+  OutboxCourier courier(api);
+  LocalListener listener(options.directory, config.server.socket_group, [&](const nlohmann::json& call, uid_t peer) {
+    nlohmann::json answer = api.handle(call, peer);
+    courier.wake();
+    return answer;
+  });
+
+  std::string listen = options.listen.value_or(config.http.listen);
+  std::optional<FrontEndSpec> front_end_spec;
+  if (listen != "off" && !listen.empty()) {
+    TlsIdentity identity = ensure_tls_identity(*ca, api, listen);
+    front_end_spec = FrontEndSpec{listen,
+                                  options.plain_listen.value_or(config.http.plain_listen),
+                                  identity.certificate,
+                                  identity.key,
+                                  ca->paths().certificate,
+                                  config.http.max_connections,
+                                  config.require_namespaces};
+  }
+  std::unique_ptr<FrontEndProcess> front_end;
+  auto start_front_end = [&] {
+    if (front_end_spec) front_end = std::make_unique<FrontEndProcess>(*front_end_spec, api, [&] { courier.wake(); });
+  };
+  start_front_end();
+
+  spdlog::info("custosd serves {} on {}", options.directory.string(), socket_path(options.directory).string());
+  sd_notify(0, "READY=1\nSTATUS=serving");
+
+  for (;;) {
+    timespec poll_interval{1, 0};
+    int signal = sigtimedwait(&signals, nullptr, &poll_interval);
+    if (signal == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      try {
+        api.reload();
+        spdlog::info("reloaded {}", ca->paths().config.string());
+      } catch (const std::exception& error) {
+        spdlog::error("reload refused, the configuration in force stays: {}", error.what());
+      }
+      sd_notify(0, "READY=1");
+      continue;
+    }
+    if (signal == SIGTERM || signal == SIGINT) {
+      spdlog::info("{}: draining", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    std::string status;
+    if (front_end && front_end->ended(status)) {
+      spdlog::error("the HTTP front end {}; starting it again", status);
+      front_end.reset();
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      start_front_end();
+    }
+  }
+
+  sd_notify(0, "STOPPING=1");
+  listener.stop();
+  if (front_end) front_end->stop(kDrainGrace);
+  courier.stop();
+  spdlog::info("custosd stopped");
+  return 0;
+}
+
+}  // namespace custos::server

@@ -1,0 +1,39 @@
+// The front end's way to the engine: a few socketpairs inherited from
+// custosd, each carrying one call at a time in the frames of
+// modules/protocol (a 4-byte length, at most 1 MiB of JSON). A call takes a
+// free channel, waits for its answer and gives the channel back.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace custos::server {
+
+// One call to the engine: {"op", "caller", "args"} → the engine's answer,
+// {"ok": true, "result"} or {"ok": false, "error", "kind", "role"?} (api.h).
+// Thread-safe; throws custos::Error when the engine is gone or too slow.
+class EngineLink {
+ public:
+  virtual ~EngineLink() = default;
+  virtual nlohmann::json call(const nlohmann::json& request) = 0;
+};
+
+class ChannelPool : public EngineLink {
+ public:
+  explicit ChannelPool(std::vector<int> channels);
+  ~ChannelPool() override;
+  nlohmann::json call(const nlohmann::json& request) override;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<int> idle_;
+  int usable_ = 0;
+};
+
+}  // namespace custos::server

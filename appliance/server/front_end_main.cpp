@@ -1,0 +1,135 @@
+// custos-http: the HTTP front end custosd starts (front_end_process.h). It
+// holds no token and no database key: only its own TLS key, which it reads
+// before it enters its sandbox (namespaces but the network, a read-only
+// empty view of the filesystem, uid 65534 when started as root, no
+// capabilities, no_new_privs). Every request is parsed and checked here
+// and reaches the engine as one call of api.h over the channels on fds 3….
+//
+//   custos-http --listen HOST:PORT [--plain-listen HOST:PORT] --certificate PEM --key PEM
+//               --client-ca PEM --max-connections N --channels K [--require-namespaces]
+#include <signal.h>
+
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include "appliance/server/engine_link.h"
+#include "appliance/server/http_front_end.h"
+#include "appliance/server/address.h"
+#include "common/error.h"
+#include "modules/host/sandbox.h"
+
+namespace {
+
+using custos::Error;
+
+struct Options {
+  std::string listen;
+  std::string plain_listen;
+  std::string certificate;
+  std::string key;
+  std::string client_ca;
+  std::size_t max_connections = 64;
+  int channels = 1;
+  bool require_namespaces = false;
+};
+
+// TLS 1.2 and later; the front end's certificate chain and key; client
+// certificates asked for but not required (a client may use basic auth
+// instead), and when given verified against the CA.
+bool configure_tls(SSL_CTX& context, const Options& options) {
+  SSL_CTX_set_min_proto_version(&context, TLS1_2_VERSION);
+  SSL_CTX_set_options(&context, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(&context, options.certificate.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(&context, options.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(&context) != 1 ||
+      SSL_CTX_load_verify_locations(&context, options.client_ca.c_str(), nullptr) != 1) {
+    return false;
+  }
+  SSL_CTX_set_verify(&context, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_client_CA_list(&context, SSL_load_client_CA_file(options.client_ca.c_str()));
+  return true;
+}
+
+void bind_listener(httplib::Server& server, const std::string& address) {
+  auto [host, port] = custos::server::split_host_port(address);
+  if (!server.bind_to_port(host, port)) throw Error("cannot listen on " + address);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"custos-http: custosd's HTTP front end (started by custosd)"};
+  Options options;
+  app.add_option("--listen", options.listen)->required();
+  app.add_option("--plain-listen", options.plain_listen);
+  app.add_option("--certificate", options.certificate)->required();
+  app.add_option("--key", options.key)->required();
+  app.add_option("--client-ca", options.client_ca)->required();
+  app.add_option("--max-connections", options.max_connections);
+  app.add_option("--channels", options.channels);
+  app.add_flag("--require-namespaces", options.require_namespaces);
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [custos-http] [%l] %v");
+
+  try {
+    httplib::SSLServer https([&](SSL_CTX& context) { return configure_tls(context, options); });
+    if (!https.is_valid()) throw Error("the TLS certificate or key cannot be used: " + options.certificate);
+    std::vector<int> channels;
+    for (int index = 0; index < options.channels; ++index) channels.push_back(3 + index);
+    custos::server::ChannelPool engine(channels);
+    custos::server::HttpFrontEnd front_end(engine);
+
+    front_end.serve_on(https, true, options.max_connections);
+    bind_listener(https, options.listen);
+    std::unique_ptr<httplib::Server> plain;
+    if (!options.plain_listen.empty()) {
+      plain = std::make_unique<httplib::Server>();
+      front_end.serve_on(*plain, false, options.max_connections);
+      bind_listener(*plain, options.plain_listen);
+    }
+
+    // Everything from disk is read and every socket bound: the walls go up.
+    custos::host::SandboxOptions sandbox;
+    sandbox.require_namespaces = options.require_namespaces;
+    sandbox.network = true;
+    custos::host::SandboxReport report = custos::host::enter_sandbox(sandbox);
+    spdlog::info("sandbox: {}", report.describe());
+
+    // SIGTERM stops both servers; they finish the requests they are in.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    // As the first process of its pid namespace it would otherwise drop
+    // signals it has no handler for.
+    struct sigaction noted {};
+    noted.sa_handler = [](int) {};
+    ::sigaction(SIGTERM, &noted, nullptr);
+    ::sigaction(SIGINT, &noted, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    std::thread stopper([&] {
+      int signal = 0;
+      sigwait(&stop_signals, &signal);
+      https.stop();
+      if (plain) plain->stop();
+    });
+    std::thread plain_thread;
+    if (plain) plain_thread = std::thread([&] { plain->listen_after_bind(); });
+    bool served = https.listen_after_bind();
+    // Whatever ended the HTTPS server ends the plain one and the stopper.
+    ::kill(::getpid(), SIGTERM);
+    if (plain_thread.joinable()) plain_thread.join();
+    stopper.join();
+    spdlog::info("stopped");
+    return served ? 0 : 1;
+  } catch (const std::exception& error) {
+    std::cerr << "custos-http: " << error.what() << "\n";
+    return 1;
+  }
+}

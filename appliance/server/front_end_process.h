@@ -1,0 +1,54 @@
+// custosd's side of the HTTP front end: spawns custos-http (beside custosd)
+// with a clean environment, its channels to the engine on fds 3…, stdin
+// and stdout on /dev/null, stderr shared (the journal), in a process group
+// of its own; serves each channel on a thread of its own; stops it with
+// SIGTERM, which lets its in-flight requests finish.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "appliance/server/api.h"
+
+namespace custos::server {
+
+struct FrontEndSpec {
+  std::string listen;        // HTTPS HOST:PORT
+  std::string plain_listen;  // plain HTTP HOST:PORT for /crl and /ocsp, or empty
+  std::filesystem::path certificate;
+  std::filesystem::path key;
+  std::filesystem::path client_ca;  // the CA chain client certificates must chain to
+  std::int64_t max_connections = 64;
+  bool require_namespaces = true;
+};
+
+class FrontEndProcess {
+ public:
+  // `after_call` runs after each call the front end made (custosd wakes the
+  // outbox delivery with it).
+  FrontEndProcess(FrontEndSpec spec, Api& api, std::function<void()> after_call);
+  ~FrontEndProcess();
+  FrontEndProcess(const FrontEndProcess&) = delete;
+  FrontEndProcess& operator=(const FrontEndProcess&) = delete;
+
+  // Reaps the process if it ended; returns true then, with why in `status`.
+  bool ended(std::string& status);
+  // SIGTERM, then up to `grace` for in-flight requests, then SIGKILL.
+  void stop(std::chrono::seconds grace);
+  pid_t pid() const { return pid_; }
+
+ private:
+  void serve(int channel);
+
+  Api& api_;
+  std::function<void()> after_call_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::vector<std::thread> channels_;
+};
+
+}  // namespace custos::server

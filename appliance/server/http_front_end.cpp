@@ -1,0 +1,939 @@
+#include "appliance/server/http_front_end.h"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "appliance/x509/crl.h"
+#include "appliance/x509/csr.h"
+#include "appliance/x509/pem.h"
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "common/error.h"
+#include "common/openssl.h"
+
+namespace custos::server {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+using HandlerResponse = httplib::Server::HandlerResponse;
+
+// common/openssl.h has no deleters for these; local ones keep each object
+// owned on every path.
+struct Pkcs7Deleter {
+  void operator()(PKCS7* pkcs7) const { PKCS7_free(pkcs7); }
+};
+struct OcspRequestDeleter {
+  void operator()(OCSP_REQUEST* request) const { OCSP_REQUEST_free(request); }
+};
+struct OcspResponseDeleter {
+  void operator()(OCSP_RESPONSE* response) const { OCSP_RESPONSE_free(response); }
+};
+
+constexpr std::chrono::seconds kIoTimeout{10};
+// An idle kept-alive connection holds a worker: keep it short.
+constexpr std::size_t kKeepAliveMaxRequests = 16;
+constexpr std::time_t kKeepAliveSeconds = 2;
+constexpr std::time_t kMaxCacheSeconds = 3600;
+constexpr int kEstRetryAfterSeconds = 60;
+constexpr std::size_t kMaxMessageChars = 300;
+constexpr std::size_t kMaxLoggedPathChars = 200;
+constexpr std::size_t kMaxProfileChars = 64;
+constexpr std::size_t kMaxSerialDigits = 64;
+constexpr const char* kRequestIdHeader = "X-Request-Id";
+constexpr const char* kBasicChallenge = "Basic realm=\"custos\"";
+constexpr const char* kTextType = "text/plain; charset=utf-8";
+
+// An answer other than success, thrown by a route and sent by the wrapper
+// serve_on puts around each: the HTTP status and one line saying why.
+class HttpError : public Error {
+ public:
+  HttpError(int status, const std::string& message) : Error(message), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view kBlank = " \t";
+  std::size_t first = text.find_first_not_of(kBlank);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kBlank) - first + 1);
+}
+
+std::string lower(std::string_view text) {
+  std::string lowered(text);
+  for (char& c : lowered) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return lowered;
+}
+
+bool is_control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+bool is_utf8(std::string_view text) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto lead = static_cast<unsigned char>(text[at]);
+    if (lead < 0x80) {
+      ++at;
+      continue;
+    }
+    // The sequence's length, the payload bits of its lead byte, and the
+    // smallest code point that needs that length.
+    std::size_t length = 0;
+    std::uint32_t code = 0;
+    std::uint32_t smallest = 0;
+    if (lead >= 0xF0 && lead <= 0xF7) {
+      length = 4;
+      code = lead & 0x07U;
+      smallest = 0x10000;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      code = lead & 0x0FU;
+      smallest = 0x800;
+    } else if (lead >= 0xC0 && lead <= 0xDF) {
+      length = 2;
+      code = lead & 0x1FU;
+      smallest = 0x80;
+    } else {
+      return false;
+    }
+    if (text.size() - at < length) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      auto next = static_cast<unsigned char>(text[at + k]);
+      if ((next & 0xC0U) != 0x80U) return false;
+      code = (code << 6) | (next & 0x3FU);
+    }
+    if (code < smallest || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
+    at += length;
+  }
+  return true;
+}
+
+// At most kMaxMessageChars of `text`, on one line; a cut never splits a
+// UTF-8 sequence.
+std::string one_line(std::string_view text) {
+  std::size_t cut = text.size();
+  if (cut > kMaxMessageChars) {
+    cut = kMaxMessageChars;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) --cut;
+  }
+  std::string line(text.substr(0, cut));
+  std::replace_if(line.begin(), line.end(), is_control, ' ');
+  if (cut < text.size()) line += "...";
+  return line;
+}
+
+// A path as the log shows it: a decoded path may hold any byte, and a
+// newline in a log line would forge the next one.
+std::string printable(std::string_view path) {
+  std::string shown(path.substr(0, kMaxLoggedPathChars));
+  std::replace_if(shown.begin(), shown.end(), [](char c) { return c <= ' ' || c >= 0x7F; }, '?');
+  if (path.size() > kMaxLoggedPathChars) shown += "...";
+  return shown;
+}
+
+std::string as_text(const std::vector<std::uint8_t>& bytes) { return {bytes.begin(), bytes.end()}; }
+
+std::span<const std::uint8_t> as_bytes(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+std::string dump(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string next_request_id() {
+  static std::atomic<std::uint64_t> counter{0};
+  return "h" + std::to_string(counter.fetch_add(1) + 1);
+}
+
+std::string request_id(const Response& response) {
+  return response.has_header(kRequestIdHeader) ? response.get_header_value(kRequestIdHeader) : "-";
+}
+
+// Seconds a cache may keep an answer that is good until `next_update`.
+std::time_t cache_seconds(std::time_t next_update) {
+  return std::clamp<std::time_t>(next_update - std::time(nullptr), 0, kMaxCacheSeconds);
+}
+
+std::string ocsp_error_response(int ocsp_status) {
+  std::unique_ptr<OCSP_RESPONSE, OcspResponseDeleter> response(OCSP_response_create(ocsp_status, nullptr));
+  if (!response) throw Error("building an OCSP error response: " + ossl::last_error());
+  return as_text(ossl::to_der(response.get(), i2d_OCSP_RESPONSE, "an OCSP error response"));
+}
+
+// An OCSP client reads the OCSPResponseStatus in the body, not the HTTP
+// status (RFC 6960 §4.2.1).
+int ocsp_status_for(int http_status) {
+  if (http_status == 503) return OCSP_RESPONSE_STATUS_TRYLATER;
+  if (http_status == 401 || http_status == 403) return OCSP_RESPONSE_STATUS_UNAUTHORIZED;
+  if (http_status >= 500) return OCSP_RESPONSE_STATUS_INTERNALERROR;
+  return OCSP_RESPONSE_STATUS_MALFORMEDREQUEST;
+}
+
+// The error body in the language of the route the path names.
+void send_error(const Request& request, Response& response, int status, std::string_view message) {
+  std::string line = one_line(message);
+  response.status = status;
+  if (status == 401) response.set_header("WWW-Authenticate", kBasicChallenge);
+  if (request.path.starts_with("/api/")) {
+    response.set_content(dump({{"error", line}}), "application/json");
+  } else if (request.path == "/ocsp" || request.path.starts_with("/ocsp/")) {
+    // An OCSP error response has no room for a reason: the log keeps it.
+    spdlog::info("http {} OCSP error {}: {}", request_id(response), status, line);
+    response.set_content(ocsp_error_response(ocsp_status_for(status)), "application/ocsp-response");
+  } else {
+    response.set_content(line + "\n", kTextType);
+  }
+}
+
+void send_json(Response& response, const nlohmann::json& value) {
+  response.status = 200;
+  response.set_content(dump(value), "application/json");
+}
+
+// The body's media type, lower-case and without parameters.
+std::string media_type(const Request& request) {
+  std::string value = request.get_header_value("Content-Type");
+  return lower(trim(std::string_view(value).substr(0, value.find(';'))));
+}
+
+std::string joined(std::initializer_list<std::string_view> names) {
+  std::string text;
+  for (std::string_view name : names) text += (text.empty() ? "" : ", ") + std::string(name);
+  return text.empty() ? "none" : text;
+}
+
+void allow_parameters(const Request& request, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [name, value] : request.params) {
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      throw HttpError(400, "unknown query parameter \"" + name + "\"; accepted: " + joined(allowed));
+    }
+    if (request.get_param_value_count(name) > 1) throw HttpError(400, "the query parameter \"" + name + "\" is repeated");
+  }
+}
+
+// The body as a JSON object with no key but `allowed`; an empty body is {}.
+nlohmann::json json_body(const Request& request, std::initializer_list<std::string_view> allowed) {
+  if (request.body.empty()) return nlohmann::json::object();
+  if (media_type(request) != "application/json") throw HttpError(415, "send the body as application/json");
+  nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  if (body.is_discarded()) throw HttpError(400, "the body is not valid JSON");
+  if (!body.is_object()) throw HttpError(400, "the body must be a JSON object");
+  for (const auto& [key, value] : body.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      throw HttpError(400, "unknown key \"" + key + "\"; accepted: " + joined(allowed));
+    }
+  }
+  return body;
+}
+
+std::optional<std::string> optional_string(const nlohmann::json& body, const std::string& key) {
+  auto field = body.find(key);
+  if (field == body.end()) return std::nullopt;
+  if (!field->is_string()) throw HttpError(400, "\"" + key + "\" must be a string");
+  return field->get<std::string>();
+}
+
+std::string required_string(const nlohmann::json& body, const std::string& key) {
+  std::optional<std::string> value = optional_string(body, key);
+  if (!value) throw HttpError(400, "\"" + key + "\" is required");
+  return *value;
+}
+
+// Profile names as EST labels (a path segment) and query parameters carry
+// them; the engine decides whether the profile exists.
+std::string checked_profile(std::string_view name) {
+  if (name.empty() || name.size() > kMaxProfileChars ||
+      !std::all_of(name.begin(), name.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; })) {
+    throw HttpError(400, "a profile name is 1 to 64 letters, digits, '.', '_' or '-'");
+  }
+  return std::string(name);
+}
+
+nlohmann::json checked_attributes(const nlohmann::json& body) {
+  auto field = body.find("attributes");
+  if (field == body.end()) return nlohmann::json::object();
+  if (!field->is_object()) throw HttpError(400, "\"attributes\" must be an object of strings");
+  for (const auto& [name, value] : field->items()) {
+    if (name.empty() || !value.is_string()) throw HttpError(400, "\"attributes\" must map non-empty names to strings");
+  }
+  if (field->contains("profile")) checked_profile(field->at("profile").get<std::string>());
+  return *field;
+}
+
+std::int64_t id_in_path(const Request& request) {
+  std::string text = request.matches[1].str();
+  std::int64_t id = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (!std::all_of(text.begin(), text.end(), is_digit) || error != std::errc() || end != text.data() + text.size() ||
+      id <= 0) {
+    throw HttpError(400, "a request id is a positive integer");
+  }
+  return id;
+}
+
+std::string serial_in_path(const Request& request) {
+  std::string serial = request.matches[1].str();
+  if (serial.size() > kMaxSerialDigits || !std::all_of(serial.begin(), serial.end(), is_hex_digit)) {
+    throw HttpError(400, "a serial is hex digits, as OpenSSL prints it");
+  }
+  return serial;
+}
+
+// The strict checks (signature, key, extensions) are the engine's; here
+// the bytes must be one DER PKCS#10 request and nothing after it.
+void check_request_der(std::span<const std::uint8_t> der) {
+  const unsigned char* cursor = der.data();
+  ossl::Ptr<X509_REQ> request(d2i_X509_REQ(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!request) throw HttpError(400, "the CSR is not a PKCS#10 certificate request: " + ossl::last_error());
+  if (cursor != der.data() + der.size()) {
+    throw HttpError(400, "the CSR is followed by " + std::to_string(der.data() + der.size() - cursor) + " more bytes");
+  }
+}
+
+// A REST submission: PEM or DER, as x509::request_der reads them.
+std::vector<std::uint8_t> submitted_request(std::string_view pem_or_der) {
+  std::vector<std::uint8_t> der;
+  try {
+    der = x509::request_der(as_bytes(pem_or_der));
+  } catch (const x509::MalformedRequest& error) {
+    throw HttpError(400, error.what());
+  }
+  check_request_der(der);
+  return der;
+}
+
+std::string certificate_pem(const std::vector<std::uint8_t>& der) {
+  const unsigned char* cursor = der.data();
+  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!certificate) throw Error("the engine's certificate does not parse: " + ossl::last_error());
+  return x509::to_pem(certificate.get());
+}
+
+// CONTRACT.md's disposition, with the certificate as PEM for a REST client.
+nlohmann::json rest_disposition(nlohmann::json disposition) {
+  auto certificate = disposition.find("certificate");
+  if (certificate != disposition.end()) *certificate = certificate_pem(from_base64(certificate->get<std::string>()));
+  return disposition;
+}
+
+// RFC 2045 lines for a Content-Transfer-Encoding: base64 body.
+std::string base64_lines(const std::vector<std::uint8_t>& der) {
+  constexpr std::size_t kLine = 64;
+  std::string flat = to_base64(der);
+  std::string text;
+  for (std::size_t at = 0; at < flat.size(); at += kLine) text += flat.substr(at, kLine) + "\r\n";
+  return text;
+}
+
+// RFC 7030 §4.1.3 and §4.2.3: a certs-only PKCS#7, base64 in the body.
+void send_certs_only(Response& response, const std::vector<std::vector<std::uint8_t>>& certificates,
+                     const char* content_type) {
+  response.status = 200;
+  response.set_header("Content-Transfer-Encoding", "base64");
+  response.set_content(base64_lines(pkcs7_certs_only(certificates)), content_type);
+}
+
+std::optional<std::string> est_label(const Request& request) {
+  if (!request.matches[1].matched) return std::nullopt;
+  std::string label = request.matches[1].str();
+  try {
+    return checked_profile(label);
+  } catch (const HttpError&) {
+    throw HttpError(404, "no EST label \"" + label + "\": labels are profile names");
+  }
+}
+
+// The TLS client certificate, DER; empty when the client sent none. The
+// handshake has verified it (custos-http asks for SSL_VERIFY_PEER); the
+// check here keeps a looser TLS setup from passing an unverified one on.
+std::vector<std::uint8_t> client_certificate(const Request& request) {
+  if (request.ssl == nullptr) return {};
+  ossl::Ptr<X509> certificate(SSL_get1_peer_certificate(request.ssl));
+  if (!certificate) return {};
+  long verified = SSL_get_verify_result(request.ssl);
+  if (verified != X509_V_OK) {
+    throw HttpError(401, std::string("the TLS client certificate does not verify: ") +
+                             X509_verify_cert_error_string(verified));
+  }
+  return ossl::to_der(certificate.get(), i2d_X509, "the TLS client certificate");
+}
+
+// Who is asking, as the connection shows it. Basic credentials count only
+// on the TLS server: on the plain one they crossed the network in clear.
+nlohmann::json caller_of(const Request& request, const Response& response, bool tls) {
+  nlohmann::json caller = nlohmann::json::object();
+  std::vector<std::uint8_t> certificate = client_certificate(request);
+  if (!certificate.empty()) {
+    caller["certificate"] = to_base64(certificate);
+  } else if (tls && request.has_header("Authorization")) {
+    if (request.get_header_value_count("Authorization") > 1) throw HttpError(400, "more than one Authorization header");
+    try {
+      BasicCredentials credentials = parse_basic_authorization(request.get_header_value("Authorization"));
+      caller["user"] = std::move(credentials.user);
+      caller["password"] = std::move(credentials.password);
+    } catch (const Error& error) {
+      throw HttpError(400, error.what());
+    }
+  }
+  caller["address"] = request.remote_addr;
+  caller["request_id"] = request_id(response);
+  return caller;
+}
+
+int status_for_kind(const std::string& kind) {
+  if (kind == "usage" || kind == "bad_request") return 400;
+  if (kind == "unauthenticated") return 401;
+  if (kind == "forbidden") return 403;
+  if (kind == "not_found") return 404;
+  if (kind == "conflict") return 409;
+  if (kind == "unavailable") return 503;
+  return 500;  // "failed", and a kind this front end does not know
+}
+
+// The routes. Each throws HttpError for an answer other than success; any
+// other exception is a fault of ours or of the engine's answer (500).
+class Routes {
+ public:
+  Routes(EngineLink& engine, bool tls) : engine_(&engine), tls_(tls) {}
+
+  void submit(const Request& request, Response& response) const {
+    std::string type = media_type(request);
+    std::vector<std::uint8_t> der;
+    nlohmann::json attributes;
+    if (type == "application/json") {
+      allow_parameters(request, {});
+      nlohmann::json body = json_body(request, {"csr", "profile", "attributes"});
+      std::string csr = required_string(body, "csr");
+      if (!trim(csr).starts_with("-----BEGIN ")) throw HttpError(400, "\"csr\" must be a PEM CERTIFICATE REQUEST");
+      der = submitted_request(csr);
+      attributes = checked_attributes(body);
+      if (std::optional<std::string> profile = optional_string(body, "profile")) {
+        if (attributes.contains("profile")) {
+          throw HttpError(400, "give the profile once: as \"profile\" or in \"attributes\"");
+        }
+        attributes["profile"] = checked_profile(*profile);
+      }
+    } else if (type == "application/pkcs10") {
+      allow_parameters(request, {"profile"});
+      der = submitted_request(request.body);
+      attributes = nlohmann::json::object();
+      if (request.has_param("profile")) attributes["profile"] = checked_profile(request.get_param_value("profile"));
+    } else {
+      throw HttpError(415, "send the request as application/json, or as application/pkcs10 (PEM or DER)");
+    }
+    nlohmann::json args = {{"csr", to_base64(der)}, {"attributes", std::move(attributes)}};
+    send_json(response, rest_disposition(ask(request, response, "submit", std::move(args))));
+  }
+
+  void retrieve(const Request& request, Response& response) const {
+    allow_parameters(request, {});
+    send_json(response, rest_disposition(ask(request, response, "retrieve", {{"id", id_in_path(request)}})));
+  }
+
+  void list(const Request& request, Response& response) const {
+    allow_parameters(request, {"state"});
+    nlohmann::json args = nlohmann::json::object();
+    if (request.has_param("state")) {
+      static constexpr std::string_view kStates[] = {"pending", "issued", "denied", "revoked", "failed", "received"};
+      std::string state = request.get_param_value("state");
+      if (std::find(std::begin(kStates), std::end(kStates), state) == std::end(kStates)) {
+        throw HttpError(400, "state is one of pending, issued, denied, revoked, failed, received");
+      }
+      args["state"] = state;
+    }
+    send_json(response, ask(request, response, "list", std::move(args)));
+  }
+
+  void resubmit(const Request& request, Response& response) const {
+    allow_parameters(request, {});
+    std::int64_t id = id_in_path(request);
+    json_body(request, {});
+    send_json(response, rest_disposition(ask(request, response, "resubmit", {{"id", id}})));
+  }
+
+  void deny(const Request& request, Response& response) const {
+    allow_parameters(request, {});
+    std::int64_t id = id_in_path(request);
+    nlohmann::json body = json_body(request, {"message"});
+    nlohmann::json args = {{"id", id}, {"message", optional_string(body, "message").value_or("")}};
+    send_json(response, rest_disposition(ask(request, response, "deny", std::move(args))));
+  }
+
+  void revoke(const Request& request, Response& response) const {
+    allow_parameters(request, {});
+    std::string serial = serial_in_path(request);
+    nlohmann::json body = json_body(request, {"reason", "at"});
+    std::string reason = required_string(body, "reason");
+    if (!x509::parse_revocation_reason(reason)) {
+      throw HttpError(400, "\"reason\" is an RFC 5280 reason name, such as keyCompromise, superseded or certificateHold");
+    }
+    nlohmann::json args = {{"serial", serial}, {"reason", reason}};
+    if (std::optional<std::string> at = optional_string(body, "at")) {
+      try {
+        args["at"] = parse_rfc3339(*at);
+      } catch (const Error& error) {
+        throw HttpError(400, std::string("\"at\": ") + error.what());
+      }
+    }
+    send_json(response, ask(request, response, "revoke", std::move(args)));
+  }
+
+  void unrevoke(const Request& request, Response& response) const {
+    allow_parameters(request, {});
+    std::string serial = serial_in_path(request);
+    json_body(request, {});
+    send_json(response, ask(request, response, "unrevoke", {{"serial", serial}}));
+  }
+
+  void publish_crl(const Request& request, Response& response) const {
+    allow_parameters(request, {});
+    json_body(request, {});
+    nlohmann::json published = ask(request, response, "publish_crl", nlohmann::json::object());
+    send_json(response, {{"number", published.at("number")}});
+  }
+
+  void est_cacerts(const Request& request, Response& response) const {
+    est_label(request);  // every profile has the same CA, but an unusable label is still 404
+    nlohmann::json result = ask(request, response, "ca_certs", nlohmann::json::object());
+    std::vector<std::vector<std::uint8_t>> certificates;
+    for (const nlohmann::json& certificate : result.at("certificates")) {
+      certificates.push_back(from_base64(certificate.get<std::string>()));
+    }
+    send_certs_only(response, certificates, "application/pkcs7-mime");
+  }
+
+  // RFC 7030 §4.5: no attributes are required of a request.
+  void est_csrattrs(const Request& request, Response& response) const {
+    est_label(request);  // 404 for an unusable label
+    response.status = 204;
+  }
+
+  void est_simpleenroll(const Request& request, Response& response) const { est_enroll(request, response, false); }
+  void est_simplereenroll(const Request& request, Response& response) const { est_enroll(request, response, true); }
+
+  void ocsp_post(const Request& request, Response& response) const {
+    if (media_type(request) != "application/ocsp-request") {
+      throw HttpError(415, "send the OCSP request as application/ocsp-request");
+    }
+    answer_ocsp(request, response, std::vector<std::uint8_t>(request.body.begin(), request.body.end()), false);
+  }
+
+  // RFC 6960 §A.1: GET {url}/{url-encoded base64 of the DER request};
+  // httplib has already undone the URL encoding.
+  void ocsp_get(const Request& request, Response& response) const {
+    std::vector<std::uint8_t> der;
+    try {
+      der = from_base64(request.matches[1].str());
+    } catch (const Error&) {
+      throw HttpError(400, "the OCSP request in the URL is not base64");
+    }
+    answer_ocsp(request, response, der, true);
+  }
+
+  void crl(const Request& request, Response& response) const {
+    nlohmann::json crl = ask(request, response, "current_crl", nlohmann::json::object());
+    std::vector<std::uint8_t> der = from_base64(crl.at("der").get<std::string>());
+    std::string etag = "\"" + std::to_string(crl.at("number").get<std::int64_t>()) + "\"";
+    auto next_update = crl.at("next_update").get<std::time_t>();
+    response.set_header("ETag", etag);
+    response.set_header("Last-Modified", http_date(crl.at("this_update").get<std::time_t>()));
+    response.set_header("Expires", http_date(next_update));
+    response.set_header("Cache-Control",
+                        "public, max-age=" + std::to_string(cache_seconds(next_update)) + ", no-transform");
+    if (etag_listed(request.get_header_value("If-None-Match"), etag)) {
+      response.status = 304;
+      return;
+    }
+    response.status = 200;
+    response.set_content(as_text(der), "application/pkix-crl");
+  }
+
+ private:
+  // One engine call. The engine being gone is a 503; its refusals carry
+  // their kind, which becomes the status.
+  nlohmann::json ask(const Request& request, const Response& response, const std::string& op,
+                     nlohmann::json args) const {
+    nlohmann::json call = {{"op", op}, {"caller", caller_of(request, response, tls_)}, {"args", std::move(args)}};
+    nlohmann::json answer;
+    try {
+      answer = engine_->call(call);
+    } catch (const Error& error) {
+      spdlog::error("http {} {}: the engine did not answer: {}", request_id(response), op, one_line(error.what()));
+      throw HttpError(503, "the CA engine is unavailable; try again later");
+    }
+    if (!answer.is_object() || !answer.contains("ok") || !answer.at("ok").is_boolean()) {
+      throw Error("the engine's answer to " + op + " has no \"ok\"");
+    }
+    if (answer.at("ok").get<bool>()) return answer.at("result");
+    std::string message = answer.at("error").get<std::string>();
+    std::string kind = answer.at("kind").get<std::string>();
+    auto role = answer.find("role");
+    if (kind == "forbidden" && role != answer.end() && role->is_string()) {
+      message += " (this needs the " + role->get<std::string>() + " role)";
+    }
+    throw HttpError(status_for_kind(kind), message);
+  }
+
+  void est_enroll(const Request& request, Response& response, bool reenroll) const {
+    std::optional<std::string> label = est_label(request);
+    if (media_type(request) != "application/pkcs10") {
+      throw HttpError(415, "EST takes the request as application/pkcs10: the base64 of its DER");
+    }
+    std::vector<std::uint8_t> der;
+    try {
+      der = decode_base64_text(request.body);
+    } catch (const Error& error) {
+      throw HttpError(400, std::string("the body is not base64: ") + error.what());
+    }
+    check_request_der(der);
+    nlohmann::json args = {{"csr", to_base64(der)}, {"reenroll", reenroll}};
+    if (label) args["profile"] = *label;
+
+    nlohmann::json disposition = ask(request, response, "enroll", std::move(args));
+    std::string status = disposition.at("status").get<std::string>();
+    std::string id = std::to_string(disposition.at("request_id").get<std::int64_t>());
+    std::string message = disposition.value("message", "");
+    if (status == "issued") {
+      send_certs_only(response, {from_base64(disposition.at("certificate").get<std::string>())},
+                      "application/pkcs7-mime; smime-type=certs-only");
+    } else if (status == "pending" || status == "received") {
+      // RFC 7030 §4.2.3: the client polls with the same request.
+      response.status = 202;
+      response.set_header("Retry-After", std::to_string(kEstRetryAfterSeconds));
+      response.set_content(one_line("request " + id + " is pending" + (message.empty() ? "" : ": " + message)) + "\n",
+                           kTextType);
+    } else {
+      throw HttpError(403, "request " + id + " was not issued (" + status + ")" + (message.empty() ? "" : ": " + message));
+    }
+  }
+
+  void answer_ocsp(const Request& request, Response& response, const std::vector<std::uint8_t>& der,
+                   bool cacheable) const {
+    const unsigned char* cursor = der.data();
+    std::unique_ptr<OCSP_REQUEST, OcspRequestDeleter> parsed(
+        d2i_OCSP_REQUEST(nullptr, &cursor, static_cast<long>(der.size())));
+    if (!parsed) throw HttpError(400, "not a DER OCSP request: " + ossl::last_error());
+    if (cursor != der.data() + der.size()) throw HttpError(400, "bytes follow the DER OCSP request");
+
+    nlohmann::json answer = ask(request, response, "ocsp", {{"request", to_base64(der)}});
+    std::vector<std::uint8_t> body = from_base64(answer.at("response").get<std::string>());
+    if (cacheable) {
+      // RFC 5019 §6.2: a GET answer may be cached until its nextUpdate.
+      std::time_t seconds = cache_seconds(answer.at("next_update").get<std::time_t>());
+      response.set_header("Cache-Control", "max-age=" + std::to_string(seconds) + ", public, no-transform");
+    }
+    response.status = 200;
+    response.set_content(as_text(body), "application/ocsp-response");
+  }
+
+  // If-None-Match (RFC 9110 §13.1.2) compares weakly: W/"7" matches "7".
+  static bool etag_listed(std::string_view header, std::string_view etag) {
+    while (!header.empty()) {
+      std::size_t comma = header.find(',');
+      std::string_view tag = trim(header.substr(0, comma));
+      if (tag.starts_with("W/")) tag.remove_prefix(2);
+      if (tag == "*" || tag == etag) return true;
+      header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    }
+    return false;
+  }
+
+  EngineLink* engine_;
+  bool tls_;
+};
+
+bool expects_body(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE" || method == "PRI";
+}
+
+struct Refusal {
+  int status;
+  std::string reason;
+};
+
+// What the request line and headers alone rule out: on the plain server
+// anything but /crl and /ocsp, and the bodies httplib 0.11 would read
+// without bound (chunked, or without a length until the peer closes) or
+// inflate (gzip, brotli).
+std::optional<Refusal> refusal(const Request& request, bool tls) {
+  if (!tls && request.path != "/crl" && request.path != "/ocsp" && !request.path.starts_with("/ocsp/")) {
+    return Refusal{403, "plain HTTP serves only /crl and /ocsp; use HTTPS"};
+  }
+  if (request.has_header("Transfer-Encoding")) {
+    return Refusal{411, "send the body with a Content-Length; Transfer-Encoding is not accepted"};
+  }
+  if (expects_body(request.method) && !request.has_header("Content-Length")) {
+    return Refusal{411, "a " + request.method + " request needs a Content-Length"};
+  }
+  std::string length = request.get_header_value("Content-Length");
+  if (request.get_header_value_count("Content-Length") > 1 || length.size() > 20 ||
+      !std::all_of(length.begin(), length.end(), is_digit)) {
+    return Refusal{400, "the Content-Length is not one decimal number"};
+  }
+  std::string encoding = lower(trim(request.get_header_value("Content-Encoding")));
+  if (!encoding.empty() && encoding != "identity") return Refusal{415, "compressed request bodies are not accepted"};
+  return std::nullopt;
+}
+
+// Runs before httplib reads a body: gives the request its id and answers
+// what refusal() rules out.
+HandlerResponse screen(const Request& request, Response& response, bool tls) {
+  response.set_header(kRequestIdHeader, next_request_id());
+  std::optional<Refusal> refused = refusal(request, tls);
+  if (!refused) return HandlerResponse::Unhandled;
+  // The body, if any, stays unread: the connection cannot carry another request.
+  response.set_header("Connection", "close");
+  send_error(request, response, refused->status, refused->reason);
+  return HandlerResponse::Handled;
+}
+
+std::string bare_error_message(int status) {
+  switch (status) {
+    case 400: return "malformed HTTP request";
+    case 404: return "no such resource";
+    case 413: return "the request body is larger than " + std::to_string(kMaxBodyBytes) + " bytes";
+    case 414: return "the request line is too long";
+    case 416: return "the requested range cannot be served";
+    default: return "HTTP error " + std::to_string(status);
+  }
+}
+
+// httplib's own refusals (no route, a body too large, a malformed request
+// line) come with an empty body: give them the one line the others have.
+HandlerResponse describe_bare_error(const Request& request, Response& response) {
+  if (response.body.empty()) send_error(request, response, response.status, bare_error_message(response.status));
+  // The body is in place either way; Handled would only make httplib apply
+  // a Range header to it.
+  return HandlerResponse::Unhandled;
+}
+
+void answer_exception(const Request& request, Response& response, std::exception_ptr exception) {
+  std::string what = "an exception of unknown type";
+  try {
+    std::rethrow_exception(exception);
+  } catch (const std::exception& error) {
+    what = error.what();
+  } catch (...) {
+  }
+  std::string id = request_id(response);
+  spdlog::error("http {} {} {}: {}", id, request.method, printable(request.path), one_line(what));
+  // Start the answer afresh: the route may have set headers for a success.
+  response.headers.clear();
+  response.set_header(kRequestIdHeader, id);
+  send_error(request, response, 500, "internal error; the server log has the details under request " + id);
+}
+
+void log_exchange(const Request& request, const Response& response) {
+  spdlog::info("http {} {} {} {} {}", request_id(response), request.remote_addr, request.method,
+               printable(request.path), response.status);
+}
+
+}  // namespace
+
+void HttpFrontEnd::serve_on(httplib::Server& server, bool tls, std::size_t max_connections) const {
+  apply_limits(server, max_connections);
+  server.set_pre_routing_handler([tls](const Request& request, Response& response) {
+    return screen(request, response, tls);
+  });
+  server.set_error_handler(httplib::Server::HandlerWithResponse(describe_bare_error));
+  server.set_exception_handler(answer_exception);
+  server.set_logger(log_exchange);
+
+  Routes routes(engine_, tls);
+  auto route = [routes](void (Routes::*handler)(const Request&, Response&) const) -> httplib::Server::Handler {
+    return [routes, handler](const Request& request, Response& response) {
+      try {
+        (routes.*handler)(request, response);
+      } catch (const HttpError& error) {
+        send_error(request, response, error.status(), error.what());
+      }
+    };
+  };
+  // Every pattern bounds its repetitions: libstdc++'s std::regex recurses
+  // once per character matched, and a long enough path overflows the stack.
+  server.Get("/crl", route(&Routes::crl));
+  server.Post("/ocsp", route(&Routes::ocsp_post));
+  server.Get("/ocsp/(.{1,1024})", route(&Routes::ocsp_get));
+  if (!tls) return;
+
+  const std::string est = R"(/\.well-known/est(?:/([^/]{1,64}))?)";
+  server.Get(est + "/cacerts", route(&Routes::est_cacerts));
+  server.Get(est + "/csrattrs", route(&Routes::est_csrattrs));
+  server.Post(est + "/simpleenroll", route(&Routes::est_simpleenroll));
+  server.Post(est + "/simplereenroll", route(&Routes::est_simplereenroll));
+
+  server.Post("/api/v1/requests", route(&Routes::submit));
+  server.Get("/api/v1/requests", route(&Routes::list));
+  server.Get("/api/v1/requests/([^/]{1,32})", route(&Routes::retrieve));
+  server.Post("/api/v1/requests/([^/]{1,32})/resubmit", route(&Routes::resubmit));
+  server.Post("/api/v1/requests/([^/]{1,32})/deny", route(&Routes::deny));
+  server.Post("/api/v1/certificates/([^/]{1,128})/revoke", route(&Routes::revoke));
+  server.Post("/api/v1/certificates/([^/]{1,128})/unrevoke", route(&Routes::unrevoke));
+  server.Post("/api/v1/crl", route(&Routes::publish_crl));
+}
+
+void apply_limits(httplib::Server& server, std::size_t max_connections) {
+  if (max_connections == 0) throw Error("the HTTP front end needs max_connections of at least 1");
+  server.set_payload_max_length(kMaxBodyBytes);
+  server.set_read_timeout(kIoTimeout);
+  server.set_write_timeout(kIoTimeout);
+  server.set_keep_alive_max_count(kKeepAliveMaxRequests);
+  server.set_keep_alive_timeout(kKeepAliveSeconds);
+  server.new_task_queue = [max_connections] { return new BoundedTaskQueue(max_connections); };
+}
+
+BoundedTaskQueue::BoundedTaskQueue(std::size_t workers) : capacity_(workers) {
+  try {
+    workers_.reserve(workers);
+    for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+  } catch (...) {
+    shutdown();  // joins the workers that did start
+    throw;
+  }
+}
+
+BoundedTaskQueue::~BoundedTaskQueue() { shutdown(); }
+
+void BoundedTaskQueue::enqueue(std::function<void()> job) {
+  {
+    std::unique_lock lock(mutex_);
+    slot_free_.wait(lock, [this] { return jobs_.size() < capacity_; });
+    jobs_.push_back(std::move(job));
+  }
+  job_ready_.notify_one();
+}
+
+void BoundedTaskQueue::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  job_ready_.notify_all();
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+void BoundedTaskQueue::work() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(mutex_);
+      job_ready_.wait(lock, [this] { return !jobs_.empty() || stopping_; });
+      if (jobs_.empty()) return;  // stopping, and nothing left to run
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    slot_free_.notify_one();
+    try {
+      job();
+    } catch (const std::exception& error) {
+      spdlog::error("http: a connection ended in an exception: {}", one_line(error.what()));
+    } catch (...) {
+      spdlog::error("http: a connection ended in an exception of unknown type");
+    }
+  }
+}
+
+BasicCredentials parse_basic_authorization(std::string_view header) {
+  std::string_view value = trim(header);
+  std::size_t blank = value.find_first_of(" \t");
+  if (blank == std::string_view::npos || lower(value.substr(0, blank)) != "basic") {
+    throw Error("only HTTP Basic authentication is accepted");
+  }
+  std::vector<std::uint8_t> decoded;
+  try {
+    decoded = from_base64(trim(value.substr(blank)));
+  } catch (const Error&) {
+    throw Error("the Basic credentials are not base64");
+  }
+  std::string text = as_text(decoded);
+  OPENSSL_cleanse(decoded.data(), decoded.size());
+  std::size_t colon = text.find(':');
+  std::optional<std::string> problem;
+  if (colon == std::string::npos) {
+    problem = "the Basic credentials have no ':' between user and password";
+  } else if (colon == 0) {
+    problem = "the Basic credentials name no user";
+  } else if (!is_utf8(text) || std::any_of(text.begin(), text.end(), is_control)) {
+    problem = "the Basic credentials are not UTF-8 text without control characters";
+  }
+  BasicCredentials credentials;
+  if (!problem) credentials = {text.substr(0, colon), text.substr(colon + 1)};
+  OPENSSL_cleanse(text.data(), text.size());
+  if (problem) throw Error(*problem);
+  return credentials;
+}
+
+std::string http_date(std::time_t when) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::tm parts{};
+  if (gmtime_r(&when, &parts) == nullptr) throw Error("the time " + std::to_string(when) + " has no HTTP date");
+  char text[64];
+  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[parts.tm_wday], parts.tm_mday,
+                kMonths[parts.tm_mon], parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec);
+  return text;
+}
+
+std::vector<std::uint8_t> decode_base64_text(std::string_view text) {
+  std::string compact;
+  compact.reserve(text.size());
+  for (char c : text) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') compact.push_back(c);
+  }
+  if (compact.empty()) throw Error("there is no base64 text");
+  return from_base64(compact);
+}
+
+std::vector<std::uint8_t> pkcs7_certs_only(const std::vector<std::vector<std::uint8_t>>& certificates) {
+  if (certificates.empty()) throw Error("a certs-only PKCS#7 needs at least one certificate");
+  std::unique_ptr<PKCS7, Pkcs7Deleter> pkcs7(PKCS7_new());
+  // "Detached" drops the empty data content: RFC 5272 §4.1 wants no eContent.
+  if (!pkcs7 || PKCS7_set_type(pkcs7.get(), NID_pkcs7_signed) != 1 ||
+      PKCS7_content_new(pkcs7.get(), NID_pkcs7_data) != 1 || PKCS7_set_detached(pkcs7.get(), 1) != 1) {
+    throw Error("building a certs-only PKCS#7: " + ossl::last_error());
+  }
+  for (const std::vector<std::uint8_t>& der : certificates) {
+    const unsigned char* cursor = der.data();
+    ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+    if (!certificate || cursor != der.data() + der.size()) {
+      throw Error("building a certs-only PKCS#7: a certificate is not DER: " + ossl::last_error());
+    }
+    // PKCS7_add_certificate takes a reference of its own.
+    if (PKCS7_add_certificate(pkcs7.get(), certificate.get()) != 1) {
+      throw Error("building a certs-only PKCS#7: " + ossl::last_error());
+    }
+  }
+  return ossl::to_der(pkcs7.get(), i2d_PKCS7, "a certs-only PKCS#7");
+}
+
+}  // namespace custos::server

@@ -1,0 +1,187 @@
+#include "appliance/server/local_socket.h"
+
+#include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "modules/protocol/frame.h"
+
+namespace custos::server {
+namespace {
+
+constexpr int kMaxConnections = 64;
+constexpr auto kCallTimeout = std::chrono::minutes(5);
+// How long a connection may take to send a call it has begun.
+constexpr auto kFrameTimeout = std::chrono::seconds(10);
+
+sockaddr_un address_of(const std::filesystem::path& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.string().size() >= sizeof address.sun_path) {
+    throw Error("the socket path " + path.string() + " is too long for a Unix socket; use a shorter CA directory");
+  }
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  return address;
+}
+
+// A connected socket to `path`, or -1 with errno set.
+int connect_to(const std::filesystem::path& path) {
+  sockaddr_un address = address_of(path);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw Error(std::string("socket: ") + std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+gid_t group_id(const std::string& group) {
+  if (!group.empty() && std::all_of(group.begin(), group.end(), [](char c) { return std::isdigit(c) != 0; })) {
+    return static_cast<gid_t>(std::stoul(group));
+  }
+  struct group* entry = ::getgrnam(group.c_str());
+  if (entry == nullptr) throw Error("[server] socket_group: there is no group '" + group + "'");
+  return entry->gr_gid;
+}
+
+}  // namespace
+
+std::filesystem::path socket_path(const std::filesystem::path& directory) { return directory / "custosd.sock"; }
+
+LocalListener::LocalListener(const std::filesystem::path& directory, const std::string& group, Handler handler)
+    : path_(socket_path(directory)), handler_(std::move(handler)) {
+  if (std::filesystem::exists(std::filesystem::symlink_status(path_))) {
+    int live = connect_to(path_);
+    if (live >= 0) {
+      ::close(live);
+      throw Error("another custosd already serves " + directory.string() + " (" + path_.string() + " answers)");
+    }
+    std::filesystem::remove(path_);
+  }
+  sockaddr_un address = address_of(path_);
+  listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener_ < 0) throw Error(std::string("socket: ") + std::strerror(errno));
+  // Created with no access at all, then opened to owner and group: no
+  // moment where others could connect.
+  mode_t previous = ::umask(0777);
+  int bound = ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  int bind_errno = errno;
+  ::umask(previous);
+  if (bound != 0) {
+    ::close(listener_);
+    throw Error("binding " + path_.string() + ": " + std::strerror(bind_errno));
+  }
+  if (!group.empty() && ::chown(path_.c_str(), static_cast<uid_t>(-1), group_id(group)) != 0) {
+    throw Error("giving " + path_.string() + " to group " + group + ": " + std::strerror(errno));
+  }
+  if (::chmod(path_.c_str(), 0660) != 0 || ::listen(listener_, 64) != 0) {
+    throw Error("listening on " + path_.string() + ": " + std::strerror(errno));
+  }
+  acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+LocalListener::~LocalListener() { stop(); }
+
+void LocalListener::stop() {
+  if (stopping_.exchange(true)) return;
+  ::shutdown(listener_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  ::close(listener_);
+  std::filesystem::remove(path_);
+  std::lock_guard lock(mutex_);
+  for (std::thread& connection : connections_) connection.join();
+  connections_.clear();
+}
+
+void LocalListener::accept_loop() {
+  while (!stopping_) {
+    pollfd entry{listener_, POLLIN, 0};
+    if (::poll(&entry, 1, 200) <= 0) continue;
+    int connection = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (connection < 0) continue;
+    if (open_connections_ >= kMaxConnections) {
+      spdlog::warn("local socket: {} connections are open already; refusing another", kMaxConnections);
+      ::close(connection);
+      continue;
+    }
+    ++open_connections_;
+    std::lock_guard lock(mutex_);
+    connections_.emplace_back([this, connection] {
+      serve(connection);
+      ::close(connection);
+      --open_connections_;
+    });
+  }
+}
+
+void LocalListener::serve(int connection) {
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  if (::getsockopt(connection, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) return;
+  while (!stopping_) {
+    pollfd entry{connection, POLLIN, 0};
+    int ready = ::poll(&entry, 1, 200);
+    if (ready == 0) continue;
+    if (ready < 0) return;
+    nlohmann::json answer;
+    try {
+      nlohmann::json call = protocol::read_frame(connection, protocol::Clock::now() + kFrameTimeout);
+      answer = handler_(call, peer.uid);
+    } catch (const protocol::FrameError& error) {
+      if (error.kind() != protocol::FrameError::Kind::kClosed) {
+        spdlog::warn("local socket: uid {}: {}", peer.uid, error.what());
+      }
+      return;
+    }
+    try {
+      protocol::write_frame(connection, answer, protocol::Clock::now() + kFrameTimeout);
+    } catch (const protocol::FrameError& error) {
+      spdlog::warn("local socket: uid {}: the answer was not delivered: {}", peer.uid, error.what());
+      return;
+    }
+  }
+}
+
+std::optional<DaemonConnection> DaemonConnection::connect(const std::filesystem::path& directory) {
+  std::filesystem::path path = socket_path(directory);
+  if (!std::filesystem::exists(std::filesystem::symlink_status(path))) return std::nullopt;
+  int fd = connect_to(path);
+  if (fd >= 0) return DaemonConnection(fd);
+  if (errno == ECONNREFUSED || errno == ENOENT) return std::nullopt;  // left by a custosd that is gone
+  throw Error("custosd serves " + directory.string() + " but " + path.string() + " cannot be reached: " +
+              std::strerror(errno));
+}
+
+DaemonConnection::DaemonConnection(DaemonConnection&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+
+DaemonConnection::~DaemonConnection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+nlohmann::json DaemonConnection::call(const std::string& op, const nlohmann::json& args) {
+  nlohmann::json answer;
+  try {
+    protocol::write_frame(fd_, {{"op", op}, {"args", args}}, protocol::Clock::now() + kFrameTimeout);
+    answer = protocol::read_frame(fd_, protocol::Clock::now() + kCallTimeout);
+  } catch (const protocol::FrameError& error) {
+    throw Error(std::string("talking to custosd: ") + error.what());
+  }
+  if (answer.value("ok", false)) return answer.value("result", nlohmann::json());
+  std::string message = answer.value("error", "custosd refused the call");
+  if (answer.value("kind", "") == "usage") throw UsageError(message);
+  throw Error(message);
+}
+
+}  // namespace custos::server

@@ -1,0 +1,81 @@
+// custosd's local socket: custosd.sock in the CA directory, mode 0660,
+// speaking the module protocol's frames (a 4-byte length, at most 1 MiB of
+// one JSON object) with the calls of api.h. The peer's uid, from
+// SO_PEERCRED, is who is asking.
+//
+//   LocalListener listener(directory, group, [&](auto& call, uid_t uid) { return api.handle(call, uid); });
+//   …
+//   listener.stop();   // refuses new connections, lets each finish its call
+//
+//   if (auto daemon = DaemonConnection::connect(directory)) daemon->call("retrieve", {{"id", 7}});
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace custos::server {
+
+std::filesystem::path socket_path(const std::filesystem::path& directory);
+
+class LocalListener {
+ public:
+  using Handler = std::function<nlohmann::json(const nlohmann::json& call, uid_t peer)>;
+
+  // Binds the socket (replacing one left by a custosd that died; refusing
+  // when another custosd answers on it) and starts accepting.
+  LocalListener(const std::filesystem::path& directory, const std::string& group, Handler handler);
+  ~LocalListener();
+  LocalListener(const LocalListener&) = delete;
+  LocalListener& operator=(const LocalListener&) = delete;
+
+  // Stops accepting, lets every connection finish the call it is in, and
+  // removes the socket file.
+  void stop();
+
+ private:
+  void accept_loop();
+  void serve(int connection);
+
+  std::filesystem::path path_;
+  Handler handler_;
+  int listener_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::list<std::thread> connections_;
+  std::atomic<int> open_connections_{0};
+  std::thread acceptor_;
+};
+
+// The CLI's side: a connection to the custosd serving a CA directory.
+class DaemonConnection {
+ public:
+  // Nothing when no custosd serves `directory` (no socket, or one left by a
+  // custosd that is gone); throws custos::Error when one does but cannot be
+  // reached (permissions).
+  static std::optional<DaemonConnection> connect(const std::filesystem::path& directory);
+  DaemonConnection(DaemonConnection&& other) noexcept;
+  DaemonConnection& operator=(DaemonConnection&&) = delete;
+  ~DaemonConnection();
+
+  // Makes one call and returns its result; throws UsageError or Error with
+  // custosd's one-line message when the call failed.
+  nlohmann::json call(const std::string& op, const nlohmann::json& args);
+
+ private:
+  explicit DaemonConnection(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+}  // namespace custos::server

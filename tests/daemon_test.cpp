@@ -1,0 +1,330 @@
+// custosd from the outside: the CLI through its socket, REST and EST with
+// curl, OCSP with `openssl ocsp`, the CRL with `openssl crl`, roles refused
+// over the socket and over HTTPS, SIGHUP picking up a changed profile, and
+// SIGTERM in the middle of a load losing no acknowledged request.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "tests/support/cli.h"
+#include "tests/support/daemon.h"
+
+namespace custos {
+namespace {
+
+using testing::CliFixture;
+using testing::CommandResult;
+using testing::Daemon;
+using testing::quote;
+using testing::run_command;
+using testing::succeeded;
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(succeeded(cli_.custos("--dir ca init --subject 'CN=Online Issuing CA,O=Custos Tests' --key ec-p256", true)));
+  }
+
+  void start() { daemon_ = std::make_unique<Daemon>(cli_, cli_.work() / "ca"); }
+
+  void append_config(const std::string& text) {
+    std::ofstream config(cli_.work() / "ca" / "custos.toml", std::ios::app);
+    config << "\n" << text << "\n";
+  }
+
+  // Replaces the first `from` in custos.toml by `to`.
+  void edit_config(const std::string& from, const std::string& to) {
+    std::filesystem::path path = cli_.work() / "ca" / "custos.toml";
+    std::string text = testing::read_file(path);
+    ASSERT_NE(text.find(from), std::string::npos);
+    text.replace(text.find(from), from.size(), to);
+    testing::write_file(path, text);
+  }
+
+  CommandResult shell(const std::string& command) {
+    return run_command("cd " + quote(cli_.work().string()) + " && " + command);
+  }
+
+  void make_request(const std::string& name, const std::string& subject, const std::string& san) {
+    ASSERT_TRUE(succeeded(shell("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + name +
+                                ".key -subj " + quote(subject) + " -addext " + quote("subjectAltName=" + san) +
+                                " -out " + name + ".csr")));
+  }
+
+  // A client certificate for TLS client authentication: issued through
+  // the CLI under the `client` profile.
+  std::string client_certificate(const std::string& name) {
+    make_request(name, "/CN=" + name, "email:" + name + "@example.com");
+    EXPECT_TRUE(succeeded(cli_.custos("--dir ca submit --csr " + name + ".csr --profile client --out " + name + ".pem")));
+    CommandResult fingerprint = shell("openssl x509 -in " + name + ".pem -outform DER | sha256sum | cut -d' ' -f1");
+    return fingerprint.out.substr(0, 64);
+  }
+
+  std::string curl(const std::string& arguments) {
+    return "curl -sS --cacert ca/ca.pem " + arguments;
+  }
+
+  CliFixture cli_;
+  std::unique_ptr<Daemon> daemon_;
+};
+
+TEST_F(DaemonTest, TheCliGoesThroughTheSocketWithoutThePin) {
+  start();
+  make_request("www", "/CN=www.example.com", "DNS:www.example.com");
+  // No PIN given: only custosd, which holds the token, can answer.
+  CommandResult submitted = cli_.custos("--dir ca submit --csr www.csr --out www.pem --json");
+  ASSERT_TRUE(succeeded(submitted)) << testing::read_file(daemon_->log());
+  nlohmann::json disposition = nlohmann::json::parse(submitted.out);
+  EXPECT_EQ(disposition["status"], "issued");
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem www.pem")));
+  CommandResult retrieved = cli_.custos("--dir ca retrieve " + std::to_string(disposition["request_id"].get<int>()) + " --json");
+  ASSERT_TRUE(succeeded(retrieved));
+  EXPECT_EQ(nlohmann::json::parse(retrieved.out)["serial"], disposition["serial"]);
+  // The same errors and exit status as local mode.
+  CommandResult missing = cli_.custos("--dir ca retrieve 999");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err, "custos: there is no request 999\n");
+  CommandResult bad_state = cli_.custos("--dir ca admin list --state nonsense");
+  EXPECT_EQ(bad_state.status, 2);
+  EXPECT_TRUE(succeeded(cli_.custos("--dir ca admin revoke " + disposition["serial"].get<std::string>() +
+                                    " --reason keyCompromise")));
+  EXPECT_TRUE(succeeded(cli_.custos("--dir ca crl --out crl.pem")));
+  EXPECT_TRUE(succeeded(shell("openssl crl -in crl.pem -CAfile ca/ca.pem -noout -text | grep -q " +
+                              disposition["serial"].get<std::string>())));
+  EXPECT_EQ(daemon_->stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(cli_.work() / "ca" / "custosd.sock"));
+}
+
+TEST_F(DaemonTest, ACallOutsideTheCallersRoleIsRefusedNamingTheRole) {
+  append_config("[roles]\nauditor = [\"uid:0\"]\n");
+  start();
+  CommandResult listed = cli_.custos("--dir ca admin list --json");
+  EXPECT_TRUE(succeeded(listed));
+  CommandResult revoked = cli_.custos("--dir ca admin revoke 01 --reason keyCompromise");
+  EXPECT_EQ(revoked.status, 1);
+  EXPECT_NE(revoked.err.find("needs the officer role"), std::string::npos) << revoked.err;
+  CommandResult crl = cli_.custos("--dir ca crl");
+  EXPECT_EQ(crl.status, 1);
+  EXPECT_NE(crl.err.find("officer"), std::string::npos) << crl.err;
+}
+
+TEST_F(DaemonTest, OfficerAndAdministratorInOneIdentityIsRefusedAtLoad) {
+  append_config("[roles]\nofficer = [\"uid:0\"]\nadministrator = [\"uid:0\"]\n");
+  CommandResult config = cli_.custos("--dir ca config");
+  EXPECT_EQ(config.status, 1);
+  EXPECT_NE(config.err.find("both officer and administrator"), std::string::npos) << config.err;
+}
+
+TEST_F(DaemonTest, RestSubmitAndRetrieveWithAClientCertificate) {
+  start();
+  std::string fingerprint = client_certificate("alice");
+  make_request("api", "/CN=api.example.com", "DNS:api.example.com");
+  nlohmann::json body = {{"csr", testing::read_file(cli_.work() / "api.csr")}, {"profile", "server"}};
+  testing::write_file(cli_.work() / "body.json", body.dump());
+  CommandResult posted = shell(curl("--cert alice.pem --key alice.key -H 'Content-Type: application/json' --data-binary @body.json " +
+                                    daemon_->https_url() + "/api/v1/requests"));
+  ASSERT_TRUE(succeeded(posted)) << testing::read_file(daemon_->log());
+  nlohmann::json disposition = nlohmann::json::parse(posted.out);
+  ASSERT_EQ(disposition["status"], "issued") << posted.out;
+  testing::write_file(cli_.work() / "api.pem", disposition["certificate"].get<std::string>());
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem api.pem")));
+  CommandResult got = shell(curl("--cert alice.pem --key alice.key " + daemon_->https_url() + "/api/v1/requests/" +
+                                 std::to_string(disposition["request_id"].get<int>())));
+  ASSERT_TRUE(succeeded(got));
+  EXPECT_EQ(nlohmann::json::parse(got.out)["serial"], disposition["serial"]);
+  // Another's request, and an anonymous client: refused.
+  CommandResult anonymous = shell(curl("-o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "
+                                       "--data-binary @body.json " + daemon_->https_url() + "/api/v1/requests"));
+  EXPECT_EQ(anonymous.out, "401");
+  // An officer's call from a requester: 403 naming the role.
+  CommandResult revoke = shell(curl("--cert alice.pem --key alice.key -w ' %{http_code}' -H 'Content-Type: application/json' "
+                                    "--data-binary '{\"reason\":\"keyCompromise\"}' " + daemon_->https_url() +
+                                    "/api/v1/certificates/" + disposition["serial"].get<std::string>() + "/revoke"));
+  EXPECT_NE(revoke.out.find("officer"), std::string::npos) << revoke.out;
+  EXPECT_NE(revoke.out.find(" 403"), std::string::npos) << revoke.out;
+  // TLS 1.1 is refused; plain HTTP serves no API.
+  EXPECT_FALSE(succeeded(shell(curl("--tls-max 1.1 " + daemon_->https_url() + "/crl"))));
+  CommandResult plain = shell("curl -sS -o /dev/null -w '%{http_code}' " + daemon_->http_url() + "/api/v1/requests/1");
+  EXPECT_EQ(plain.out, "403");
+  (void)fingerprint;
+}
+
+TEST_F(DaemonTest, EstEnrollPendingRetryAndReenrollWithCurl) {
+  std::string hash = run_command("echo 'est-secret' | " + std::string(CUSTOS_CLI) + " hash-password").out;
+  hash.pop_back();
+  append_config("[http]\nest_profile = \"devices\"\n[http.users.device]\npassword_hash = \"" + hash + "\"\n");
+  std::string device_profile = "validity_days = 30\nkey_types = [\"ec-p256\"]\nkey_usage = [\"digitalSignature\"]\n"
+                               "extended_key_usage = [\"clientAuth\"]\n\n";
+  edit_config("[profiles.subca]", "[profiles.devices]\ndecision = \"issue\"\n" + device_profile +
+                                      "[profiles.held]\ndecision = \"pend\"\n" + device_profile + "[profiles.subca]");
+  start();
+  std::string est = daemon_->https_url() + "/.well-known/est";
+
+  // cacerts: base64 certs-only PKCS#7 holding the CA.
+  ASSERT_TRUE(succeeded(shell(curl(est + "/cacerts -o cacerts.b64"))));
+  EXPECT_TRUE(succeeded(shell("openssl base64 -d -in cacerts.b64 | openssl pkcs7 -inform DER -print_certs | "
+                              "grep -q 'CN = Online Issuing CA'")));
+
+  // simpleenroll with basic auth, issued at once under [http] est_profile.
+  make_request("device", "/CN=device-1", "DNS:device-1.example.com");
+  ASSERT_TRUE(succeeded(shell("openssl req -in device.csr -outform DER | openssl base64 > device.b64")));
+  std::string enroll = curl("-u device:est-secret -H 'Content-Type: application/pkcs10' --data-binary @device.b64 ");
+  CommandResult issued = shell(enroll + "-D headers.txt -o issued.b64 " + est + "/simpleenroll");
+  ASSERT_TRUE(succeeded(issued)) << testing::read_file(daemon_->log());
+  EXPECT_NE(testing::read_file(cli_.work() / "headers.txt").find("200"), std::string::npos);
+  ASSERT_TRUE(succeeded(shell("openssl base64 -d -in issued.b64 | openssl pkcs7 -inform DER -print_certs -out device.pem")));
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem device.pem")));
+  // A wrong password: 401.
+  EXPECT_EQ(shell(curl("-u device:wrong -o /dev/null -w '%{http_code}' -H 'Content-Type: application/pkcs10' "
+                       "--data-binary @device.b64 " + est + "/simpleenroll")).out, "401");
+
+  // A profile that pends: 202 with Retry-After; the officer approves; the
+  // client's retry of the same request gets the certificate.
+  make_request("sensor", "/CN=sensor-7", "DNS:sensor-7.example.com");
+  ASSERT_TRUE(succeeded(shell("openssl req -in sensor.csr -outform DER | openssl base64 > sensor.b64")));
+  std::string retry = curl("-u device:est-secret -H 'Content-Type: application/pkcs10' --data-binary @sensor.b64 "
+                           "-D sensor-headers.txt -o sensor.out " + est + "/held/simpleenroll");
+  ASSERT_TRUE(succeeded(shell(retry)));
+  std::string headers = testing::read_file(cli_.work() / "sensor-headers.txt");
+  EXPECT_NE(headers.find("202"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("Retry-After"), std::string::npos) << headers;
+  CommandResult pending = cli_.custos("--dir ca admin list --state pending --json");
+  nlohmann::json pending_list = nlohmann::json::parse(pending.out);
+  ASSERT_EQ(pending_list.size(), 1u);
+  EXPECT_TRUE(succeeded(cli_.custos("--dir ca admin resubmit " +
+                                    std::to_string(pending_list[0]["request_id"].get<int>()))));
+  ASSERT_TRUE(succeeded(shell(retry)));
+  EXPECT_NE(testing::read_file(cli_.work() / "sensor-headers.txt").find("200"), std::string::npos);
+  ASSERT_TRUE(succeeded(shell("openssl base64 -d -in sensor.out | openssl pkcs7 -inform DER -print_certs -out sensor.pem")));
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem sensor.pem")));
+  EXPECT_EQ(nlohmann::json::parse(cli_.custos("--dir ca admin list --json").out).size(), 3u)
+      << "the retry made no second request (the front end's own certificate, device-1, sensor-7)";
+
+  // simplereenroll, authenticated by the current certificate, under the
+  // profile it was issued with (a pending profile would pend it again).
+  ASSERT_TRUE(succeeded(shell("openssl req -new -key device.key -subj /CN=device-1 -addext "
+                              "subjectAltName=DNS:device-1.example.com -outform DER | openssl base64 > renew.b64")));
+  CommandResult renewed = shell(curl("--cert device.pem --key device.key -H 'Content-Type: application/pkcs10' "
+                                     "--data-binary @renew.b64 -o renewed.b64 -w '%{http_code}' " + est + "/simplereenroll"));
+  ASSERT_EQ(renewed.out, "200") << testing::read_file(daemon_->log());
+  ASSERT_TRUE(succeeded(shell("openssl base64 -d -in renewed.b64 | openssl pkcs7 -inform DER -print_certs -out renewed.pem")));
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem renewed.pem")));
+  EXPECT_NE(shell("openssl x509 -noout -serial -in renewed.pem").out, shell("openssl x509 -noout -serial -in device.pem").out);
+  // Another subject than the certificate's is refused.
+  ASSERT_TRUE(succeeded(shell("openssl req -new -key device.key -subj /CN=someone-else -addext "
+                              "subjectAltName=DNS:device-1.example.com -outform DER | openssl base64 > other.b64")));
+  EXPECT_EQ(shell(curl("--cert device.pem --key device.key -H 'Content-Type: application/pkcs10' --data-binary @other.b64 "
+                       "-o /dev/null -w '%{http_code}' " + est + "/simplereenroll")).out.substr(0, 1), "4");
+}
+
+TEST_F(DaemonTest, OcspAnswersGoodRevokedAndUnknownAndTheCrlVerifies) {
+  start();
+  make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr leaf.csr --out leaf.pem")));
+  std::string ocsp = "openssl ocsp -issuer ca/ca.pem -CAfile ca/ca.pem -url " + daemon_->http_url() + "/ocsp ";
+  CommandResult good = shell(ocsp + "-cert leaf.pem 2>&1");
+  EXPECT_NE(good.out.find("leaf.pem: good"), std::string::npos) << good.out << testing::read_file(daemon_->log());
+  EXPECT_NE(good.out.find("Response verify OK"), std::string::npos) << good.out;
+  CommandResult unknown = shell(ocsp + "-serial 0x1234 2>&1");
+  EXPECT_NE(unknown.out.find("0x1234: unknown"), std::string::npos) << unknown.out;
+  CommandResult serial = shell("openssl x509 -noout -serial -in leaf.pem | cut -d= -f2");
+  serial.out.pop_back();
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin revoke " + serial.out + " --reason keyCompromise")));
+  CommandResult revoked = shell(ocsp + "-cert leaf.pem 2>&1");
+  EXPECT_NE(revoked.out.find("leaf.pem: revoked"), std::string::npos) << revoked.out;
+  EXPECT_NE(revoked.out.find("Reason: keyCompromise"), std::string::npos) << revoked.out;
+  // GET, over HTTPS too.
+  CommandResult over_get = shell("openssl ocsp -issuer ca/ca.pem -cert leaf.pem -CAfile ca/ca.pem -reqout req.der >/dev/null && " +
+                                 curl("-o resp.der -w '%{http_code}' " + daemon_->https_url() +
+                                      "/ocsp/$(openssl base64 -A -in req.der | sed 's/+/%2B/g;s/\\//%2F/g;s/=/%3D/g')"));
+  EXPECT_EQ(over_get.out, "200");
+  EXPECT_TRUE(succeeded(shell("openssl ocsp -respin resp.der -issuer ca/ca.pem -CAfile ca/ca.pem -cert leaf.pem -no_nonce "
+                              "2>&1 | grep -q 'leaf.pem: revoked'")));
+
+  // The CRL, DER, with caching headers, fresh after the revocation.
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca crl --out /tmp/ignored-" + std::to_string(::getpid()) + ".pem")));
+  CommandResult fetched = shell("curl -sS -D crl-headers.txt -o crl.der " + daemon_->http_url() + "/crl");
+  ASSERT_TRUE(succeeded(fetched));
+  std::string headers = testing::read_file(cli_.work() / "crl-headers.txt");
+  EXPECT_NE(headers.find("application/pkix-crl"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("Cache-Control"), std::string::npos) << headers;
+  CommandResult verified = shell("openssl crl -inform DER -in crl.der -CAfile ca/ca.pem -noout -text 2>&1");
+  EXPECT_NE(verified.out.find("verify OK"), std::string::npos) << verified.out;
+  EXPECT_NE(verified.out.find(serial.out), std::string::npos) << verified.out;
+}
+
+TEST_F(DaemonTest, DelegatedOcspSignerOnTheToken) {
+  append_config("[ocsp]\nsigner = \"delegated\"\n");
+  start();
+  make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr leaf.csr --out leaf.pem")));
+  CommandResult good = shell("openssl ocsp -issuer ca/ca.pem -CAfile ca/ca.pem -cert leaf.pem -resp_text -url " +
+                             daemon_->http_url() + "/ocsp 2>&1");
+  EXPECT_NE(good.out.find("leaf.pem: good"), std::string::npos) << good.out << testing::read_file(daemon_->log());
+  EXPECT_NE(good.out.find("OCSP Signing"), std::string::npos) << good.out;
+  EXPECT_NE(good.out.find("OCSP No Check"), std::string::npos) << good.out;
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem ca/ocsp/signer.pem")));
+}
+
+TEST_F(DaemonTest, SighupPicksUpAChangedProfile) {
+  start();
+  make_request("one", "/CN=one.example.com", "DNS:one.example.com");
+  make_request("two", "/CN=two.example.com", "DNS:two.example.com");
+  EXPECT_NE(cli_.custos("--dir ca submit --csr one.csr").out.find("issued"), std::string::npos);
+  edit_config("[profiles.server]\ndecision = \"issue\"", "[profiles.server]\ndecision = \"pend\"");
+  daemon_->signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CommandResult second = cli_.custos("--dir ca submit --csr two.csr");
+  EXPECT_NE(second.out.find("pending"), std::string::npos) << second.out << testing::read_file(daemon_->log());
+}
+
+TEST_F(DaemonTest, SigtermInTheMiddleOfALoadLosesNoAcknowledgedRequest) {
+  start();
+  client_certificate("loader");
+  make_request("load", "/CN=load.example.com", "DNS:load.example.com");
+  nlohmann::json body = {{"csr", testing::read_file(cli_.work() / "load.csr")}};
+  testing::write_file(cli_.work() / "load.json", body.dump());
+  // Eight clients submit in loops, one answer per line, until custosd stops.
+  std::string loop = "for i in $(seq 200); do " +
+                     curl("--cert loader.pem --key loader.key -H 'Content-Type: application/json' "
+                          "--data-binary @load.json " + daemon_->https_url() + "/api/v1/requests") +
+                     " || break; echo; done";
+  std::vector<std::thread> clients;
+  for (int client = 0; client < 8; ++client) {
+    clients.emplace_back([&, client] { shell(loop + " > answers-" + std::to_string(client) + ".txt 2>/dev/null"); });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(daemon_->stop(), 0) << testing::read_file(daemon_->log());
+  for (std::thread& client : clients) client.join();
+
+  // Every answer a client got is in the database as it was told.
+  std::map<int, std::string> acknowledged;
+  for (int client = 0; client < 8; ++client) {
+    std::ifstream answers(cli_.work() / ("answers-" + std::to_string(client) + ".txt"));
+    std::string line;
+    while (std::getline(answers, line)) {
+      nlohmann::json answer = nlohmann::json::parse(line, nullptr, false);
+      if (answer.is_object() && answer.contains("request_id")) acknowledged[answer["request_id"]] = answer["status"];
+    }
+  }
+  ASSERT_GT(acknowledged.size(), 10u);
+  nlohmann::json stored = nlohmann::json::parse(cli_.custos("--dir ca admin list --json", true).out);
+  std::map<int, std::string> in_database;
+  std::set<std::string> serials;
+  for (const nlohmann::json& entry : stored) {
+    in_database[entry["request_id"]] = entry["status"];
+    if (entry.contains("serial")) {
+      EXPECT_TRUE(serials.insert(entry["serial"]).second) << "a serial repeats";
+    }
+  }
+  for (const auto& [id, status] : acknowledged) EXPECT_EQ(in_database[id], status) << "request " << id;
+}
+
+}  // namespace
+}  // namespace custos
