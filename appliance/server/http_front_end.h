@@ -91,7 +91,7 @@ class BoundedTaskQueue : public httplib::TaskQueue {
   std::deque<std::function<void()>> jobs_;
   std::size_t capacity_;
   bool stopping_ = false;
-  std::vector<std::thread> workers_;  // last: started once the rest exists
+  std::vector<std::thread> workers_;
 };
 
 // The pure pieces, for tests.
