@@ -19,6 +19,7 @@ namespace {
 
 constexpr auto kDrainGrace = std::chrono::seconds(30);
 constexpr auto kDeliveryRetry = std::chrono::seconds(5);
+constexpr auto kGathering = std::chrono::milliseconds(200);
 
 // Delivers the outbox to the exit modules off the request path: woken after
 // each call, and every few seconds for events a module failed to take.
@@ -52,6 +53,9 @@ class OutboxCourier {
       if (stopping_) break;
       pending_ = false;
       lock.unlock();
+      // Under load a call ends every few milliseconds; gathering their
+      // events into one delivery keeps the engine for the callers.
+      std::this_thread::sleep_for(kGathering);
       deliver();
       lock.lock();
     }
