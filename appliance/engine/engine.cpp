@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <tuple>
 
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/csr.h"
@@ -45,12 +44,6 @@ unsigned key_usage_bits(const std::vector<std::string>& names) {
   unsigned bits = 0;
   for (const std::string& name : names) bits |= kBits.at(name);  // names were checked when custos.toml was loaded
   return bits;
-}
-
-std::time_t asn1_time_to_time_t(const ASN1_TIME* time) {
-  std::tm parts{};
-  ASN1_TIME_to_tm(time, &parts);
-  return timegm(&parts);
 }
 
 protocol::RequestSnapshot snapshot_of(const storage::RequestRecord& record, const x509::CheckedRequest& checked) {
@@ -321,19 +314,26 @@ Disposition Engine::enroll(std::span<const std::uint8_t> request, const std::map
   return submit(request, attributes, requester, hold_for_officer);
 }
 
+storage::CertificateRecord Engine::client_certificate(std::span<const std::uint8_t> der) {
+  const unsigned char* cursor = der.data();
+  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!certificate) throw UntrustedClient("the client's certificate does not parse");
+  std::optional<storage::CertificateRecord> record = ca_.store().find_certificate(x509::serial_hex(certificate.get()));
+  if (!record || !std::ranges::equal(record->der, der)) {
+    throw UntrustedClient("the client's certificate was not issued by this CA");
+  }
+  if (record->revocation) throw UntrustedClient("the client's certificate is revoked (" + record->revocation->reason + ")");
+  if (X509_cmp_current_time(X509_get0_notAfter(certificate.get())) < 0) {
+    throw UntrustedClient("the client's certificate has expired");
+  }
+  return *record;
+}
+
 Disposition Engine::reenroll(std::span<const std::uint8_t> request, std::span<const std::uint8_t> current,
                              const std::string& requester) {
-  const unsigned char* cursor = current.data();
-  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(current.size())));
-  if (!certificate) throw x509::RejectedRequest("re-enrollment needs the client's current certificate");
-  std::optional<storage::CertificateRecord> record = ca_.store().find_certificate(x509::serial_hex(certificate.get()));
-  if (!record || record->der != std::vector<std::uint8_t>(current.begin(), current.end())) {
-    throw x509::RejectedRequest("the client's certificate was not issued by this CA");
-  }
-  if (record->revocation) throw x509::RejectedRequest("the client's certificate is revoked (" + record->revocation->reason + ")");
-  if (X509_cmp_current_time(X509_get0_notAfter(certificate.get())) < 0) {
-    throw x509::RejectedRequest("the client's certificate has expired; enroll anew");
-  }
+  storage::CertificateRecord record = client_certificate(current);
+  const unsigned char* cursor = record.der.data();
+  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(record.der.size())));
   x509::CheckedRequest checked = x509::check_request(request);
   ossl::Ptr<X509_NAME> subject = request_subject(checked.der);
   if (X509_NAME_cmp(subject.get(), X509_get_subject_name(certificate.get())) != 0) {
@@ -345,22 +345,14 @@ Disposition Engine::reenroll(std::span<const std::uint8_t> request, std::span<co
     const ASN1_OCTET_STRING* value = X509_EXTENSION_get_data(X509_get_ext(certificate.get(), san_index));
     names = x509::parse_subject_alt_name({ASN1_STRING_get0_data(value), static_cast<std::size_t>(ASN1_STRING_length(value))});
   }
-  auto sorted = [](std::vector<x509::SubjectAltName> list) {
-    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.type, a.value) < std::tie(b.type, b.value);
-    });
-    return list;
-  };
-  auto same = [&](const std::vector<x509::SubjectAltName>& a, const std::vector<x509::SubjectAltName>& b) {
-    return std::ranges::equal(sorted(a), sorted(b), [](const auto& x, const auto& y) {
-      return x.type == y.type && x.value == y.value;
-    });
-  };
-  if (!same(names, checked.san)) {
+  std::vector<x509::SubjectAltName> requested = checked.san;
+  std::ranges::sort(names);
+  std::ranges::sort(requested);
+  if (names != requested) {
     throw x509::RejectedRequest("a re-enrollment request must carry the subjectAltName of the current certificate");
   }
-  storage::RequestRecord original = *ca_.store().find_request(record->request_id);
-  return submit(request, {{"profile", original.profile}, {"renews", record->serial}}, requester);
+  storage::RequestRecord original = *ca_.store().find_request(record.request_id);
+  return submit(request, {{"profile", original.profile}, {"renews", record.serial}}, requester);
 }
 
 Disposition Engine::retrieve(std::int64_t id) {
@@ -453,10 +445,9 @@ Disposition Engine::issue(const storage::RequestRecord& record, const x509::Chec
 }
 
 Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                                  const protocol::Verdict& verdict, const ProfileSection& profile_section,
+                                  const protocol::Verdict& verdict, const ProfileSection& profile,
                                   const std::vector<RequestState>& from, const std::string& actor) {
   const CaConfig& config = ca_.config();
-  const ProfileSection* profile = &profile_section;
   const protocol::CertificateProperties properties = verdict.certificate.value_or(protocol::CertificateProperties{});
   std::string notes;
 
@@ -479,35 +470,35 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
   }
 
   // The rules the engine never delegates.
-  spec.ca = profile->ca;
+  spec.ca = profile.ca;
   if (spec.ca) {
     long ca_path_length = X509_get_pathlen(ca_certificate_.get());
     if (ca_path_length == 0) {
       return settle(record.id, from, RequestState::kDenied,
                     "the CA certificate's pathlen 0 forbids issuing CA certificates", actor, "request_denied");
     }
-    std::int64_t wanted = profile->path_length.value_or(ca_path_length > 0 ? ca_path_length - 1 : 0);
+    std::int64_t wanted = profile.path_length.value_or(ca_path_length > 0 ? ca_path_length - 1 : 0);
     if (ca_path_length > 0 && wanted >= ca_path_length) {
       wanted = ca_path_length - 1;
       notes += "; pathlen lowered to " + std::to_string(wanted) + ", below the CA's";
     }
     spec.path_length = static_cast<int>(wanted);
   }
-  spec.key_usage = key_usage_bits(profile->key_usage);
-  spec.extended_key_usage = profile->extended_key_usage;
+  spec.key_usage = key_usage_bits(profile.key_usage);
+  spec.extended_key_usage = profile.extended_key_usage;
   bool server = std::find(spec.extended_key_usage.begin(), spec.extended_key_usage.end(), "serverAuth") !=
                 spec.extended_key_usage.end();
   if (server && checked.key.type == "rsa") spec.key_usage |= x509::kKeyEncipherment;
 
   std::time_t now = std::time(nullptr);
-  std::int64_t days = std::min(properties.validity_days.value_or(profile->validity_days), kMaxValidityDays);
+  std::int64_t days = std::min(properties.validity_days.value_or(profile.validity_days), kMaxValidityDays);
   if (server && days > cabf_max_server_validity_days(now)) {
     days = cabf_max_server_validity_days(now);
     notes += "; validity capped at " + std::to_string(days) + " days (CA/Browser Forum)";
   }
   spec.not_before = now;
   spec.not_after = now + static_cast<std::time_t>(days) * 86400;
-  std::time_t ca_not_after = asn1_time_to_time_t(X509_get0_notAfter(ca_certificate_.get()));
+  std::time_t ca_not_after = x509::not_after_time(ca_certificate_.get());
   if (spec.not_after > ca_not_after) {
     spec.not_after = ca_not_after;
     notes += "; validity ends with the CA certificate";

@@ -49,6 +49,13 @@ class NotFound : public Error {
   using Error::Error;
 };
 
+// A TLS client certificate that does not identify anyone: not issued by
+// this CA, revoked or expired.
+class UntrustedClient : public Error {
+ public:
+  using Error::Error;
+};
+
 struct PublishedCrl {
   std::int64_t number = 0;
   std::vector<std::uint8_t> der;
@@ -72,10 +79,15 @@ class Engine {
   // decided, rather than a second one.
   Disposition enroll(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
                      const std::string& requester, bool hold_for_officer);
+  // The record of a client's TLS certificate (DER), which must be one this
+  // CA issued, byte for byte, unrevoked and unexpired; throws
+  // UntrustedClient otherwise. Who authenticates with a certificate is
+  // checked here, so a revoked one stops working at once.
+  storage::CertificateRecord client_certificate(std::span<const std::uint8_t> der);
   // EST re-enrollment: `current` (DER) is the certificate the client
-  // authenticated with. It must be one this CA issued, unrevoked and
-  // unexpired, with the request's subject and subjectAltName; the new
-  // certificate is issued under the same profile.
+  // authenticated with (client_certificate()). The request must carry its
+  // subject and subjectAltName; the new certificate is issued under the
+  // same profile.
   Disposition reenroll(std::span<const std::uint8_t> request, std::span<const std::uint8_t> current,
                        const std::string& requester);
   Disposition retrieve(std::int64_t id);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,14 +15,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/process.h"
 #include "modules/protocol/frame.h"
 
 namespace custos::engine {
 namespace {
 
-// The socket goes to fd 3 of the module host; keep the parent's copies
-// above it.
-constexpr int kFirstFreeFd = 10;
 constexpr std::chrono::milliseconds kExitGrace{500};
 
 // Closes a descriptor on every path out of start().
@@ -41,13 +38,6 @@ class OwnedFd {
  private:
   int fd_;
 };
-
-OwnedFd dup_above(int fd) {
-  OwnedFd original(fd);
-  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, kFirstFreeFd);
-  if (moved < 0) throw ModuleFailure(std::string("fcntl: ") + std::strerror(errno));
-  return OwnedFd(moved);
-}
 
 std::vector<std::string> split_words(const std::string& text) {
   std::istringstream stream(text);
@@ -116,49 +106,23 @@ void ModuleClient::start() {
   } else {
     arguments.push_back(spec_.module);
   }
-  std::vector<char*> argv;
-  for (std::string& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  // A clean environment: nothing of the engine's reaches a module.
-  std::string path_variable = "PATH=/usr/local/bin:/usr/bin:/bin";
-  std::string locale_variable = "LANG=C.UTF-8";
-  char* environment[] = {path_variable.data(), locale_variable.data(), nullptr};
-
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     throw ModuleFailure(std::string("socketpair: ") + std::strerror(errno));
   }
-  OwnedFd spare(pair[1]);
-  OwnedFd engine_end = dup_above(pair[0]);
-  OwnedFd module_end = dup_above(spare.release());
+  OwnedFd engine_end(pair[0]);
+  OwnedFd module_end(pair[1]);
 
-  // The socket on fd 3, stdin and stdout on /dev/null, stderr to the module
-  // log, every other descriptor closed; a process group of its own, so the
-  // host and the module it forked die together.
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, module_end.get(), 3);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  if (!spec_.log_file.empty()) {
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, spec_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0600);
-  }
-  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  sigset_t no_signals;
-  sigemptyset(&no_signals);
-  posix_spawnattr_setsigmask(&attributes, &no_signals);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-
+  // The socket on fd 3, stderr to the module log, a process group of its
+  // own so the host and the module it forked die together; nothing else of
+  // the engine's reaches a module.
+  SpawnSpec process{arguments, {module_end.get()}, std::nullopt};
+  if (!spec_.log_file.empty()) process.stderr_file = spec_.log_file;
   pid_t pid = -1;
-  int spawned = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environment);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawned != 0) {
-    throw ModuleFailure("the " + spec_.module + " module could not be started: " + std::strerror(spawned));
+  try {
+    pid = spawn_isolated(process);
+  } catch (const Error& error) {
+    throw ModuleFailure("the " + spec_.module + " module: " + error.what());
   }
   pid_ = pid;
   socket_ = engine_end.release();

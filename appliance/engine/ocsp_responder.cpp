@@ -23,18 +23,6 @@ using storage::RequestState;
 constexpr const char* kOcspNoCheckOid = "1.3.6.1.5.5.7.48.1.5";
 constexpr const char* kActor = "custosd ocsp";
 
-std::time_t not_after_of(const X509* certificate) {
-  std::tm parts{};
-  ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &parts);
-  return timegm(&parts);
-}
-
-std::time_t not_before_of(const X509* certificate) {
-  std::tm parts{};
-  ASN1_TIME_to_tm(X509_get0_notBefore(certificate), &parts);
-  return timegm(&parts);
-}
-
 }  // namespace
 
 const Engine::OcspSigner& Engine::ocsp_signer() {
@@ -54,9 +42,7 @@ const Engine::OcspSigner& Engine::ocsp_signer() {
   // Renewed with a third of its life left, so relying parties never see
   // a response from an expired signer.
   if (!ocsp_signer_ || !ocsp_signer_->certificate ||
-      std::time(nullptr) > not_after_of(ocsp_signer_->certificate.get()) -
-                               (not_after_of(ocsp_signer_->certificate.get()) -
-                                not_before_of(ocsp_signer_->certificate.get())) / 3) {
+      x509::due_for_renewal(ocsp_signer_->certificate.get(), std::time(nullptr))) {
     ocsp_signer_ = make_ocsp_signer();
   }
   return *ocsp_signer_;

@@ -26,8 +26,8 @@ std::string role_list(std::initializer_list<engine::Role> roles) {
 
 bool Caller::holds(engine::Role role) const { return std::find(roles.begin(), roles.end(), role) != roles.end(); }
 
-Access::Access(engine::RolesSection roles, std::map<std::string, std::string> users, const X509* ca)
-    : roles_(std::move(roles)), users_(std::move(users)), ca_(X509_dup(const_cast<X509*>(ca))), own_uid_(::geteuid()) {
+Access::Access(engine::RolesSection roles, std::map<std::string, std::string> users)
+    : roles_(std::move(roles)), users_(std::move(users)), own_uid_(::geteuid()) {
   if (sodium_init() < 0) throw Error("libsodium failed to initialise");
   cache_key_.resize(crypto_generichash_KEYBYTES);
   randombytes_buf(cache_key_.data(), cache_key_.size());
@@ -62,12 +62,11 @@ Caller Access::from_http(const nlohmann::json& description) {
     caller.certificate = from_base64(description.at("certificate").get<std::string>());
     const unsigned char* cursor = caller.certificate.data();
     ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(caller.certificate.size())));
-    // The front end verified the chain in the handshake; this checks the
-    // signature again so a front end cannot make up a client.
-    if (!certificate || X509_verify(certificate.get(), X509_get0_pubkey(ca_.get())) != 1 ||
-        X509_cmp_current_time(X509_get0_notAfter(certificate.get())) < 0) {
+    // Whether the CA issued it and it still stands is the engine's to say
+    // (Engine::client_certificate, asked for every call that carries one).
+    if (!certificate) {
       ERR_clear_error();
-      throw Unauthenticated("the client certificate was not issued by this CA or has expired");
+      throw Unauthenticated("the client certificate does not parse");
     }
     caller.identity = "cert:" + x509::sha256_fingerprint(certificate.get());
   } else if (description.contains("user")) {

@@ -21,7 +21,6 @@
 
 #include "appliance/engine/config.h"
 #include "common/error.h"
-#include "common/openssl.h"
 
 namespace custos::server {
 
@@ -53,9 +52,7 @@ class Unauthenticated : public Error {
 
 class Access {
  public:
-  // `ca` verifies client certificates the front end passes on: it saw
-  // the TLS handshake, the engine checks the chain again.
-  Access(engine::RolesSection roles, std::map<std::string, std::string> users, const X509* ca);
+  Access(engine::RolesSection roles, std::map<std::string, std::string> users);
 
   Caller from_uid(uid_t uid) const;
   // The front end's "caller" object: {"certificate": base64 DER} or
@@ -71,7 +68,6 @@ class Access {
 
   engine::RolesSection roles_;
   std::map<std::string, std::string> users_;
-  ossl::Ptr<X509> ca_;
   uid_t own_uid_;
   // Verified passwords, by a keyed hash of user and password, so that a
   // client sending the same credentials again costs no second Argon2 run.

@@ -128,7 +128,7 @@ engine::Disposition disposition_from_wire(const nlohmann::json& wire) {
 
 Api::Api(engine::CertificateAuthority& ca, std::unique_ptr<engine::Engine> engine)
     : ca_(ca), engine_(std::move(engine)) {
-  access_ = std::make_unique<Access>(ca_.config().roles, ca_.config().http.users, engine_->ca_certificate());
+  access_ = std::make_unique<Access>(ca_.config().roles, ca_.config().http.users);
 }
 
 void Api::with_engine(const std::function<void(engine::Engine&)>& work) {
@@ -142,7 +142,7 @@ void Api::reload() {
   // The old engine's module hosts get their shutdown as it goes.
   engine_.reset();
   engine_ = std::make_unique<engine::Engine>(ca_);
-  access_ = std::make_unique<Access>(ca_.config().roles, ca_.config().http.users, engine_->ca_certificate());
+  access_ = std::make_unique<Access>(ca_.config().roles, ca_.config().http.users);
 }
 
 nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> local_uid) {
@@ -157,12 +157,15 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
     std::lock_guard lock(mutex_);
     Caller caller = local_uid ? access_->from_uid(*local_uid)
                               : access_->from_http(call.value("caller", nlohmann::json::object()));
+    if (!caller.certificate.empty()) engine_->client_certificate(caller.certificate);
     return {{"ok", true}, {"result", dispatch(op, call.value("args", nlohmann::json::object()), caller)}};
   } catch (const Forbidden& error) {
     nlohmann::json answer = failure("forbidden", error.what());
     answer["role"] = engine::role_name(error.needed());
     return answer;
   } catch (const Unauthenticated& error) {
+    return failure("unauthenticated", error.what());
+  } catch (const engine::UntrustedClient& error) {
     return failure("unauthenticated", error.what());
   } catch (const UsageError& error) {
     return failure("usage", error.what());

@@ -1,8 +1,6 @@
 #include "appliance/server/front_end_process.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,13 +10,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/process.h"
 #include "modules/protocol/frame.h"
 
 namespace custos::server {
 namespace {
 
 constexpr int kChannels = 4;
-constexpr int kFirstChannelFd = 3;
 
 std::string front_end_path() {
   if (const char* path = std::getenv("CUSTOS_HTTP_FRONT_END"); path != nullptr && *path != '\0') return path;
@@ -47,49 +45,31 @@ FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api, std::function<void
     arguments.push_back(spec.plain_listen);
   }
   if (spec.require_namespaces) arguments.emplace_back("--require-namespaces");
-  std::vector<char*> argv;
-  for (std::string& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  std::string path_variable = "PATH=/usr/bin:/bin";
-  std::string locale_variable = "LANG=C.UTF-8";
-  char* environment[] = {path_variable.data(), locale_variable.data(), nullptr};
-
   // Our ends stay here (close-on-exec); theirs land on fds 3… in the child.
   std::vector<int> ours;
   std::vector<int> theirs;
+  auto close_all = [](const std::vector<int>& fds) {
+    for (int fd : fds) ::close(fd);
+  };
   for (int index = 0; index < kChannels; ++index) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-      throw Error(std::string("socketpair: ") + std::strerror(errno));
+      int saved = errno;
+      close_all(ours);
+      close_all(theirs);
+      throw Error(std::string("socketpair: ") + std::strerror(saved));
     }
     ours.push_back(pair[0]);
-    // Above the range dup2 writes to, so no channel overwrites another.
-    theirs.push_back(::fcntl(pair[1], F_DUPFD_CLOEXEC, kFirstChannelFd + kChannels));
-    ::close(pair[1]);
+    theirs.push_back(pair[1]);
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  for (int index = 0; index < kChannels; ++index) {
-    posix_spawn_file_actions_adddup2(&actions, theirs[index], kFirstChannelFd + index);
+  try {
+    pid_ = spawn_isolated({arguments, theirs, std::nullopt});
+  } catch (const Error& error) {
+    close_all(ours);
+    close_all(theirs);
+    throw Error(std::string("the HTTP front end: ") + error.what());
   }
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addclosefrom_np(&actions, kFirstChannelFd + kChannels);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  sigset_t no_signals;
-  sigemptyset(&no_signals);
-  posix_spawnattr_setsigmask(&attributes, &no_signals);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-  int spawned = ::posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environment);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  for (int fd : theirs) ::close(fd);
-  if (spawned != 0) {
-    for (int fd : ours) ::close(fd);
-    throw Error("the HTTP front end " + std::string(argv[0]) + " could not be started: " + std::strerror(spawned));
-  }
+  close_all(theirs);
   for (int fd : ours) channels_.emplace_back([this, fd] { serve(fd); });
   spdlog::info("HTTP front end started (pid {}), HTTPS on {}{}", pid_, spec.listen,
                spec.plain_listen.empty() ? "" : ", plain HTTP on " + spec.plain_listen);

@@ -101,7 +101,7 @@ void LocalListener::stop() {
   ::close(listener_);
   std::filesystem::remove(path_);
   std::lock_guard lock(mutex_);
-  for (std::thread& connection : connections_) connection.join();
+  for (Connection& connection : connections_) connection.thread.join();
   connections_.clear();
 }
 
@@ -118,11 +118,19 @@ void LocalListener::accept_loop() {
     }
     ++open_connections_;
     std::lock_guard lock(mutex_);
-    connections_.emplace_back([this, connection] {
-      serve(connection);
-      ::close(connection);
-      --open_connections_;
+    std::erase_if(connections_, [](Connection& done) {
+      if (!*done.finished) return false;
+      done.thread.join();
+      return true;
     });
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    connections_.push_back({std::thread([this, connection, finished] {
+                              serve(connection);
+                              ::close(connection);
+                              --open_connections_;
+                              *finished = true;
+                            }),
+                            finished});
   }
 }
 

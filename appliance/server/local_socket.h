@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,8 +53,14 @@ class LocalListener {
   Handler handler_;
   int listener_ = -1;
   std::atomic<bool> stopping_{false};
+  // One thread a connection; a finished one is joined when the next
+  // connection arrives, so a long-running daemon does not keep them.
+  struct Connection {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
   std::mutex mutex_;
-  std::list<std::thread> connections_;
+  std::list<Connection> connections_;
   std::atomic<int> open_connections_{0};
   std::thread acceptor_;
 };

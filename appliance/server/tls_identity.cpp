@@ -39,17 +39,10 @@ std::string subject_alt_names(const engine::CaConfig& config, const std::string&
   return text;
 }
 
-// Whether `certificate` still serves: names every host, and more than a
-// third of its validity is left.
+// Whether `certificate` still serves: names every host, and is not due for
+// renewal.
 bool still_serves(const X509* certificate, const std::string& names) {
-  std::time_t not_before = 0;
-  std::time_t not_after = 0;
-  std::tm parts{};
-  ASN1_TIME_to_tm(X509_get0_notBefore(certificate), &parts);
-  not_before = timegm(&parts);
-  ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &parts);
-  not_after = timegm(&parts);
-  if (std::time(nullptr) > not_after - (not_after - not_before) / 3) return false;
+  if (x509::due_for_renewal(certificate, std::time(nullptr))) return false;
   std::string wanted = names + ",";
   for (std::size_t start = 0, comma; (comma = wanted.find(',', start)) != std::string::npos; start = comma + 1) {
     std::string entry = wanted.substr(start, comma - start);

@@ -306,4 +306,24 @@ std::string serial_hex(const ASN1_INTEGER* serial) {
   return text;
 }
 
+namespace {
+
+std::time_t to_time(const ASN1_TIME* time) {
+  std::tm parts{};
+  if (ASN1_TIME_to_tm(time, &parts) != 1) throw Error("reading a certificate's validity: " + ossl::last_error());
+  return timegm(&parts);
+}
+
+}  // namespace
+
+std::time_t not_before_time(const X509* certificate) { return to_time(X509_get0_notBefore(certificate)); }
+
+std::time_t not_after_time(const X509* certificate) { return to_time(X509_get0_notAfter(certificate)); }
+
+bool due_for_renewal(const X509* certificate, std::time_t now) {
+  std::time_t not_before = not_before_time(certificate);
+  std::time_t not_after = not_after_time(certificate);
+  return now > not_after - (not_after - not_before) / 3;
+}
+
 }  // namespace custos::x509

@@ -110,6 +110,13 @@ ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_publi
 std::vector<std::uint8_t> certificate_der(const X509* certificate);
 std::string sha256_fingerprint(const X509* certificate);  // lower-case hex of the DER's SHA-256
 std::string serial_hex(const X509* certificate);          // upper-case hex, as OpenSSL prints it
+
+std::time_t not_before_time(const X509* certificate);
+std::time_t not_after_time(const X509* certificate);
+// True once less than a third of the certificate's validity is left at
+// `now`: the moment Custos renews a certificate of its own (the front end's
+// TLS certificate, the delegated OCSP signer's).
+bool due_for_renewal(const X509* certificate, std::time_t now);
 std::string serial_hex(const ASN1_INTEGER* serial);       // the same, for a serial outside a certificate
 
 }  // namespace custos::x509

@@ -29,6 +29,8 @@ constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 struct SubjectAltName {
   std::string type;   // "dns", "ip", "email", "uri"
   std::string value;  // IP addresses in text form (IPv4 dotted, IPv6 as inet_ntop writes it)
+
+  auto operator<=>(const SubjectAltName&) const = default;
 };
 
 // Reads a DER GeneralNames (the value of a subjectAltName extension) into

@@ -1,0 +1,31 @@
+// Starting a helper process the way Custos starts every one it runs (the
+// module hosts, the HTTP front end): nothing of the parent's reaches it but
+// what is named here.
+//
+//   pid_t pid = spawn_isolated({.arguments = {host, "builtin:profiles"}, .inherited = {socket}});
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace custos {
+
+struct SpawnSpec {
+  std::vector<std::string> arguments;  // arguments[0] is the program's path
+  std::vector<int> inherited;          // become the child's fds 3, 4, … in this order
+  std::optional<std::filesystem::path> stderr_file;  // appended to (0600); else stderr is shared
+};
+
+// posix_spawn with a clean environment (PATH and LANG only), stdin and
+// stdout on /dev/null, the inherited descriptors on 3…, every other one
+// closed, an empty signal mask and a process group of its own (so it can
+// be killed as a group). The caller keeps and closes its copies of the
+// inherited descriptors. Returns the pid; throws custos::Error naming the
+// program.
+pid_t spawn_isolated(const SpawnSpec& spec);
+
+}  // namespace custos
