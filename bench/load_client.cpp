@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -40,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "how long (60)");
   app.add_option("--acknowledged", acknowledged_file, "write every disposition received here");
   CLI11_PARSE(app, argc, argv);
+  // A server that drops a connection is a failed request to count, not the
+  // end of the load.
+  std::signal(SIGPIPE, SIG_IGN);
 
   std::ifstream csr_stream(csr_file);
   std::stringstream csr;

@@ -97,6 +97,10 @@ int main(int argc, char** argv) {
     custos::host::SandboxOptions sandbox;
     sandbox.require_namespaces = options.require_namespaces;
     sandbox.network = true;
+    // A connection being served, one accepted and waiting for a worker
+    // (BoundedTaskQueue), the listeners, the channels, stdio and what the
+    // sanitizers and OpenSSL open for themselves.
+    sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels) + 64;
     custos::host::SandboxReport report = custos::host::enter_sandbox(sandbox);
     spdlog::info("sandbox: {}", report.describe());
 

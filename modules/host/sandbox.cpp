@@ -24,7 +24,6 @@ namespace custos::host {
 namespace {
 
 constexpr unsigned kNobody = 65534;
-constexpr rlim_t kMaxOpenFiles = 64;
 constexpr rlim_t kMaxFileBytes = 16 << 20;
 constexpr rlim_t kMaxCpuSeconds = 300;
 constexpr rlim_t kMaxAddressSpace = rlim_t{1} << 30;
@@ -342,7 +341,7 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
   }
 
   set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
-  set_limit(RLIMIT_NOFILE, kMaxOpenFiles, "RLIMIT_NOFILE");
+  set_limit(RLIMIT_NOFILE, options.max_open_files, "RLIMIT_NOFILE");
   set_limit(RLIMIT_FSIZE, kMaxFileBytes, "RLIMIT_FSIZE");
   set_limit(RLIMIT_CPU, kMaxCpuSeconds, "RLIMIT_CPU");
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) refuse("PR_SET_NO_NEW_PRIVS failed: " + errno_text());

@@ -30,6 +30,9 @@ struct SandboxOptions {
   // The one directory the module may write (the file exit module's), at its
   // own path.
   std::optional<std::filesystem::path> writable_directory;
+  // RLIMIT_NOFILE: a module needs a handful; the HTTP front end one per
+  // connection it serves.
+  unsigned long max_open_files = 64;
 };
 
 struct SandboxReport {
