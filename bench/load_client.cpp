@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
       client.set_ca_cert_path(ca.c_str());
       client.enable_server_certificate_verification(true);
       client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
       client.set_read_timeout(120, 0);
       std::vector<double> mine;
       std::vector<std::string> answers;

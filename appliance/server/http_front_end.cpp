@@ -810,6 +810,9 @@ void apply_limits(httplib::Server& server, std::size_t max_connections) {
   server.set_write_timeout(kIoTimeout);
   server.set_keep_alive_max_count(kKeepAliveMaxRequests);
   server.set_keep_alive_timeout(kKeepAliveSeconds);
+  // A response goes out as headers and body in two writes; with Nagle the
+  // second waits for the client's delayed ACK (tens of milliseconds).
+  server.set_tcp_nodelay(true);
   server.new_task_queue = [max_connections] { return new BoundedTaskQueue(max_connections); };
 }
 
