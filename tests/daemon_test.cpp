@@ -381,7 +381,9 @@ TEST_F(DaemonTest, SixtyFourClientsForSixtySeconds) {
     serial_of[entry["request_id"]] = entry["serial"];
     EXPECT_TRUE(serials.insert(entry["serial"]).second) << "serial " << entry["serial"] << " repeats";
   }
-  ASSERT_GT(acknowledged.size(), 640u) << "fewer than 10 requests per client";
+  // A floor that shows the load happened, not a speed: the Debug build runs
+  // under AddressSanitizer beside another test (about 600–850 here).
+  ASSERT_GT(acknowledged.size(), 320u) << "fewer than 5 requests per client";
   for (const auto& [id, answer] : acknowledged) {
     EXPECT_EQ(answer["status"], "issued");
     EXPECT_EQ(serial_of[id], answer["serial"]) << "request " << id;
