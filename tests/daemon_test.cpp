@@ -12,6 +12,7 @@
 #include <atomic>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -161,6 +162,45 @@ TEST_F(DaemonTest, RestSubmitAndRetrieveWithAClientCertificate) {
                                    daemon_->https_url() + "/api/v1/requests/" +
                                    std::to_string(disposition["request_id"].get<int>())));
   EXPECT_EQ(after.out, "401");
+}
+
+// The process that parses HTTP, seen from outside: the sandboxed child of
+// the pid custosd logged. It runs under its seccomp filter as nobody, with
+// no capabilities, and holds no descriptor of the database or the token.
+TEST_F(DaemonTest, TheHttpFrontEndRunsUnderSeccompAndHoldsNothingSecret) {
+  start();
+  std::string log = testing::read_file(daemon_->log());
+  std::smatch started;
+  ASSERT_TRUE(std::regex_search(log, started, std::regex(R"(HTTP front end started \(pid (\d+)\))"))) << log;
+  EXPECT_NE(log.find("[custos-http] [info] sandbox: namespaces user,mount,pid,ipc; filesystem read-only view; uid 65534; "
+                     "seccomp on"),
+            std::string::npos)
+      << log;
+  // enter_sandbox forks for the pid namespace: the parent only waits.
+  std::string waiting_parent = started[1];
+  std::string sandboxed;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string status = testing::read_file(entry.path() / "status");
+    if (status.find("\nPPid:\t" + waiting_parent + "\n") != std::string::npos) sandboxed = entry.path().filename();
+  }
+  ASSERT_FALSE(sandboxed.empty()) << "no child of the front end's pid " << waiting_parent;
+  std::string status = testing::read_file(std::filesystem::path("/proc") / sandboxed / "status");
+  EXPECT_NE(status.find("\nSeccomp:\t2\n"), std::string::npos) << status;
+  EXPECT_NE(status.find("\nNoNewPrivs:\t1\n"), std::string::npos) << status;
+  EXPECT_NE(status.find("\nCapEff:\t0000000000000000\n"), std::string::npos) << status;
+  EXPECT_NE(status.find("\nUid:\t65534\t65534\t65534\t65534\n"), std::string::npos) << status;
+  int descriptors = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path("/proc") / sandboxed / "fd")) {
+    std::string target = std::filesystem::read_symlink(entry.path()).string();
+    EXPECT_EQ(target.find("custos.db"), std::string::npos) << target;
+    EXPECT_EQ(target.find("tokens"), std::string::npos) << target;
+    EXPECT_EQ(target.find("pin"), std::string::npos) << target;
+    ++descriptors;
+  }
+  EXPECT_GT(descriptors, 4);  // stdio, the listeners and the channels: the listing was read
+  // And it serves, filter and all.
+  EXPECT_TRUE(succeeded(shell(curl("-o cacerts.b64 " + daemon_->https_url() + "/.well-known/est/cacerts"))));
+  EXPECT_TRUE(succeeded(shell("openssl base64 -d -in cacerts.b64 | openssl pkcs7 -inform DER -print_certs")));
 }
 
 TEST_F(DaemonTest, EstEnrollPendingRetryAndReenrollWithCurl) {

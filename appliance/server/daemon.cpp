@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "appliance/server/api.h"
@@ -88,6 +89,9 @@ sigset_t daemon_signals() {
 }  // namespace
 
 int run_daemon(const DaemonOptions& options) {
+  // The log goes to stderr (the journal under systemd); stdout stays the
+  // CLI's.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("custosd"));
   // Every thread started from here on leaves these signals to the sigwait
   // below.
   sigset_t signals = daemon_signals();

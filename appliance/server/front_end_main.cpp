@@ -2,7 +2,8 @@
 // holds no token and no database key: only its own TLS key, which it reads
 // before it enters its sandbox (namespaces but the network, a read-only
 // empty view of the filesystem, uid 65534 when started as root, no
-// capabilities, no_new_privs). Every request is parsed and checked here
+// capabilities, no_new_privs, and the seccomp allow-list of
+// seccomp_policy.h). Every request is parsed and checked here
 // and reaches the engine as one call of api.h over the channels on fds 3….
 //
 //   custos-http --listen HOST:PORT [--plain-listen HOST:PORT] --certificate PEM --key PEM
@@ -15,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <httplib.h>
 #include <openssl/ssl.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "appliance/server/engine_link.h"
@@ -22,6 +24,7 @@
 #include "appliance/server/address.h"
 #include "common/error.h"
 #include "modules/host/sandbox.h"
+#include "modules/host/seccomp_policy.h"
 
 namespace {
 
@@ -74,6 +77,8 @@ int main(int argc, char** argv) {
   app.add_option("--channels", options.channels);
   app.add_flag("--require-namespaces", options.require_namespaces);
   CLI11_PARSE(app, argc, argv);
+  // custosd gives it its own stderr (the journal); stdout is /dev/null.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("custos-http"));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [custos-http] [%l] %v");
 
   try {
@@ -102,7 +107,9 @@ int main(int argc, char** argv) {
     // sanitizers and OpenSSL open for themselves.
     sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels) + 64;
     custos::host::SandboxReport report = custos::host::enter_sandbox(sandbox);
-    spdlog::info("sandbox: {}", report.describe());
+    // Before any worker thread starts: each inherits it.
+    custos::host::install_front_end_filter();
+    spdlog::info("sandbox: {}; seccomp on", report.describe());
 
     // SIGTERM stops both servers; they finish the requests they are in.
     sigset_t stop_signals;

@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -123,12 +126,29 @@ const std::vector<Allowed> kNetwork = {
     {"getegid", "the client library looks for the user's settings"},
 };
 
+// The HTTP front end serves the connections it accepts on the sockets it
+// bound before the filter, on worker threads it starts after it.
+const std::vector<Allowed> kServer = {
+    {"accept", "a client's connection"},
+    {"accept4", "a client's connection"},
+    {"getsockname", "socket addresses"},
+    {"getpeername", "the client's address for the log"},
+    {"getsockopt", "socket status"},
+    {"shutdown", "closing a connection"},
+    {"select", "waiting for a client (the HTTP library may be built with select)"},
+    {"pselect6", "waiting for a client"},
+    {"rt_sigtimedwait", "the stopper thread waits for SIGTERM"},
+    {"set_robust_list", "thread start-up in the C runtime"},
+    {"rseq", "thread start-up in the C runtime"},
+    {"sched_getaffinity", "a thread's attributes (its stack, for the sanitizers)"},
+};
+
 struct FilterDeleter {
   void operator()(scmp_filter_ctx filter) const { seccomp_release(filter); }
 };
 
 [[noreturn]] void fail(const char* what, int error) {
-  std::fprintf(stderr, "custos-module-host: sandbox: %s (%d)\n", what, error);
+  std::fprintf(stderr, "%s: sandbox: %s (%d)\n", program_invocation_short_name, what, error);
   std::_Exit(kSandboxRefused);
 }
 
@@ -147,10 +167,12 @@ void add(scmp_filter_ctx filter, std::uint32_t action, int number, unsigned coun
   if (error != 0) fail(what, error);
 }
 
-}  // namespace
+using Filter = std::unique_ptr<void, FilterDeleter>;
 
-void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
-  std::unique_ptr<void, FilterDeleter> filter(seccomp_init(SCMP_ACT_KILL_PROCESS));
+// A filter that kills the process on anything not added to it, with what
+// every sandboxed process needs (kCommon).
+Filter new_filter() {
+  Filter filter(seccomp_init(SCMP_ACT_KILL_PROCESS));
   if (!filter) fail("seccomp_init failed", 0);
   // A system call of another architecture (x32, i386 on x86_64) is killed too.
   seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -159,9 +181,52 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
   // no_new_privs is already set (sandbox.cpp); a stacked filter may not
   // call prctl to set it again.
   seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_NNP, 0);
+  allow_all(filter.get(), kCommon);
+  return filter;
+}
+
+// Signals, limits and descriptor flags only for itself: with no pid
+// namespace the engine shares its uid, and must not be signalled,
+// limited, or have its database lock held.
+void allow_only_for_itself(scmp_filter_ctx filter) {
+  scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()));
+  add(filter, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &self, "abort() raising SIGABRT on itself");
+  scmp_arg_cmp own_limits = SCMP_A0(SCMP_CMP_EQ, 0);
+  add(filter, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, &own_limits, "the runtime reads its own limits");
+  for (scmp_datum_t command : {F_GETFD, F_SETFD, F_GETFL, F_DUPFD, F_DUPFD_CLOEXEC}) {
+    scmp_arg_cmp allowed = SCMP_A1(SCMP_CMP_EQ, command);
+    add(filter, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, &allowed, "descriptor flags");
+  }
+  scmp_arg_cmp set_flags[] = {SCMP_A1(SCMP_CMP_EQ, F_SETFL), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0)};
+  add(filter, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2, set_flags, "status flags, without O_ASYNC's signals");
+}
+
+// Anonymous memory, never executable: no code but what was mapped before
+// the filter.
+void allow_memory_without_exec(scmp_filter_ctx filter) {
+  scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+  add(filter, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, &no_exec, "mmap without PROT_EXEC");
+  add(filter, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, &no_exec, "mprotect without PROT_EXEC");
+}
+
+// Clean failures where runtimes probe as they run: a file (spdlog looks
+// for /etc/localtime), a local socket (glibc's nscd), a terminal.
+void refuse_files(scmp_filter_ctx filter) {
+  add(filter, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0, nullptr, "openat refused");
+  add(filter, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0, nullptr, "open refused");
+}
+
+void load(scmp_filter_ctx filter) {
+  int error = seccomp_load(filter);
+  if (error != 0) fail("seccomp_load failed", error);
+}
+
+}  // namespace
+
+void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
+  Filter filter = new_filter();
   const bool loads_code = kind == ModuleKind::kExec || kind == ModuleKind::kLoader;
 
-  allow_all(filter.get(), kCommon);
   if (loads_code) allow_all(filter.get(), kExec);
   if (kind == ModuleKind::kLoader) {
     // The in-host filter is stacked on this one once the library is loaded;
@@ -183,28 +248,14 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
     }
   }
 
-  // Signals, limits and descriptor flags only for itself: with no pid
-  // namespace the engine shares its uid, and must not be signalled,
-  // limited, or have its database lock held.
-  scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()));
-  add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &self, "abort() raising SIGABRT on itself");
-  scmp_arg_cmp own_limits = SCMP_A0(SCMP_CMP_EQ, 0);
-  add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, &own_limits, "the runtime reads its own limits");
-  for (scmp_datum_t command : {F_GETFD, F_SETFD, F_GETFL, F_DUPFD, F_DUPFD_CLOEXEC}) {
-    scmp_arg_cmp allowed = SCMP_A1(SCMP_CMP_EQ, command);
-    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, &allowed, "descriptor flags");
-  }
-  scmp_arg_cmp set_flags[] = {SCMP_A1(SCMP_CMP_EQ, F_SETFL), SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0)};
-  add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2, set_flags, "status flags, without O_ASYNC's signals");
+  allow_only_for_itself(filter.get());
 
   // mmap: anonymous memory for any module; executable mappings only while
   // a loader maps files of the read-only view.
   if (loads_code) {
     add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(mmap), 0, nullptr, "mmap");
   } else {
-    scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, &no_exec, "mmap without PROT_EXEC");
-    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, &no_exec, "mprotect without PROT_EXEC");
+    allow_memory_without_exec(filter.get());
   }
 
   // open: a module without files to open gets EACCES, a clean failure. An
@@ -224,8 +275,7 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
       add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1, &write_only, "no writing without its directory");
     }
   } else {
-    add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0, nullptr, "openat refused");
-    add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(open), 0, nullptr, "open refused");
+    refuse_files(filter.get());
   }
   // Without the network, socket() fails cleanly: runtimes probe for local
   // services as they start (glibc's user lookup tries nscd), and a module
@@ -245,8 +295,39 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
     }
   }
 
-  int error = seccomp_load(filter.get());
-  if (error != 0) fail("seccomp_load failed", error);
+  load(filter.get());
+}
+
+void install_front_end_filter() {
+  Filter filter = new_filter();
+  allow_all(filter.get(), kServer);
+  allow_only_for_itself(filter.get());
+  allow_memory_without_exec(filter.get());
+  refuse_files(filter.get());
+
+  // Worker threads, and nothing else clone() makes: no new process, no new
+  // namespace. clone3 passes its flags in memory a filter cannot read, so
+  // it fails as if the kernel had none, and the C runtime falls back to
+  // clone.
+  scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+  add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, &thread, "starting a worker thread");
+  add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr, "clone3: the runtime falls back to clone");
+
+  // The server ends itself with SIGTERM (its stopper thread waits for it).
+  scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()));
+  add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, &self, "signalling itself to stop");
+
+  // Options on the connections it serves: timeouts, TCP_NODELAY.
+  for (scmp_datum_t level : {scmp_datum_t{SOL_SOCKET}, scmp_datum_t{IPPROTO_TCP}}) {
+    scmp_arg_cmp allowed = SCMP_A1(SCMP_CMP_EQ, level);
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 1, &allowed, "socket and TCP options");
+  }
+
+  // Every socket it needs was made before the filter: a new one fails
+  // cleanly, and connecting anywhere kills it (no rule).
+  add(filter.get(), SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 0, nullptr, "no new sockets");
+  add(filter.get(), SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0, nullptr, "isatty(): not a terminal");
+  load(filter.get());
 }
 
 }  // namespace custos::host

@@ -1,5 +1,6 @@
-// The seccomp-bpf allow-list of a module host, built with libseccomp and
-// installed after the module is loaded and before the first frame is read.
+// The seccomp-bpf allow-lists of a module host, built with libseccomp and
+// installed after the module is loaded and before the first frame is read,
+// and of the HTTP front end, installed once its sockets are bound.
 // Everything not listed kills the whole process (SCMP_ACT_KILL_PROCESS),
 // as does a system call of another architecture. Each entry says why it is
 // there (seccomp_policy.cpp).
@@ -22,5 +23,13 @@ enum class ModuleKind {
 // decide. Exits the host (status 6) when the filter cannot be installed: a
 // module never runs half-sandboxed.
 void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files);
+
+// The HTTP front end's filter (custos-http), on every thread: I/O on the
+// sockets it already holds (the listeners, the connections it accepts, its
+// channels to the engine), worker threads, memory that is never
+// executable, signals to itself. It opens no file, makes no socket,
+// connects nowhere, starts no process and executes nothing. Exits (status
+// 6) when the filter cannot be installed.
+void install_front_end_filter();
 
 }  // namespace custos::host
