@@ -84,6 +84,17 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
     R"sql(
       CREATE INDEX requests_by_csr ON requests (csr);
     )sql",
+    // 5: the token's signatures over the audit chain.
+    R"sql(
+      CREATE TABLE audit_checkpoints (
+        id         INTEGER PRIMARY KEY,
+        audit_id   INTEGER NOT NULL,
+        audit_hash BLOB NOT NULL,
+        signed_at  TEXT NOT NULL,
+        scheme     TEXT NOT NULL,
+        signature  BLOB NOT NULL
+      );
+    )sql",
 };
 
 constexpr const char* kRequestColumns =
@@ -112,6 +123,13 @@ RequestRecord read_request(const Statement& row) {
   record.updated_at = row.column_text(10);
   record.serial = optional_text(row, 11);
   return record;
+}
+
+constexpr const char* kAuditSelect = "SELECT id, at, actor, event, detail, previous_hash, hash FROM audit_log";
+
+AuditRecord read_audit_record(const Statement& row) {
+  return {row.column_int(0),  row.column_text(1), row.column_text(2), row.column_text(3),
+          row.column_text(4), row.column_blob(5), row.column_blob(6)};
 }
 
 CertificateRecord read_certificate(const Statement& row) {
@@ -388,14 +406,37 @@ class SqlCipherStoreImpl final : public Store {
   }
 
   std::vector<AuditRecord> audit_log() override {
-    Statement select(*connection_,
-                     "SELECT id, at, actor, event, detail, previous_hash, hash FROM audit_log ORDER BY id");
+    Statement select(*connection_, std::string(kAuditSelect) + " ORDER BY id");
     std::vector<AuditRecord> records;
-    while (select.step()) {
-      records.push_back({select.column_int(0), select.column_text(1), select.column_text(2), select.column_text(3),
-                         select.column_text(4), select.column_blob(5), select.column_blob(6)});
-    }
+    while (select.step()) records.push_back(read_audit_record(select));
     return records;
+  }
+
+  std::optional<AuditRecord> latest_audit_entry() override {
+    Statement select(*connection_, std::string(kAuditSelect) + " ORDER BY id DESC LIMIT 1");
+    if (!select.step()) return std::nullopt;
+    return read_audit_record(select);
+  }
+
+  void add_audit_checkpoint(const AuditCheckpoint& checkpoint) override {
+    write([&] {
+      Statement insert(*connection_,
+                       "INSERT INTO audit_checkpoints (audit_id, audit_hash, signed_at, scheme, signature) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5)");
+      insert.bind(1, checkpoint.audit_id).bind(2, checkpoint.audit_hash).bind(3, checkpoint.signed_at);
+      insert.bind(4, checkpoint.scheme).bind(5, checkpoint.signature).run();
+    });
+  }
+
+  std::vector<AuditCheckpoint> audit_checkpoints() override {
+    Statement select(*connection_,
+                     "SELECT id, audit_id, audit_hash, signed_at, scheme, signature FROM audit_checkpoints ORDER BY id");
+    std::vector<AuditCheckpoint> checkpoints;
+    while (select.step()) {
+      checkpoints.push_back({select.column_int(0), select.column_int(1), select.column_blob(2), select.column_text(3),
+                             select.column_text(4), select.column_blob(5)});
+    }
+    return checkpoints;
   }
 
   void migrate() {

@@ -40,6 +40,18 @@ struct AuditRecord {
   std::vector<std::uint8_t> hash;
 };
 
+// A signature by the CA key on the token over the audit chain up to one
+// entry (engine/audit_checkpoints.cpp): with it, rewriting the log needs
+// the token, not only the database key.
+struct AuditCheckpoint {
+  std::int64_t id = 0;
+  std::int64_t audit_id = 0;              // the last entry it covers
+  std::vector<std::uint8_t> audit_hash;   // that entry's hash
+  std::string signed_at;                  // RFC 3339, UTC
+  std::string scheme;                     // the signature scheme's name
+  std::vector<std::uint8_t> signature;
+};
+
 struct NewRequest {
   std::vector<std::uint8_t> csr;  // DER
   std::string subject;
@@ -128,6 +140,11 @@ class Store {
   // transaction.
   virtual void append_audit(const AuditEvent& event) = 0;
   virtual std::vector<AuditRecord> audit_log() = 0;
+  virtual std::optional<AuditRecord> latest_audit_entry() = 0;
+  // Checkpoints, oldest first; adding one changes nothing else (the chain
+  // it signs stays as it is).
+  virtual void add_audit_checkpoint(const AuditCheckpoint& checkpoint) = 0;
+  virtual std::vector<AuditCheckpoint> audit_checkpoints() = 0;
 
   // Each mutation below is one transaction: the change, its outbox event
   // and its audit entry commit together or not at all.
@@ -203,7 +220,7 @@ class SqlCipherStore {
   static std::unique_ptr<Store> open(const std::filesystem::path& path, const SecureBuffer& key,
                                      const std::string& expected_database_id);
 
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 };
 
 }  // namespace custos::storage

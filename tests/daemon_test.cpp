@@ -116,6 +116,36 @@ TEST_F(DaemonTest, ACallOutsideTheCallersRoleIsRefusedNamingTheRole) {
   EXPECT_NE(crl.err.find("officer"), std::string::npos) << crl.err;
 }
 
+// The auditor reads the audit log through the socket; custosd signs a
+// checkpoint when it starts and when it stops, so a drained daemon leaves
+// every entry signed.
+TEST_F(DaemonTest, TheAuditorVerifiesTheLogAndCustosdSignsItOnTheWayOut) {
+  append_config("[roles]\nauditor = [\"uid:0\"]\n");
+  start();
+  CommandResult verified = cli_.custos("--dir ca audit verify --json");
+  ASSERT_TRUE(succeeded(verified));
+  nlohmann::json report = nlohmann::json::parse(verified.out);
+  EXPECT_TRUE(report["holds"]);
+  EXPECT_GE(report["checkpoints"].get<int>(), 1) << verified.out;
+
+  // The same uid as officer only: the log is not an officer's to read.
+  edit_config("auditor = [\"uid:0\"]", "officer = [\"uid:0\"]");
+  daemon_->signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  make_request("late", "/CN=late.example.com", "DNS:late.example.com");
+  EXPECT_TRUE(succeeded(cli_.custos("--dir ca submit --csr late.csr")));
+  CommandResult refused = cli_.custos("--dir ca audit verify");
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("needs the auditor role"), std::string::npos) << refused.err;
+
+  EXPECT_EQ(daemon_->stop(), 0);
+  CommandResult after = cli_.custos("--dir ca audit verify --json", true);
+  ASSERT_TRUE(succeeded(after));
+  report = nlohmann::json::parse(after.out);
+  EXPECT_TRUE(report["holds"]);
+  EXPECT_EQ(report["unsigned_entries"], 0) << after.out;
+}
+
 TEST_F(DaemonTest, OfficerAndAdministratorInOneIdentityIsRefusedAtLoad) {
   append_config("[roles]\nofficer = [\"uid:0\"]\nadministrator = [\"uid:0\"]\n");
   CommandResult config = cli_.custos("--dir ca config");

@@ -11,7 +11,8 @@ namespace {
 
 // The engine in this process. When the command is done, the exit modules
 // get what the outbox holds — this command's events, and any an earlier
-// command left undelivered.
+// command left undelivered — and the token signs an audit checkpoint over
+// what it logged.
 class LocalCa : public CaService {
  public:
   explicit LocalCa(const CaContext& context)
@@ -23,6 +24,11 @@ class LocalCa : public CaService {
       for (const std::string& failure : engine_->deliver_events()) std::cerr << "custos: warning: " << failure << "\n";
     } catch (const std::exception& error) {
       std::cerr << "custos: warning: delivering events to the exit modules: " << error.what() << "\n";
+    }
+    try {
+      engine_->checkpoint_audit();
+    } catch (const std::exception& error) {
+      std::cerr << "custos: warning: signing an audit checkpoint: " << error.what() << "\n";
     }
   }
 
@@ -63,6 +69,7 @@ class LocalCa : public CaService {
   }
   void unrevoke(const std::string& serial) override { engine_->unrevoke(serial, actor_); }
   engine::PublishedCrl publish_crl() override { return engine_->publish_crl(actor_); }
+  nlohmann::json verify_audit() override { return engine_->verify_audit().to_json(); }
 
  private:
   std::unique_ptr<engine::CertificateAuthority> ca_;
@@ -111,6 +118,7 @@ class DaemonCa : public CaService {
     return {result.at("number").get<std::int64_t>(), from_base64(result.at("der").get<std::string>()),
             result.at("pem").get<std::string>(), result.at("file").get<std::string>()};
   }
+  nlohmann::json verify_audit() override { return daemon_.call("audit_verify", nlohmann::json::object()); }
 
  private:
   engine::Disposition call_for_disposition(const std::string& op, const nlohmann::json& args) {

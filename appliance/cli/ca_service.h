@@ -35,6 +35,8 @@ class CaService {
   virtual void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) = 0;
   virtual void unrevoke(const std::string& serial) = 0;
   virtual engine::PublishedCrl publish_crl() = 0;
+  // engine::AuditVerification::to_json().
+  virtual nlohmann::json verify_audit() = 0;
 };
 
 // custosd's when one serves the directory, else the engine in this process.

@@ -41,5 +41,7 @@ void run_admin_revoke(const CaContext& context, const std::string& serial, const
 void run_admin_unrevoke(const CaContext& context, const std::string& serial);
 
 void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der);
+// Exit 1 when the log does not hold, naming the first bad entry.
+void run_audit_verify(const CaContext& context);
 
 }  // namespace custos::cli

@@ -216,6 +216,13 @@ int custos::cli::run(int argc, char** argv) {
   crl_command->callback(
       [&] { action = [&](const CaContext& context) { custos::cli::run_crl(context, optional_path(out), der); }; });
 
+  // audit verify
+  CLI::App* audit = app.add_subcommand("audit", "the audit log");
+  audit->require_subcommand(1);
+  CLI::App* verify_command = with_json(opens_ca(audit->add_subcommand(
+      "verify", "check the audit log's hash chain and the token's signed checkpoints; exit 1 naming the first bad entry")));
+  verify_command->callback([&] { action = [&](const CaContext& context) { custos::cli::run_audit_verify(context); }; });
+
   // module test
   custos::cli::ModuleTestCommand module_test;
   std::vector<std::string> module_words;

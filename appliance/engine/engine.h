@@ -63,6 +63,22 @@ struct PublishedCrl {
   std::filesystem::path file;  // where it was written (DER) in the CA directory
 };
 
+// What `custos audit verify` reports. `first_bad_entry` is set when the
+// log does not hold: the first entry whose hash breaks the chain, or the
+// first after the last checkpoint that still matches when a checkpoint's
+// signature fails or no longer matches the chain (the log was rewritten or
+// cut short).
+struct AuditVerification {
+  std::int64_t entries = 0;
+  std::int64_t checkpoints = 0;
+  std::optional<std::int64_t> last_signed_entry;  // the newest checkpoint's
+  std::optional<std::string> last_signed_at;
+  std::optional<std::int64_t> first_bad_entry;
+  std::string problem;  // one line, when first_bad_entry is set
+  bool holds() const { return !first_bad_entry.has_value(); }
+  nlohmann::json to_json() const;
+};
+
 class Engine {
  public:
   // Needs the CA certificate installed. The policy module starts at the
@@ -120,6 +136,13 @@ class Engine {
   // gets malformedRequest, one about another CA's certificate
   // unauthorized. `next_update` is when the answer goes stale.
   std::vector<std::uint8_t> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& next_update);
+
+  // The audit log's checkpoints (audit_checkpoints.cpp). `checkpoint_audit`
+  // signs the chain's newest entry with the CA key on the token, unless a
+  // checkpoint already covers it; `verify_audit` walks the chain and checks
+  // every checkpoint against it with the CA certificate's public key.
+  void checkpoint_audit();
+  AuditVerification verify_audit();
 
   // Delivers the outbox to the exit modules: each event, in order, to each
   // module that asked for it and has not acknowledged it; an event leaves

@@ -264,6 +264,12 @@ nlohmann::json Api::dispatch(const std::string& op, const nlohmann::json& args_j
     return {{"response", to_base64(response)}, {"next_update", next_update}};
   }
 
+  if (op == "audit_verify") {
+    args.done();
+    Access::require(caller, {Role::kAuditor});
+    return engine.verify_audit().to_json();
+  }
+
   // The officer's calls.
   static const std::set<std::string> kOfficerCalls = {"resubmit", "deny",     "set_attr",   "set_ext",
                                                       "remove_ext", "revoke", "unrevoke", "publish_crl"};

@@ -21,13 +21,16 @@ namespace {
 constexpr auto kDrainGrace = std::chrono::seconds(30);
 constexpr auto kDeliveryRetry = std::chrono::seconds(5);
 constexpr auto kGathering = std::chrono::milliseconds(200);
+constexpr auto kCheckpointInterval = std::chrono::seconds(60);
 
-// Delivers the outbox to the exit modules off the request path: woken after
-// each call, and every few seconds for events a module failed to take.
-class OutboxCourier {
+// Off the request path: delivers the outbox to the exit modules, woken
+// after each call and every few seconds for events a module failed to take;
+// and once a minute, and at the end, has the token sign an audit checkpoint
+// over what the calls logged.
+class Courier {
  public:
-  explicit OutboxCourier(Api& api) : api_(api), thread_([this] { run(); }) {}
-  ~OutboxCourier() { stop(); }
+  explicit Courier(Api& api) : api_(api), thread_([this] { run(); }) {}
+  ~Courier() { stop(); }
 
   void wake() {
     std::lock_guard lock(mutex_);
@@ -44,6 +47,7 @@ class OutboxCourier {
     }
     thread_.join();
     deliver();
+    checkpoint();
   }
 
  private:
@@ -58,6 +62,7 @@ class OutboxCourier {
       // events into one delivery keeps the engine for the callers.
       std::this_thread::sleep_for(kGathering);
       deliver();
+      if (std::chrono::steady_clock::now() - last_checkpoint_ >= kCheckpointInterval) checkpoint();
       lock.lock();
     }
   }
@@ -70,12 +75,21 @@ class OutboxCourier {
       spdlog::warn("delivering events to the exit modules: {}", error.what());
     }
   }
+  void checkpoint() {
+    last_checkpoint_ = std::chrono::steady_clock::now();
+    try {
+      api_.with_engine([](engine::Engine& engine) { engine.checkpoint_audit(); });
+    } catch (const std::exception& error) {
+      spdlog::warn("signing an audit checkpoint: {}", error.what());
+    }
+  }
 
   Api& api_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool pending_ = false;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
   std::thread thread_;
 };
 
@@ -101,9 +115,12 @@ int run_daemon(const DaemonOptions& options) {
   std::unique_ptr<engine::CertificateAuthority> ca = engine::CertificateAuthority::open(options.directory, options.token);
   const engine::CaConfig& config = ca->config();
   Api api(*ca, std::make_unique<engine::Engine>(*ca));
-  api.with_engine([](engine::Engine& engine) { engine.current_crl("custosd"); });
+  api.with_engine([](engine::Engine& engine) {
+    engine.current_crl("custosd");
+    engine.checkpoint_audit();
+  });
 
-  OutboxCourier courier(api);
+  Courier courier(api);
   LocalListener listener(options.directory, config.server.socket_group, [&](const nlohmann::json& call, uid_t peer) {
     nlohmann::json answer = api.handle(call, peer);
     courier.wake();
