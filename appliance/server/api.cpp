@@ -128,7 +128,7 @@ engine::Disposition disposition_from_wire(const nlohmann::json& wire) {
 
 Api::Api(engine::CertificateAuthority& ca, std::unique_ptr<engine::Engine> engine)
     : ca_(ca), engine_(std::move(engine)) {
-  access_ = std::make_unique<Access>(ca_.config().roles, ca_.config().http.users);
+  access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
 }
 
 void Api::with_engine(const std::function<void(engine::Engine&)>& work) {
@@ -142,7 +142,7 @@ void Api::reload() {
   // The old engine's module hosts get their shutdown as it goes.
   engine_.reset();
   engine_ = std::make_unique<engine::Engine>(ca_);
-  access_ = std::make_unique<Access>(ca_.config().roles, ca_.config().http.users);
+  access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
 }
 
 nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> local_uid) {
@@ -154,9 +154,16 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
       if (key != "op" && key != "args" && key != "caller") throw UsageError("unknown key '" + key + "' in a call");
     }
     std::string op = call.at("op").get<std::string>();
+    std::shared_ptr<Access> access;
+    {
+      std::lock_guard lock(mutex_);
+      access = access_;
+    }
+    // A password is checked here, while other calls use the engine; a call
+    // that races a reload runs under the roles it was authenticated with.
+    Caller caller = local_uid ? access->from_uid(*local_uid)
+                              : access->from_http(call.value("caller", nlohmann::json::object()));
     std::lock_guard lock(mutex_);
-    Caller caller = local_uid ? access_->from_uid(*local_uid)
-                              : access_->from_http(call.value("caller", nlohmann::json::object()));
     if (!caller.certificate.empty()) engine_->client_certificate(caller.certificate);
     return {{"ok", true}, {"result", dispatch(op, call.value("args", nlohmann::json::object()), caller)}};
   } catch (const Forbidden& error) {

@@ -56,9 +56,11 @@ class Api {
   nlohmann::json dispatch(const std::string& op, const nlohmann::json& args, const Caller& caller);
 
   engine::CertificateAuthority& ca_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // the engine's: one call at a time
   std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<Access> access_;
+  // Shared so that a caller is authenticated outside the engine's lock (an
+  // Argon2 check takes tens of milliseconds); a reload swaps it.
+  std::shared_ptr<Access> access_;
 };
 
 }  // namespace custos::server
