@@ -198,6 +198,11 @@ class Store {
   // request) with its audit entry, in one transaction.
   virtual void record_event(const ExitEvent& event, const AuditEvent& audit) = 0;
 
+  // A consistent copy of the whole database at `path` (which must not
+  // exist), encrypted with `key` — the same key, so the same token opens
+  // it — mode 0600, made with SQLite's online backup while others may write.
+  virtual void backup_to(const std::filesystem::path& path, const SecureBuffer& key) = 0;
+
   // The outbox, oldest first; which modules acknowledged an event; and
   // its removal once every interested module has.
   virtual std::vector<OutboxRecord> outbox() = 0;

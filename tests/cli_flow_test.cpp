@@ -164,6 +164,38 @@ TEST_F(FlowTest, HoldIsListedUntilUnrevokedAndCrlNumbersIncrease) {
   EXPECT_EQ(custos_json("--dir ca retrieve 1")["status"], "issued");
 }
 
+// A backup is a CA directory of its own: the same token opens it, its
+// requests and certificates are there, its audit log holds and records the
+// backup itself.
+TEST_F(FlowTest, BackupIsADirectoryTheSameTokenOpens) {
+  make_request("www", "/CN=www.example.com", "DNS:www.example.com");
+  nlohmann::json issued = custos_json("--dir ca submit --csr www.csr");
+  ASSERT_EQ(issued["status"], "issued");
+  nlohmann::json report = custos_json("--dir ca backup --out copy");
+  EXPECT_EQ(report["files"], nlohmann::json::array({"custos.db", "custos.toml", "ca.pem"})) << report;
+  EXPECT_EQ(std::filesystem::status(cli_.work() / "copy").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  EXPECT_EQ(std::filesystem::status(cli_.work() / "copy" / "custos.db").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  nlohmann::json listed = custos_json("--dir copy admin list");
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["serial"], issued["serial"]);
+  nlohmann::json audit = custos_json("--dir copy audit verify");
+  EXPECT_TRUE(audit["holds"]) << audit;
+  EXPECT_EQ(audit["unsigned_entries"], 0) << audit;
+  CommandResult log = shell("strings copy/custos.db | grep -c backup_made");
+  EXPECT_EQ(log.out, "0\n") << "the copy is encrypted: its audit entries must not show in clear";
+
+  // Never over an existing directory; nothing to reload without custosd.
+  CommandResult again = cli_.custos("--dir ca backup --out copy", true);
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.err.find("copy already exists"), std::string::npos) << again.err;
+  CommandResult reload = cli_.custos("--dir ca admin reload", true);
+  EXPECT_EQ(reload.status, 1);
+  EXPECT_NE(reload.err.find("no custosd serves"), std::string::npos) << reload.err;
+}
+
 TEST_F(FlowTest, MalformedAndForgedRequestsGetTheirReason) {
   testing::write_file(cli_.work() / "junk.csr", "-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n");
   CommandResult junk = cli_.custos("--dir ca submit --csr junk.csr", true);

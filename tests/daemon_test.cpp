@@ -114,6 +114,52 @@ TEST_F(DaemonTest, ACallOutsideTheCallersRoleIsRefusedNamingTheRole) {
   CommandResult crl = cli_.custos("--dir ca crl");
   EXPECT_EQ(crl.status, 1);
   EXPECT_NE(crl.err.find("officer"), std::string::npos) << crl.err;
+  CommandResult backup = cli_.custos("--dir ca backup --out copy");
+  EXPECT_EQ(backup.status, 1);
+  EXPECT_NE(backup.err.find("needs the operator role"), std::string::npos) << backup.err;
+  EXPECT_FALSE(std::filesystem::exists(cli_.work() / "copy"));
+  CommandResult reload = cli_.custos("--dir ca admin reload");
+  EXPECT_EQ(reload.status, 1);
+  EXPECT_NE(reload.err.find("needs the administrator role"), std::string::npos) << reload.err;
+}
+
+// The operator backs the CA up while custosd serves; the administrator has
+// it reload its configuration through the socket.
+TEST_F(DaemonTest, TheOperatorBacksUpAndTheAdministratorReloadsThroughTheSocket) {
+  append_config("[roles]\noperator = [\"uid:0\"]\nadministrator = [\"uid:0\"]\n");
+  start();
+  std::vector<std::string> serials;
+  for (const char* name : {"one", "two"}) {
+    make_request(name, std::string("/CN=") + name + ".example.com", std::string("DNS:") + name + ".example.com");
+    CommandResult submitted = cli_.custos(std::string("--dir ca submit --json --csr ") + name + ".csr");
+    ASSERT_TRUE(succeeded(submitted));
+    serials.push_back(nlohmann::json::parse(submitted.out)["serial"]);
+  }
+  CommandResult backup = cli_.custos("--dir ca backup --out copy");
+  ASSERT_TRUE(succeeded(backup)) << testing::read_file(daemon_->log());
+  EXPECT_NE(backup.out.find("backup in " + (cli_.work() / "copy").string() + ": custos.db custos.toml ca.pem"),
+            std::string::npos)
+      << backup.out;
+
+  edit_config("[profiles.server]\ndecision = \"issue\"", "[profiles.server]\ndecision = \"pend\"");
+  CommandResult reload = cli_.custos("--dir ca admin reload");
+  ASSERT_TRUE(succeeded(reload));
+  make_request("three", "/CN=three.example.com", "DNS:three.example.com");
+  EXPECT_NE(cli_.custos("--dir ca submit --csr three.csr").out.find("pending"), std::string::npos);
+  EXPECT_EQ(daemon_->stop(), 0);
+
+  // The copy is a CA directory the same token opens, holding what was
+  // issued before it was made and not what came after.
+  CommandResult listed = cli_.custos("--dir copy admin list --json", true);
+  ASSERT_TRUE(succeeded(listed));
+  nlohmann::json records = nlohmann::json::parse(listed.out);
+  // The front end's own TLS certificate, then the two.
+  ASSERT_EQ(records.size(), 3u) << listed.out;
+  EXPECT_EQ(records[0]["serial"], serials[1]);
+  EXPECT_EQ(records[1]["serial"], serials[0]);
+  CommandResult audit = cli_.custos("--dir copy audit verify --json", true);
+  ASSERT_TRUE(succeeded(audit));
+  EXPECT_EQ(nlohmann::json::parse(audit.out)["unsigned_entries"], 0) << audit.out;
 }
 
 // The auditor reads the audit log through the socket; custosd signs a

@@ -70,6 +70,13 @@ class LocalCa : public CaService {
   void unrevoke(const std::string& serial) override { engine_->unrevoke(serial, actor_); }
   engine::PublishedCrl publish_crl() override { return engine_->publish_crl(actor_); }
   nlohmann::json verify_audit() override { return engine_->verify_audit().to_json(); }
+  nlohmann::json backup(const std::filesystem::path& directory) override {
+    return engine_->backup(directory, actor_).to_json();
+  }
+  void reload() override {
+    throw Error("no custosd serves " + ca_->paths().directory.string() +
+                ": each command reads custos.toml afresh, so there is nothing to reload");
+  }
 
  private:
   std::unique_ptr<engine::CertificateAuthority> ca_;
@@ -119,6 +126,10 @@ class DaemonCa : public CaService {
             result.at("pem").get<std::string>(), result.at("file").get<std::string>()};
   }
   nlohmann::json verify_audit() override { return daemon_.call("audit_verify", nlohmann::json::object()); }
+  nlohmann::json backup(const std::filesystem::path& directory) override {
+    return daemon_.call("backup", {{"directory", std::filesystem::absolute(directory).lexically_normal().string()}});
+  }
+  void reload() override { daemon_.call("reload", nlohmann::json::object()); }
 
  private:
   engine::Disposition call_for_disposition(const std::string& op, const nlohmann::json& args) {

@@ -37,6 +37,11 @@ class CaService {
   virtual engine::PublishedCrl publish_crl() = 0;
   // engine::AuditVerification::to_json().
   virtual nlohmann::json verify_audit() = 0;
+  // engine::BackupReport::to_json().
+  virtual nlohmann::json backup(const std::filesystem::path& directory) = 0;
+  // custosd reads custos.toml again (as on SIGHUP); local mode has nothing
+  // to reload.
+  virtual void reload() = 0;
 };
 
 // custosd's when one serves the directory, else the engine in this process.

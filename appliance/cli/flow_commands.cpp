@@ -146,4 +146,21 @@ void run_audit_verify(const CaContext& context) {
   }
 }
 
+void run_backup(const CaContext& context, const std::filesystem::path& directory) {
+  nlohmann::json report = open_ca_service(context)->backup(directory);
+  if (context.json) {
+    std::cout << report.dump(2) << "\n";
+    return;
+  }
+  std::cout << "backup in " << report.at("directory").get<std::string>() << ":";
+  for (const nlohmann::json& file : report.at("files")) std::cout << " " << file.get<std::string>();
+  std::cout << "; the copied audit log holds " << report.at("audit_entries").get<std::int64_t>()
+            << " entries. It opens only with this CA's token.\n";
+}
+
+void run_admin_reload(const CaContext& context) {
+  open_ca_service(context)->reload();
+  std::cout << "custosd reloaded " << (context.directory / "custos.toml").string() << "\n";
+}
+
 }  // namespace custos::cli

@@ -208,6 +208,10 @@ int custos::cli::run(int argc, char** argv) {
   unrevoke_command->callback(
       [&] { action = [&](const CaContext& context) { custos::cli::run_admin_unrevoke(context, serial); }; });
 
+  CLI::App* reload_command =
+      opens_ca(admin->add_subcommand("reload", "have custosd read custos.toml again (as SIGHUP does)"));
+  reload_command->callback([&] { action = [&](const CaContext& context) { custos::cli::run_admin_reload(context); }; });
+
   // crl
   bool der = false;
   CLI::App* crl_command = opens_ca(app.add_subcommand("crl", "sign and publish a new CRL"));
@@ -215,6 +219,14 @@ int custos::cli::run(int argc, char** argv) {
   crl_command->add_flag("--der", der, "DER instead of PEM");
   crl_command->callback(
       [&] { action = [&](const CaContext& context) { custos::cli::run_crl(context, optional_path(out), der); }; });
+
+  // backup
+  std::string backup_directory;
+  CLI::App* backup_command = with_json(opens_ca(app.add_subcommand(
+      "backup", "copy the database (online, still encrypted to the token) and the CA's files into a new directory")));
+  backup_command->add_option("--out", backup_directory, "the directory to create")->required();
+  backup_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_backup(context, backup_directory); }; });
 
   // audit verify
   CLI::App* audit = app.add_subcommand("audit", "the audit log");

@@ -63,6 +63,16 @@ struct PublishedCrl {
   std::filesystem::path file;  // where it was written (DER) in the CA directory
 };
 
+// What `custos backup` made: a directory that is a CA directory of its own
+// (custos.toml, ca.pem, chain.pem, ocsp/, and the database copied online,
+// still encrypted to the same token's key), checked by opening the copy.
+struct BackupReport {
+  std::filesystem::path directory;
+  std::vector<std::string> files;  // relative to `directory`
+  std::int64_t audit_entries = 0;  // in the copy, its chain checked
+  nlohmann::json to_json() const;
+};
+
 // What `custos audit verify` reports. `first_bad_entry` is set when the
 // log does not hold: the first entry whose hash breaks the chain, or the
 // first after the last checkpoint that still matches when a checkpoint's
@@ -143,6 +153,11 @@ class Engine {
   // every checkpoint against it with the CA certificate's public key.
   void checkpoint_audit();
   AuditVerification verify_audit();
+
+  // The operator's backup (backup.cpp) into `directory`, which must not
+  // exist; its parent must. Audited and checkpointed first, so the copy
+  // holds the record of itself; removed again if anything fails.
+  BackupReport backup(const std::filesystem::path& directory, const std::string& actor);
 
   // Delivers the outbox to the exit modules: each event, in order, to each
   // module that asked for it and has not acknowledged it; an event leaves

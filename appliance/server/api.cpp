@@ -163,6 +163,14 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
     // that races a reload runs under the roles it was authenticated with.
     Caller caller = local_uid ? access->from_uid(*local_uid)
                               : access->from_http(call.value("caller", nlohmann::json::object()));
+    if (op == "reload") {
+      // SIGHUP for those the socket lets in: the engine's lock is reload's own.
+      Arguments(call.value("args", nlohmann::json::object())).done();
+      Access::require(caller, {Role::kAdministrator});
+      reload();
+      spdlog::info("reloaded {} for {}", ca_.paths().config.string(), caller.actor);
+      return {{"ok", true}, {"result", nlohmann::json::object()}};
+    }
     std::lock_guard lock(mutex_);
     if (!caller.certificate.empty()) engine_->client_certificate(caller.certificate);
     return {{"ok", true}, {"result", dispatch(op, call.value("args", nlohmann::json::object()), caller)}};
@@ -271,6 +279,16 @@ nlohmann::json Api::dispatch(const std::string& op, const nlohmann::json& args_j
     return {{"response", to_base64(response)}, {"next_update", next_update}};
   }
 
+  if (op == "backup") {
+    std::filesystem::path directory = args.text("directory");
+    args.done();
+    // The daemon writes where it is told, as its own user: only a local
+    // caller, an operator, and only a path that names where.
+    if (!caller.identity.starts_with("uid:")) throw Forbidden("a backup is made through the local socket only", Role::kOperator);
+    Access::require(caller, {Role::kOperator});
+    if (!directory.is_absolute()) throw UsageError("the backup directory must be an absolute path");
+    return engine.backup(directory, caller.actor).to_json();
+  }
   if (op == "audit_verify") {
     args.done();
     Access::require(caller, {Role::kAuditor});
