@@ -139,4 +139,36 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
                     mode);
 }
 
+NewPrivateDirectory::NewPrivateDirectory(const std::filesystem::path& path) : path_(path) {
+  if (::mkdir(path.c_str(), 0700) != 0) throw Error("cannot create " + path.string() + ": " + errno_text());
+  fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat info {};
+  // What was opened must be what mkdir made, not something put there since.
+  if (fd_ < 0 || ::fstat(fd_, &info) != 0 || info.st_uid != ::geteuid() || (info.st_mode & 07777) != 0700) {
+    std::string reason = fd_ < 0 ? errno_text() : "it was replaced after it was made";
+    if (fd_ >= 0) ::close(fd_);
+    throw Error("cannot use " + path.string() + ": " + reason);
+  }
+}
+
+NewPrivateDirectory::~NewPrivateDirectory() { ::close(fd_); }
+
+std::filesystem::path NewPrivateDirectory::inside() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+void NewPrivateDirectory::remove() noexcept {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(inside(), error)) std::filesystem::remove_all(entry, error);
+  // Removes only an empty directory, and not a symlink put in its place.
+  ::rmdir(path_.c_str());
+}
+
+void NewPrivateDirectory::give_to(unsigned uid) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(inside())) {
+    if (::lchown(entry.path().c_str(), uid, static_cast<gid_t>(-1)) != 0) {
+      throw Error("cannot hand " + entry.path().filename().string() + " over: " + errno_text());
+    }
+  }
+  if (::fchown(fd_, uid, static_cast<gid_t>(-1)) != 0) throw Error("cannot hand " + path_.string() + " over: " + errno_text());
+}
+
 }  // namespace custos

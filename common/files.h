@@ -30,4 +30,28 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const std::u
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents,
                        unsigned mode = 0644);
 
+// A directory this process created (mode 0700, refused when the path
+// exists) and holds open. Its contents are reached through
+// /proc/self/fd/N, so renaming the path or putting a symlink in its place
+// afterwards redirects nothing written into it — what a process writing
+// where a less trusted caller named must rely on.
+class NewPrivateDirectory {
+ public:
+  explicit NewPrivateDirectory(const std::filesystem::path& path);
+  ~NewPrivateDirectory();
+  NewPrivateDirectory(const NewPrivateDirectory&) = delete;
+  NewPrivateDirectory& operator=(const NewPrivateDirectory&) = delete;
+
+  // Where to write: "/proc/self/fd/N".
+  std::filesystem::path inside() const;
+  // Everything in it, then the directory itself: to undo a failed write.
+  void remove() noexcept;
+  // Hands it and everything in it to `uid` (symlinks not followed).
+  void give_to(unsigned uid);
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+};
+
 }  // namespace custos

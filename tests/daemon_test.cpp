@@ -72,6 +72,25 @@ class DaemonTest : public ::testing::Test {
     return "curl -sS --cacert ca/ca.pem " + arguments;
   }
 
+  // Waits (up to 30 s) until custosd's log holds `text` `count` times.
+  void wait_for_log(const std::string& text, int count = 1) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      std::string log = testing::read_file(daemon_->log());
+      int found = 0;
+      for (std::size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++found;
+      if (found >= count) return;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no \"" << text << "\" in:\n" << log;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  // The front end answers only once its filter is on: the sockets are
+  // bound before the sandbox, accepted from only after.
+  void wait_until_the_front_end_serves() {
+    ASSERT_TRUE(succeeded(shell(curl("-o /dev/null " + daemon_->https_url() + "/.well-known/est/cacerts"))));
+  }
+
   // The pid of the process that parses HTTP: the sandboxed child of the
   // front end custosd started last (enter_sandbox forks for the pid
   // namespace; the parent only waits). Empty when there is none.
@@ -194,7 +213,7 @@ TEST_F(DaemonTest, TheAuditorVerifiesTheLogAndCustosdSignsItOnTheWayOut) {
   // The same uid as officer only: the log is not an officer's to read.
   edit_config("auditor = [\"uid:0\"]", "officer = [\"uid:0\"]");
   daemon_->signal(SIGHUP);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  wait_for_log("] reloaded ");
   make_request("late", "/CN=late.example.com", "DNS:late.example.com");
   EXPECT_TRUE(succeeded(cli_.custos("--dir ca submit --csr late.csr")));
   CommandResult refused = cli_.custos("--dir ca audit verify");
@@ -262,6 +281,7 @@ TEST_F(DaemonTest, RestSubmitAndRetrieveWithAClientCertificate) {
 // no capabilities, and holds no descriptor of the database or the token.
 TEST_F(DaemonTest, TheHttpFrontEndRunsUnderSeccompAndHoldsNothingSecret) {
   start();
+  wait_until_the_front_end_serves();
   std::string log = testing::read_file(daemon_->log());
   EXPECT_NE(log.find("[custos-http] [info] sandbox: namespaces user,mount,pid,ipc; filesystem read-only view; uid 65534; "
                      "seccomp on"),
@@ -295,6 +315,7 @@ TEST_F(DaemonTest, TheHttpFrontEndRunsUnderSeccompAndHoldsNothingSecret) {
 // outside it.)
 TEST_F(DaemonTest, AFrontEndThatDiesIsStartedAgain) {
   start();
+  wait_until_the_front_end_serves();
   std::string killed = sandboxed_front_end();
   ASSERT_FALSE(killed.empty());
   ASSERT_EQ(::kill(std::stoi(killed), SIGKILL), 0);
@@ -436,9 +457,28 @@ TEST_F(DaemonTest, SighupPicksUpAChangedProfile) {
   EXPECT_NE(cli_.custos("--dir ca submit --csr one.csr").out.find("issued"), std::string::npos);
   edit_config("[profiles.server]\ndecision = \"issue\"", "[profiles.server]\ndecision = \"pend\"");
   daemon_->signal(SIGHUP);
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  wait_for_log("] reloaded ");
   CommandResult second = cli_.custos("--dir ca submit --csr two.csr");
   EXPECT_NE(second.out.find("pending"), std::string::npos) << second.out << testing::read_file(daemon_->log());
+}
+
+// A reload that cannot make its new engine (here ca.pem is unreadable)
+// changes nothing: the engine and configuration in force stay and serve.
+TEST_F(DaemonTest, AReloadThatFailsKeepsTheEngineInForce) {
+  start();
+  std::filesystem::path certificate = cli_.work() / "ca" / "ca.pem";
+  std::string saved = testing::read_file(certificate);
+  testing::write_file(certificate, "not a certificate\n");
+  edit_config("[profiles.server]\ndecision = \"issue\"", "[profiles.server]\ndecision = \"pend\"");
+  CommandResult reload = cli_.custos("--dir ca admin reload");
+  EXPECT_EQ(reload.status, 1);
+  daemon_->signal(SIGHUP);
+  wait_for_log("reload refused, the configuration in force stays");
+  testing::write_file(certificate, saved);
+  make_request("still", "/CN=still.example.com", "DNS:still.example.com");
+  CommandResult submitted = cli_.custos("--dir ca submit --csr still.csr");
+  EXPECT_NE(submitted.out.find("issued"), std::string::npos) << submitted.out << submitted.err;
+  EXPECT_EQ(daemon_->stop(), 0);
 }
 
 TEST_F(DaemonTest, SigtermInTheMiddleOfALoadLosesNoAcknowledgedRequest) {

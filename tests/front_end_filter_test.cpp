@@ -15,12 +15,15 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -90,6 +93,38 @@ void serve_one_exchange() {
 }
 
 TEST_F(FrontEndFilter, ServingStillWorks) { EXPECT_EXIT(serve_one_exchange(), ::testing::ExitedWithCode(0), ""); }
+
+TEST_F(FrontEndFilter, ASocketOptionBeyondTimeoutsAndNodelayKillsIt) {
+  auto attempt = [] {
+    Listener listener = listener_with_a_waiting_client();
+    enter_filter();
+    int on = 1;
+    ::setsockopt(listener.client, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &on, sizeof on);
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(attempt(), ::testing::KilledBySignal(SIGSYS), "");
+}
+
+// Stopped and continued in the middle of a sleep (a debugger, a cgroup
+// freeze, kill -STOP): the kernel resumes the sleep with restart_syscall.
+TEST_F(FrontEndFilter, AStopAndContinueInTheMiddleOfASleepIsSurvived) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    enter_filter();
+    timespec second{1, 0};
+    ::nanosleep(&second, nullptr);
+    std::_Exit(0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(::kill(child, SIGSTOP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(::kill(child, SIGCONT), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << (WIFSIGNALED(status) ? std::string("killed by ") + ::strsignal(WTERMSIG(status)) : "exited");
+}
 
 TEST_F(FrontEndFilter, OpeningAFileFailsWithEacces) {
   auto attempt = [] {
@@ -163,8 +198,9 @@ TEST_F(FrontEndFilter, ExecutableMemoryKillsIt) {
 
 TEST_F(FrontEndFilter, SignallingAnotherProcessKillsIt) {
   auto attempt = [] {
+    pid_t parent = ::getppid();
     enter_filter();
-    ::kill(::getppid(), 0);
+    ::kill(parent, 0);
     std::_Exit(0);
   };
   EXPECT_EXIT(attempt(), ::testing::KilledBySignal(SIGSYS), "");

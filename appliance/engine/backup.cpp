@@ -3,6 +3,7 @@
 // only where the same token (or its own backup, by the vendor's means) is.
 #include "appliance/engine/database_key.h"
 #include "appliance/engine/engine.h"
+#include "common/files.h"
 #include "storage/audit.h"
 
 namespace custos::engine {
@@ -11,7 +12,8 @@ nlohmann::json BackupReport::to_json() const {
   return {{"directory", directory.string()}, {"files", files}, {"audit_entries", audit_entries}};
 }
 
-BackupReport Engine::backup(const std::filesystem::path& directory, const std::string& actor) {
+BackupReport Engine::backup(const std::filesystem::path& directory, const std::string& actor,
+                            std::optional<unsigned> owner) {
   namespace fs = std::filesystem;
   const CaConfig& config = ca_.config();
   if (config.database.file.is_absolute()) {
@@ -19,42 +21,45 @@ BackupReport Engine::backup(const std::filesystem::path& directory, const std::s
                 "); a backup copies it beside custos.toml, so give it a path relative to the CA directory");
   }
   if (fs::exists(directory)) throw Error("the backup directory " + directory.string() + " already exists");
-  std::error_code error;
-  if (!fs::create_directory(directory, error) || error) {
-    throw Error("cannot create the backup directory " + directory.string() + ": " +
-                (error ? error.message() : "it appeared meanwhile"));
-  }
-  fs::permissions(directory, fs::perms::owner_all, error);
+  NewPrivateDirectory made(directory);
+  const fs::path inside = made.inside();
   BackupReport report{directory, {}, 0};
   try {
     ca_.store().append_audit({actor, "backup_made", {{"directory", directory.string()}}});
     checkpoint_audit();
     SecureBuffer key = derive_database_key(ca_.token(), config.database);
-    fs::path database = directory / config.database.file;
-    fs::create_directories(database.parent_path());
-    ca_.store().backup_to(database, key);
+    fs::create_directories((inside / config.database.file).parent_path());
+    ca_.store().backup_to(inside / config.database.file, key);
     report.files.push_back(config.database.file.string());
 
     const fs::path& source = ca_.paths().directory;
     for (const fs::path& file : {fs::path("custos.toml"), ca_.paths().certificate.filename(), ca_.paths().chain.filename()}) {
       if (!fs::exists(source / file)) continue;
-      fs::copy_file(source / file, directory / file);
+      fs::copy_file(source / file, inside / file);
       report.files.push_back(file.string());
     }
     if (fs::exists(source / "ocsp")) {
-      fs::copy(source / "ocsp", directory / "ocsp", fs::copy_options::recursive);
+      fs::copy(source / "ocsp", inside / "ocsp", fs::copy_options::recursive);
       report.files.push_back("ocsp/");
     }
 
     // The copy opens with the token's key and its chain holds.
-    std::unique_ptr<storage::Store> copy = storage::SqlCipherStore::open(database, key, config.database.id);
+    std::unique_ptr<storage::Store> copy =
+        storage::SqlCipherStore::open(inside / config.database.file, key, config.database.id);
     std::vector<storage::AuditRecord> log = copy->audit_log();
     if (std::optional<std::int64_t> broken = storage::first_broken_audit_entry(log)) {
       throw Error("the copied audit log does not hold from entry " + std::to_string(*broken));
     }
     report.audit_entries = static_cast<std::int64_t>(log.size());
-  } catch (...) {
-    fs::remove_all(directory, error);
+    copy.reset();
+    if (owner) made.give_to(*owner);
+  } catch (const std::exception& error) {
+    made.remove();
+    try {
+      ca_.store().append_audit({actor, "backup_failed", {{"directory", directory.string()}, {"error", error.what()}}});
+    } catch (const std::exception&) {
+      // The backup's own error is the one to report.
+    }
     throw;
   }
   return report;

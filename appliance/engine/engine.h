@@ -156,8 +156,12 @@ class Engine {
 
   // The operator's backup (backup.cpp) into `directory`, which must not
   // exist; its parent must. Audited and checkpointed first, so the copy
-  // holds the record of itself; removed again if anything fails.
-  BackupReport backup(const std::filesystem::path& directory, const std::string& actor);
+  // holds the record of itself; removed again (and `backup_failed`
+  // audited) if anything fails. Written through the directory's open
+  // descriptor, never its path (common/files.h NewPrivateDirectory), and
+  // with `owner` handed to that uid at the end.
+  BackupReport backup(const std::filesystem::path& directory, const std::string& actor,
+                      std::optional<unsigned> owner = std::nullopt);
 
   // Delivers the outbox to the exit modules: each event, in order, to each
   // module that asked for it and has not acknowledged it; an event leaves

@@ -138,11 +138,14 @@ void Api::with_engine(const std::function<void(engine::Engine&)>& work) {
 
 void Api::reload() {
   std::lock_guard lock(mutex_);
+  // The new engine first: it reads ca.pem and the token's CA key, neither
+  // of which a reload changes, and the configuration only when it is
+  // used. When it or the file cannot be had, everything in force stays.
+  auto fresh = std::make_unique<engine::Engine>(ca_);
   ca_.reload_config();
-  // The old engine's module hosts get their shutdown as it goes.
-  engine_.reset();
-  engine_ = std::make_unique<engine::Engine>(ca_);
   access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
+  // The old engine's module hosts get their shutdown as it goes.
+  engine_ = std::move(fresh);
 }
 
 nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> local_uid) {
@@ -154,24 +157,32 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
       if (key != "op" && key != "args" && key != "caller") throw UsageError("unknown key '" + key + "' in a call");
     }
     std::string op = call.at("op").get<std::string>();
-    std::shared_ptr<Access> access;
-    {
-      std::lock_guard lock(mutex_);
-      access = access_;
+    // A password is checked outside the engine's lock, while other calls
+    // use the engine; when a reload came in between, the caller is
+    // authenticated again under the roles now in force.
+    std::unique_lock lock(mutex_, std::defer_lock);
+    Caller caller;
+    for (;;) {
+      std::shared_ptr<Access> access;
+      {
+        std::lock_guard snapshot(mutex_);
+        access = access_;
+      }
+      caller = local_uid ? access->from_uid(*local_uid)
+                         : access->from_http(call.value("caller", nlohmann::json::object()));
+      lock.lock();
+      if (access == access_) break;
+      lock.unlock();
     }
-    // A password is checked here, while other calls use the engine; a call
-    // that races a reload runs under the roles it was authenticated with.
-    Caller caller = local_uid ? access->from_uid(*local_uid)
-                              : access->from_http(call.value("caller", nlohmann::json::object()));
     if (op == "reload") {
       // SIGHUP for those the socket lets in: the engine's lock is reload's own.
       Arguments(call.value("args", nlohmann::json::object())).done();
       Access::require(caller, {Role::kAdministrator});
+      lock.unlock();
       reload();
       spdlog::info("reloaded {} for {}", ca_.paths().config.string(), caller.actor);
       return {{"ok", true}, {"result", nlohmann::json::object()}};
     }
-    std::lock_guard lock(mutex_);
     if (!caller.certificate.empty()) engine_->client_certificate(caller.certificate);
     return {{"ok", true}, {"result", dispatch(op, call.value("args", nlohmann::json::object()), caller)}};
   } catch (const Forbidden& error) {
@@ -282,12 +293,16 @@ nlohmann::json Api::dispatch(const std::string& op, const nlohmann::json& args_j
   if (op == "backup") {
     std::filesystem::path directory = args.text("directory");
     args.done();
-    // The daemon writes where it is told, as its own user: only a local
-    // caller, an operator, and only a path that names where.
+    // custosd writes where it is told, as its own user: only for a local
+    // caller who is an operator, through the descriptor of a directory it
+    // made (not the path, which the caller may swap), handed to the caller
+    // at the end.
     if (!caller.identity.starts_with("uid:")) throw Forbidden("a backup is made through the local socket only", Role::kOperator);
     Access::require(caller, {Role::kOperator});
     if (!directory.is_absolute()) throw UsageError("the backup directory must be an absolute path");
-    return engine.backup(directory, caller.actor).to_json();
+    // The caller gets the backup; custosd's user made it.
+    return engine.backup(directory, caller.actor, static_cast<unsigned>(std::stoul(caller.identity.substr(4))))
+        .to_json();
   }
   if (op == "audit_verify") {
     args.done();

@@ -4,6 +4,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "modules/host/sandbox.h"
@@ -55,6 +57,7 @@ const std::vector<Allowed> kCommon = {
     {"getpid", "runtime bookkeeping"},
     {"gettid", "runtime bookkeeping"},
     {"rt_sigreturn", "returning from a signal handler"},
+    {"restart_syscall", "the kernel resumes a poll, futex wait or sleep a stop/continue interrupted"},
     {"rt_sigprocmask", "signal masks in the runtimes"},
     {"rt_sigaction", "runtimes install handlers (Python, sanitizers)"},
     {"sigaltstack", "runtimes set alternate signal stacks"},
@@ -309,7 +312,9 @@ void install_front_end_filter() {
   // namespace. clone3 passes its flags in memory a filter cannot read, so
   // it fails as if the kernel had none, and the C runtime falls back to
   // clone.
-  scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+  constexpr scmp_datum_t kNewNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
+                                           CLONE_NEWPID | CLONE_NEWNET;
+  scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | kNewNamespaces, CLONE_THREAD);
   add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, &thread, "starting a worker thread");
   add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr, "clone3: the runtime falls back to clone");
 
@@ -317,10 +322,16 @@ void install_front_end_filter() {
   scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()));
   add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, &self, "signalling itself to stop");
 
-  // Options on the connections it serves: timeouts, TCP_NODELAY.
-  for (scmp_datum_t level : {scmp_datum_t{SOL_SOCKET}, scmp_datum_t{IPPROTO_TCP}}) {
-    scmp_arg_cmp allowed = SCMP_A1(SCMP_CMP_EQ, level);
-    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 1, &allowed, "socket and TCP options");
+  // Options on the connections it serves: the read and write timeouts
+  // (both encodings of SO_RCVTIMEO/SO_SNDTIMEO) and TCP_NODELAY. Any other
+  // option — a BPF socket filter, say — kills it (a rule of its own for
+  // "anything else" would take precedence over these).
+  const std::pair<scmp_datum_t, scmp_datum_t> kSocketOptions[] = {
+      {SOL_SOCKET, SO_RCVTIMEO_OLD}, {SOL_SOCKET, SO_SNDTIMEO_OLD}, {SOL_SOCKET, SO_RCVTIMEO_NEW},
+      {SOL_SOCKET, SO_SNDTIMEO_NEW}, {IPPROTO_TCP, TCP_NODELAY}};
+  for (auto [level, option] : kSocketOptions) {
+    scmp_arg_cmp allowed[] = {SCMP_A1(SCMP_CMP_EQ, level), SCMP_A2(SCMP_CMP_EQ, option)};
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, allowed, "timeouts and TCP_NODELAY");
   }
 
   // Every socket it needs was made before the filter: a new one fails
