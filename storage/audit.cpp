@@ -31,8 +31,10 @@ std::vector<std::uint8_t> audit_hash(std::span<const std::uint8_t> previous_hash
   return hash;
 }
 
-std::optional<std::int64_t> first_broken_audit_entry(const std::vector<AuditRecord>& records) {
+std::optional<std::int64_t> first_broken_audit_entry(const std::vector<AuditRecord>& records,
+                                                     std::span<const std::uint8_t> previous_hash) {
   std::vector<std::uint8_t> previous(kAuditHashBytes, 0);
+  if (!previous_hash.empty()) previous.assign(previous_hash.begin(), previous_hash.end());
   for (const AuditRecord& record : records) {
     if (record.previous_hash != previous ||
         record.hash != audit_hash(previous, record.id, record.at, record.actor, record.event, record.detail)) {

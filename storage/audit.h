@@ -19,7 +19,10 @@ std::vector<std::uint8_t> audit_hash(std::span<const std::uint8_t> previous_hash
                                      const std::string& at, const std::string& actor, const std::string& event,
                                      const std::string& detail);
 
-// The id of the first entry whose chain does not hold, or nullopt.
-std::optional<std::int64_t> first_broken_audit_entry(const std::vector<AuditRecord>& records);
+// The id of the first entry whose chain does not hold, or nullopt. The
+// first record must follow `previous_hash` (all zeros, the default, for a
+// log read from its start).
+std::optional<std::int64_t> first_broken_audit_entry(const std::vector<AuditRecord>& records,
+                                                     std::span<const std::uint8_t> previous_hash = {});
 
 }  // namespace custos::storage

@@ -136,6 +136,14 @@ AuditRecord read_audit_record(const Statement& row) {
           row.column_text(4), row.column_blob(5), row.column_blob(6)};
 }
 
+constexpr const char* kCheckpointSelect =
+    "SELECT id, audit_id, audit_hash, signed_at, scheme, signature FROM audit_checkpoints";
+
+AuditCheckpoint read_checkpoint(const Statement& row) {
+  return {row.column_int(0),  row.column_int(1),  row.column_blob(2),
+          row.column_text(3), row.column_text(4), row.column_blob(5)};
+}
+
 CertificateRecord read_certificate(const Statement& row) {
   CertificateRecord record;
   record.serial = row.column_text(0);
@@ -423,8 +431,11 @@ class SqlCipherStoreImpl final : public Store {
     if (code != SQLITE_OK) copy.fail("finishing the backup", code);
   }
 
-  std::vector<AuditRecord> audit_log() override {
-    Statement select(*connection_, std::string(kAuditSelect) + " ORDER BY id");
+  std::vector<AuditRecord> audit_log() override { return audit_log_from(0); }
+
+  std::vector<AuditRecord> audit_log_from(std::int64_t first_id) override {
+    Statement select(*connection_, std::string(kAuditSelect) + " WHERE id >= ?1 ORDER BY id");
+    select.bind(1, first_id);
     std::vector<AuditRecord> records;
     while (select.step()) records.push_back(read_audit_record(select));
     return records;
@@ -438,23 +449,37 @@ class SqlCipherStoreImpl final : public Store {
 
   void add_audit_checkpoint(const AuditCheckpoint& checkpoint) override {
     write([&] {
+      {
+        Statement taken(*connection_, "SELECT 1 FROM audit_checkpoints WHERE id = ?1");
+        taken.bind(1, checkpoint.id);
+        if (taken.step()) throw StateConflict("audit checkpoint " + std::to_string(checkpoint.id) + " already exists");
+      }
       Statement insert(*connection_,
-                       "INSERT INTO audit_checkpoints (audit_id, audit_hash, signed_at, scheme, signature) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5)");
-      insert.bind(1, checkpoint.audit_id).bind(2, checkpoint.audit_hash).bind(3, checkpoint.signed_at);
-      insert.bind(4, checkpoint.scheme).bind(5, checkpoint.signature).run();
+                       "INSERT INTO audit_checkpoints (id, audit_id, audit_hash, signed_at, scheme, signature) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      insert.bind(1, checkpoint.id).bind(2, checkpoint.audit_id).bind(3, checkpoint.audit_hash);
+      insert.bind(4, checkpoint.signed_at).bind(5, checkpoint.scheme).bind(6, checkpoint.signature).run();
     });
   }
 
   std::vector<AuditCheckpoint> audit_checkpoints() override {
-    Statement select(*connection_,
-                     "SELECT id, audit_id, audit_hash, signed_at, scheme, signature FROM audit_checkpoints ORDER BY id");
+    Statement select(*connection_, std::string(kCheckpointSelect) + " ORDER BY id");
     std::vector<AuditCheckpoint> checkpoints;
-    while (select.step()) {
-      checkpoints.push_back({select.column_int(0), select.column_int(1), select.column_blob(2), select.column_text(3),
-                             select.column_text(4), select.column_blob(5)});
-    }
+    while (select.step()) checkpoints.push_back(read_checkpoint(select));
     return checkpoints;
+  }
+
+  std::optional<AuditCheckpoint> audit_checkpoint(std::int64_t id) override {
+    Statement select(*connection_, std::string(kCheckpointSelect) + " WHERE id = ?1");
+    select.bind(1, id);
+    if (!select.step()) return std::nullopt;
+    return read_checkpoint(select);
+  }
+
+  std::optional<AuditCheckpoint> latest_audit_checkpoint() override {
+    Statement select(*connection_, std::string(kCheckpointSelect) + " ORDER BY id DESC LIMIT 1");
+    if (!select.step()) return std::nullopt;
+    return read_checkpoint(select);
   }
 
   void migrate() {

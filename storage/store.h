@@ -44,7 +44,7 @@ struct AuditRecord {
 // entry (engine/audit_checkpoints.cpp): with it, rewriting the log needs
 // the token, not only the database key.
 struct AuditCheckpoint {
-  std::int64_t id = 0;
+  std::int64_t id = 0;                    // its sequence number: 1, 2, …
   std::int64_t audit_id = 0;              // the last entry it covers
   std::vector<std::uint8_t> audit_hash;   // that entry's hash
   std::string signed_at;                  // RFC 3339, UTC
@@ -140,11 +140,17 @@ class Store {
   // transaction.
   virtual void append_audit(const AuditEvent& event) = 0;
   virtual std::vector<AuditRecord> audit_log() = 0;
+  // Entries from `first_id` on, oldest first.
+  virtual std::vector<AuditRecord> audit_log_from(std::int64_t first_id) = 0;
   virtual std::optional<AuditRecord> latest_audit_entry() = 0;
   // Checkpoints, oldest first; adding one changes nothing else (the chain
-  // it signs stays as it is).
+  // it signs stays as it is). Its id is its sequence number, which the
+  // signature covers: the caller sets it, and StateConflict says another
+  // process took that number first.
   virtual void add_audit_checkpoint(const AuditCheckpoint& checkpoint) = 0;
   virtual std::vector<AuditCheckpoint> audit_checkpoints() = 0;
+  virtual std::optional<AuditCheckpoint> audit_checkpoint(std::int64_t id) = 0;
+  virtual std::optional<AuditCheckpoint> latest_audit_checkpoint() = 0;
 
   // Each mutation below is one transaction: the change, its outbox event
   // and its audit entry commit together or not at all.

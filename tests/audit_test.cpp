@@ -22,6 +22,20 @@ using testing::CliFixture;
 using testing::CommandResult;
 using testing::succeeded;
 
+// What someone with the database key can do that the chain alone would
+// not show: entry `id` says another actor, and every hash from it on is
+// made again.
+void rewrite_and_rehash(storage::Connection& connection, const std::vector<storage::AuditRecord>& log, std::int64_t id) {
+  std::vector<std::uint8_t> previous(storage::kAuditHashBytes, 0);
+  for (const storage::AuditRecord& record : log) {
+    std::string actor = record.id == id ? "cli:uid=4242" : record.actor;
+    std::vector<std::uint8_t> hash = storage::audit_hash(previous, record.id, record.at, actor, record.event, record.detail);
+    storage::Statement update(connection, "UPDATE audit_log SET actor = ?1, previous_hash = ?2, hash = ?3 WHERE id = ?4");
+    update.bind(1, actor).bind(2, previous).bind(3, hash).bind(4, record.id).run();
+    previous = hash;
+  }
+}
+
 class AuditVerify : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -76,6 +90,8 @@ TEST_F(AuditVerify, HoldsAfterRealCommandsWithEveryEntrySigned) {
   EXPECT_EQ(report["checkpoints"], 3) << result.out;
   EXPECT_EQ(report["last_signed_entry"], report["entries"]) << result.out;
   EXPECT_EQ(report["unsigned_entries"], 0) << result.out;
+  EXPECT_EQ(report["last_checkpoint"], 3) << result.out;
+  EXPECT_EQ(report["last_fingerprint"].get<std::string>().size(), 64u) << result.out;
 
   CommandResult text = cli_.custos("--dir ca audit verify", true);
   ASSERT_TRUE(succeeded(text));
@@ -83,6 +99,60 @@ TEST_F(AuditVerify, HoldsAfterRealCommandsWithEveryEntrySigned) {
                           " entries, 3 checkpoints signed by the CA key, the last at entry"),
             std::string::npos)
       << text.out;
+  EXPECT_NE(text.out.find("note elsewhere, to check later with --expect: 3:" +
+                          report["last_fingerprint"].get<std::string>()),
+            std::string::npos)
+      << text.out;
+  EXPECT_TRUE(succeeded(cli_.custos("--dir ca audit verify --expect 3:" + report["last_fingerprint"].get<std::string>(),
+                                    true)));
+  CommandResult malformed = cli_.custos("--dir ca audit verify --expect 3:xyz", true);
+  EXPECT_EQ(malformed.status, 2) << malformed.err;
+}
+
+// A rewritten log waits in vain for the token: the next command that logs
+// gets no checkpoint, since the entry the last one signed has changed.
+TEST_F(AuditVerify, TheTokenSignsNoCheckpointOverARewrittenLog) {
+  edit_database([](storage::Connection& connection, const std::vector<storage::AuditRecord>& log) {
+    rewrite_and_rehash(connection, log, 2);
+  });
+  CommandResult crl = cli_.custos("--dir ca crl --out crl.pem", true);
+  EXPECT_EQ(crl.status, 0) << crl.err;
+  EXPECT_NE(crl.err.find("the token signs no audit checkpoint over a log that does not hold: entry "), std::string::npos)
+      << crl.err;
+  EXPECT_NE(crl.err.find("is not the one checkpoint 3 signed"), std::string::npos) << crl.err;
+  nlohmann::json report = nlohmann::json::parse(verify().out);
+  EXPECT_EQ(report["checkpoints"], 3) << report;
+  EXPECT_FALSE(report["holds"]) << report;
+}
+
+// Every checkpoint deleted and the whole log rewritten: the chain and the
+// checkpoints signed after it hold, but the checkpoint an auditor noted is
+// gone.
+TEST_F(AuditVerify, ALogReplacedWithItsCheckpointsFailsTheNotedExpectation) {
+  nlohmann::json before = nlohmann::json::parse(verify().out);
+  std::string noted = std::to_string(before["last_checkpoint"].get<int>()) + ":" + before["last_fingerprint"].get<std::string>();
+  edit_database([](storage::Connection& connection, const std::vector<storage::AuditRecord>& log) {
+    connection.execute("DELETE FROM audit_checkpoints");
+    rewrite_and_rehash(connection, log, 2);
+  });
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca crl --out crl.pem", true)));  // the token signs the rewrite
+  EXPECT_TRUE(succeeded(verify()));
+  CommandResult result = cli_.custos("--dir ca audit verify --json --expect " + noted, true);
+  EXPECT_EQ(result.status, 1);
+  nlohmann::json report = nlohmann::json::parse(result.out);
+  EXPECT_EQ(report["first_bad_entry"], 1) << result.out;
+  EXPECT_NE(report["problem"].get<std::string>().find("is not the one noted"), std::string::npos) << result.out;
+}
+
+// A checkpoint taken out of the middle breaks the sequence.
+TEST_F(AuditVerify, ADeletedCheckpointBreaksTheSequence) {
+  edit_database([](storage::Connection& connection, const std::vector<storage::AuditRecord>&) {
+    connection.execute("DELETE FROM audit_checkpoints WHERE id = 2");
+  });
+  CommandResult result = verify();
+  EXPECT_EQ(result.status, 1);
+  nlohmann::json report = nlohmann::json::parse(result.out);
+  EXPECT_NE(report["problem"].get<std::string>().find("checkpoint 2 is missing"), std::string::npos) << result.out;
 }
 
 TEST_F(AuditVerify, AnEditedEntryBreaksTheChain) {
@@ -98,18 +168,11 @@ TEST_F(AuditVerify, AChainRewrittenAndRehashedIsCaughtByTheCheckpoints) {
     storage::Statement select(connection, "SELECT audit_id FROM audit_checkpoints ORDER BY id LIMIT 1");
     ASSERT_TRUE(select.step());
     first_checkpoint = select.column_int(0);
-    // Entry 2 says something else, and every hash from it on is made
-    // again so the chain itself holds.
-    std::vector<std::uint8_t> previous = log[0].hash;
-    for (std::size_t index = 1; index < log.size(); ++index) {
-      const storage::AuditRecord& record = log[index];
-      std::string actor = index == 1 ? "cli:uid=4242" : record.actor;
-      std::vector<std::uint8_t> hash =
-          storage::audit_hash(previous, record.id, record.at, actor, record.event, record.detail);
-      storage::Statement update(connection, "UPDATE audit_log SET actor = ?1, previous_hash = ?2, hash = ?3 WHERE id = ?4");
-      update.bind(1, actor).bind(2, previous).bind(3, hash).bind(4, record.id).run();
-      previous = hash;
-    }
+    rewrite_and_rehash(connection, log, 2);
+  });
+  // The chain itself holds again: only the checkpoints tell.
+  edit_database([](storage::Connection&, const std::vector<storage::AuditRecord>& log) {
+    EXPECT_EQ(log[1].actor, "cli:uid=4242");
     EXPECT_EQ(storage::first_broken_audit_entry(log), std::nullopt);
   });
   expect_broken_at(1, "entries 1–" + std::to_string(first_checkpoint) + " were rewritten");

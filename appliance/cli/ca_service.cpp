@@ -69,7 +69,11 @@ class LocalCa : public CaService {
   }
   void unrevoke(const std::string& serial) override { engine_->unrevoke(serial, actor_); }
   engine::PublishedCrl publish_crl() override { return engine_->publish_crl(actor_); }
-  nlohmann::json verify_audit() override { return engine_->verify_audit().to_json(); }
+  nlohmann::json verify_audit(const std::optional<std::string>& expect) override {
+    std::optional<engine::AuditExpectation> expectation;
+    if (expect) expectation = engine::AuditExpectation::parse(*expect);
+    return engine_->verify_audit(expectation).to_json();
+  }
   nlohmann::json backup(const std::filesystem::path& directory) override {
     return engine_->backup(directory, actor_).to_json();
   }
@@ -125,7 +129,11 @@ class DaemonCa : public CaService {
     return {result.at("number").get<std::int64_t>(), from_base64(result.at("der").get<std::string>()),
             result.at("pem").get<std::string>(), result.at("file").get<std::string>()};
   }
-  nlohmann::json verify_audit() override { return daemon_.call("audit_verify", nlohmann::json::object()); }
+  nlohmann::json verify_audit(const std::optional<std::string>& expect) override {
+    nlohmann::json args = nlohmann::json::object();
+    if (expect) args["expect"] = *expect;
+    return daemon_.call("audit_verify", args);
+  }
   nlohmann::json backup(const std::filesystem::path& directory) override {
     return daemon_.call("backup", {{"directory", std::filesystem::absolute(directory).lexically_normal().string()}});
   }

@@ -35,8 +35,8 @@ class CaService {
   virtual void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) = 0;
   virtual void unrevoke(const std::string& serial) = 0;
   virtual engine::PublishedCrl publish_crl() = 0;
-  // engine::AuditVerification::to_json().
-  virtual nlohmann::json verify_audit() = 0;
+  // engine::AuditVerification::to_json(); `expect` is "SEQUENCE:FINGERPRINT".
+  virtual nlohmann::json verify_audit(const std::optional<std::string>& expect) = 0;
   // engine::BackupReport::to_json().
   virtual nlohmann::json backup(const std::filesystem::path& directory) = 0;
   // custosd reads custos.toml again (as on SIGHUP); local mode has nothing

@@ -126,19 +126,23 @@ void run_crl(const CaContext& context, const std::optional<std::filesystem::path
   }
 }
 
-void run_audit_verify(const CaContext& context) {
-  nlohmann::json report = open_ca_service(context)->verify_audit();
+void run_audit_verify(const CaContext& context, const std::optional<std::string>& expect) {
+  nlohmann::json report = open_ca_service(context)->verify_audit(expect);
   const bool holds = report.at("holds").get<bool>();
   if (context.json) {
     std::cout << report.dump(2) << "\n";
   } else if (holds) {
     std::cout << "audit log holds: " << report.at("entries").get<std::int64_t>() << " entries, "
               << report.at("checkpoints").get<std::int64_t>() << " checkpoints signed by the CA key";
-    if (report.contains("last_signed_entry")) {
+    if (report.contains("last_checkpoint")) {
       std::cout << ", the last at entry " << report.at("last_signed_entry").get<std::int64_t>() << " ("
                 << report.at("last_signed_at").get<std::string>() << ")";
     }
     std::cout << "; " << report.at("unsigned_entries").get<std::int64_t>() << " entries not yet signed\n";
+    if (report.contains("last_checkpoint")) {
+      std::cout << "note elsewhere, to check later with --expect: " << report.at("last_checkpoint").get<std::int64_t>()
+                << ":" << report.at("last_fingerprint").get<std::string>() << "\n";
+    }
   }
   if (!holds) {
     throw Error("the audit log does not hold from entry " + std::to_string(report.at("first_bad_entry").get<std::int64_t>()) +

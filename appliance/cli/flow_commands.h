@@ -42,7 +42,7 @@ void run_admin_unrevoke(const CaContext& context, const std::string& serial);
 
 void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der);
 // Exit 1 when the log does not hold, naming the first bad entry.
-void run_audit_verify(const CaContext& context);
+void run_audit_verify(const CaContext& context, const std::optional<std::string>& expect);
 void run_backup(const CaContext& context, const std::filesystem::path& directory);
 void run_admin_reload(const CaContext& context);
 

@@ -233,7 +233,14 @@ int custos::cli::run(int argc, char** argv) {
   audit->require_subcommand(1);
   CLI::App* verify_command = with_json(opens_ca(audit->add_subcommand(
       "verify", "check the audit log's hash chain and the token's signed checkpoints; exit 1 naming the first bad entry")));
-  verify_command->callback([&] { action = [&](const CaContext& context) { custos::cli::run_audit_verify(context); }; });
+  std::string expect;
+  verify_command->add_option("--expect", expect,
+                             "SEQUENCE:FINGERPRINT of a checkpoint noted earlier: fail unless it is still there");
+  verify_command->callback([&] {
+    action = [&](const CaContext& context) {
+      custos::cli::run_audit_verify(context, expect.empty() ? std::nullopt : std::optional<std::string>(expect));
+    };
+  });
 
   // module test
   custos::cli::ModuleTestCommand module_test;

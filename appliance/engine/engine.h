@@ -81,12 +81,27 @@ struct BackupReport {
 struct AuditVerification {
   std::int64_t entries = 0;
   std::int64_t checkpoints = 0;
-  std::optional<std::int64_t> last_signed_entry;  // the newest checkpoint's
+  // The newest checkpoint that holds: its sequence number, the entry it
+  // signs, when, and its fingerprint (SHA-256 of its signature, hex) —
+  // what an auditor notes elsewhere to pass as --expect later.
+  std::optional<std::int64_t> last_checkpoint;
+  std::optional<std::int64_t> last_signed_entry;
   std::optional<std::string> last_signed_at;
+  std::optional<std::string> last_fingerprint;
   std::optional<std::int64_t> first_bad_entry;
   std::string problem;  // one line, when first_bad_entry is set
   bool holds() const { return !first_bad_entry.has_value(); }
   nlohmann::json to_json() const;
+};
+
+// A checkpoint an auditor noted earlier ("SEQUENCE:FINGERPRINT"): verify
+// fails unless it is still there, unchanged. Someone holding the database
+// key can delete every checkpoint and rewrite the log, and the token then
+// signs the rewrite; an expectation noted outside the CA host catches it.
+struct AuditExpectation {
+  std::int64_t sequence = 0;
+  std::string fingerprint;
+  static AuditExpectation parse(std::string_view text);  // UsageError when malformed
 };
 
 class Engine {
@@ -148,11 +163,14 @@ class Engine {
   std::vector<std::uint8_t> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& next_update);
 
   // The audit log's checkpoints (audit_checkpoints.cpp). `checkpoint_audit`
-  // signs the chain's newest entry with the CA key on the token, unless a
-  // checkpoint already covers it; `verify_audit` walks the chain and checks
-  // every checkpoint against it with the CA certificate's public key.
+  // signs the chain's newest entry with the CA key on the token, with the
+  // checkpoint's sequence number and its predecessor's fingerprint, unless
+  // a checkpoint already covers it — and refuses (throws) when the entries
+  // since the last checkpoint, or that checkpoint, do not hold: the token
+  // never signs over a broken log. `verify_audit` walks the chain and
+  // checks every checkpoint with the CA certificate's public key.
   void checkpoint_audit();
-  AuditVerification verify_audit();
+  AuditVerification verify_audit(const std::optional<AuditExpectation>& expect = std::nullopt);
 
   // The operator's backup (backup.cpp) into `directory`, which must not
   // exist; its parent must. Audited and checkpointed first, so the copy
@@ -189,6 +207,7 @@ class Engine {
   };
   const OcspSigner& ocsp_signer();
   OcspSigner make_ocsp_signer();
+  void sign_next_checkpoint();
   Disposition settle(std::int64_t id, const std::vector<storage::RequestState>& from, storage::RequestState to,
                      const std::string& message, const std::string& actor, const std::string& audit_event);
   storage::RequestRecord pending_request(std::int64_t id);

@@ -305,9 +305,12 @@ nlohmann::json Api::dispatch(const std::string& op, const nlohmann::json& args_j
         .to_json();
   }
   if (op == "audit_verify") {
+    std::string expect = args.text_or("expect", "");
     args.done();
     Access::require(caller, {Role::kAuditor});
-    return engine.verify_audit().to_json();
+    std::optional<engine::AuditExpectation> expectation;
+    if (!expect.empty()) expectation = engine::AuditExpectation::parse(expect);
+    return engine.verify_audit(expectation).to_json();
   }
 
   // The officer's calls.
