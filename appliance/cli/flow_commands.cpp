@@ -132,13 +132,17 @@ void run_audit_verify(const CaContext& context, const std::optional<std::string>
   if (context.json) {
     std::cout << report.dump(2) << "\n";
   } else if (holds) {
-    std::cout << "audit log holds: " << report.at("entries").get<std::int64_t>() << " entries, "
-              << report.at("checkpoints").get<std::int64_t>() << " checkpoints signed by the CA key";
+    auto counted = [&](const char* field, const char* one, const char* many) {
+      std::int64_t count = report.at(field).get<std::int64_t>();
+      return std::to_string(count) + " " + (count == 1 ? one : many);
+    };
+    std::cout << "audit log holds: " << counted("entries", "entry", "entries") << ", "
+              << counted("checkpoints", "checkpoint", "checkpoints") << " signed by the CA key";
     if (report.contains("last_checkpoint")) {
       std::cout << ", the last at entry " << report.at("last_signed_entry").get<std::int64_t>() << " ("
                 << report.at("last_signed_at").get<std::string>() << ")";
     }
-    std::cout << "; " << report.at("unsigned_entries").get<std::int64_t>() << " entries not yet signed\n";
+    std::cout << "; " << counted("unsigned_entries", "entry", "entries") << " not yet signed\n";
     if (report.contains("last_checkpoint")) {
       std::cout << "note elsewhere, to check later with --expect: " << report.at("last_checkpoint").get<std::int64_t>()
                 << ":" << report.at("last_fingerprint").get<std::string>() << "\n";
