@@ -14,22 +14,6 @@
 namespace custos {
 namespace {
 
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 std::string errno_text() { return std::strerror(errno); }
 
 FileDescriptor open_for_reading(const std::filesystem::path& path) {
@@ -141,19 +125,18 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
 
 NewPrivateDirectory::NewPrivateDirectory(const std::filesystem::path& path) : path_(path) {
   if (::mkdir(path.c_str(), 0700) != 0) throw Error("cannot create " + path.string() + ": " + errno_text());
-  fd_ = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  directory_ = FileDescriptor(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (directory_.get() < 0) throw Error("cannot use " + path.string() + ": " + errno_text());
   struct stat info {};
   // What was opened must be what mkdir made, not something put there since.
-  if (fd_ < 0 || ::fstat(fd_, &info) != 0 || info.st_uid != ::geteuid() || (info.st_mode & 07777) != 0700) {
-    std::string reason = fd_ < 0 ? errno_text() : "it was replaced after it was made";
-    if (fd_ >= 0) ::close(fd_);
-    throw Error("cannot use " + path.string() + ": " + reason);
+  if (::fstat(directory_.get(), &info) != 0 || info.st_uid != ::geteuid() || (info.st_mode & 07777) != 0700) {
+    throw Error("cannot use " + path.string() + ": it was replaced after it was made");
   }
 }
 
-NewPrivateDirectory::~NewPrivateDirectory() { ::close(fd_); }
-
-std::filesystem::path NewPrivateDirectory::inside() const { return "/proc/self/fd/" + std::to_string(fd_); }
+std::filesystem::path NewPrivateDirectory::inside() const {
+  return "/proc/self/fd/" + std::to_string(directory_.get());
+}
 
 void NewPrivateDirectory::remove() noexcept {
   std::error_code error;
@@ -168,7 +151,7 @@ void NewPrivateDirectory::give_to(unsigned uid) {
       throw Error("cannot hand " + entry.path().filename().string() + " over: " + errno_text());
     }
   }
-  if (::fchown(fd_, uid, static_cast<gid_t>(-1)) != 0) throw Error("cannot hand " + path_.string() + " over: " + errno_text());
+  if (::fchown(directory_.get(), uid, static_cast<gid_t>(-1)) != 0) throw Error("cannot hand " + path_.string() + " over: " + errno_text());
 }
 
 }  // namespace custos

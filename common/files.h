@@ -4,15 +4,42 @@
 #pragma once
 
 #include <cstddef>
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/secure_buffer.h"
 
 namespace custos {
+
+// Owns a file descriptor: closed on every path out.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
 
 // Reads a whole file, refusing one larger than `max_bytes`.
 std::vector<std::uint8_t> read_file(const std::filesystem::path& path, std::size_t max_bytes);
@@ -38,9 +65,6 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
 class NewPrivateDirectory {
  public:
   explicit NewPrivateDirectory(const std::filesystem::path& path);
-  ~NewPrivateDirectory();
-  NewPrivateDirectory(const NewPrivateDirectory&) = delete;
-  NewPrivateDirectory& operator=(const NewPrivateDirectory&) = delete;
 
   // Where to write: "/proc/self/fd/N".
   std::filesystem::path inside() const;
@@ -51,7 +75,7 @@ class NewPrivateDirectory {
 
  private:
   std::filesystem::path path_;
-  int fd_ = -1;
+  FileDescriptor directory_;
 };
 
 }  // namespace custos

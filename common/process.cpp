@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -64,6 +65,17 @@ pid_t spawn_isolated(const SpawnSpec& spec) {
   close_staged();
   if (spawned != 0) throw Error(spec.arguments.front() + " could not be started: " + std::strerror(spawned));
   return pid;
+}
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+    return "was killed by the sandbox for a forbidden system call (SIGSYS)";
+  }
+  if (WIFSIGNALED(status)) {
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
+  }
+  return "ended";
 }
 
 }  // namespace custos

@@ -28,4 +28,9 @@ struct SpawnSpec {
 // program.
 pid_t spawn_isolated(const SpawnSpec& spec);
 
+// How a child ended (a waitpid status), for a log line: "exited with
+// status N", "was killed by the sandbox for a forbidden system call
+// (SIGSYS)" or "was killed by signal N (name)".
+std::string describe_exit(int status);
+
 }  // namespace custos

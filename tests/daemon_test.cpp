@@ -326,7 +326,7 @@ TEST_F(DaemonTest, AFrontEndThatDiesIsStartedAgain) {
   }
   std::string log = testing::read_file(daemon_->log());
   EXPECT_TRUE(served) << log;
-  EXPECT_NE(log.find("the HTTP front end was killed by Killed; starting it again"), std::string::npos) << log;
+  EXPECT_NE(log.find("the HTTP front end was killed by signal 9 (Killed); starting it again"), std::string::npos) << log;
   std::string again = sandboxed_front_end();
   EXPECT_FALSE(again.empty());
   EXPECT_NE(again, killed);

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/files.h"
 #include "common/process.h"
 #include "modules/protocol/frame.h"
 
@@ -23,22 +24,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kExitGrace{500};
 
-// Closes a descriptor on every path out of start().
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd = -1) : fd_(fd) {}
-  ~OwnedFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 std::vector<std::string> split_words(const std::string& text) {
   std::istringstream stream(text);
   std::vector<std::string> words;
@@ -46,6 +31,7 @@ std::vector<std::string> split_words(const std::string& text) {
   return words;
 }
 
+// The module host's own exit statuses, then how any child ends.
 std::string describe_status(int status) {
   if (WIFEXITED(status)) {
     switch (WEXITSTATUS(status)) {
@@ -60,16 +46,10 @@ std::string describe_status(int status) {
       case 8:
         return "could not publish the event (status 8; see the module log)";
       default:
-        return "exited with status " + std::to_string(WEXITSTATUS(status));
+        break;
     }
   }
-  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-    return "was killed by the sandbox for a forbidden system call (SIGSYS)";
-  }
-  if (WIFSIGNALED(status)) {
-    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
-  }
-  return "ended";
+  return describe_exit(status);
 }
 
 }  // namespace
@@ -110,8 +90,8 @@ void ModuleClient::start() {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     throw ModuleFailure(std::string("socketpair: ") + std::strerror(errno));
   }
-  OwnedFd engine_end(pair[0]);
-  OwnedFd module_end(pair[1]);
+  FileDescriptor engine_end(pair[0]);
+  FileDescriptor module_end(pair[1]);
 
   // The socket on fd 3, stderr to the module log, a process group of its
   // own so the host and the module it forked die together; nothing else of

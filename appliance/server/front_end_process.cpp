@@ -24,12 +24,6 @@ std::string front_end_path() {
   return (std::filesystem::read_symlink("/proc/self/exe", error).parent_path() / "custos-http").string();
 }
 
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("was killed by ") + ::strsignal(WTERMSIG(status));
-  return "ended";
-}
-
 }  // namespace
 
 FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api, std::function<void()> after_call)
@@ -103,7 +97,7 @@ bool FrontEndProcess::ended(std::string& status) {
   int raw = 0;
   if (::waitpid(pid_, &raw, WNOHANG) != pid_) return false;
   reaped_ = true;
-  status = describe_status(raw);
+  status = describe_exit(raw);
   return true;
 }
 
@@ -120,7 +114,7 @@ void FrontEndProcess::stop(std::chrono::seconds grace) {
       int raw = 0;
       ::waitpid(pid_, &raw, 0);
       reaped_ = true;
-      status = describe_status(raw);
+      status = describe_exit(raw);
     }
     spdlog::info("HTTP front end {}", status);
   }

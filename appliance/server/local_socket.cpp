@@ -172,17 +172,11 @@ std::optional<DaemonConnection> DaemonConnection::connect(const std::filesystem:
               std::strerror(errno));
 }
 
-DaemonConnection::DaemonConnection(DaemonConnection&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-
-DaemonConnection::~DaemonConnection() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 nlohmann::json DaemonConnection::call(const std::string& op, const nlohmann::json& args) {
   nlohmann::json answer;
   try {
-    protocol::write_frame(fd_, {{"op", op}, {"args", args}}, protocol::Clock::now() + kFrameTimeout);
-    answer = protocol::read_frame(fd_, protocol::Clock::now() + kCallTimeout);
+    protocol::write_frame(socket_.get(), {{"op", op}, {"args", args}}, protocol::Clock::now() + kFrameTimeout);
+    answer = protocol::read_frame(socket_.get(), protocol::Clock::now() + kCallTimeout);
   } catch (const protocol::FrameError& error) {
     throw Error(std::string("talking to custosd: ") + error.what());
   }

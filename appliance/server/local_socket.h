@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 
 namespace custos::server {
 
@@ -72,17 +73,14 @@ class DaemonConnection {
   // custosd that is gone); throws custos::Error when one does but cannot be
   // reached (permissions).
   static std::optional<DaemonConnection> connect(const std::filesystem::path& directory);
-  DaemonConnection(DaemonConnection&& other) noexcept;
-  DaemonConnection& operator=(DaemonConnection&&) = delete;
-  ~DaemonConnection();
 
   // Makes one call and returns its result; throws UsageError or Error with
   // custosd's one-line message when the call failed.
   nlohmann::json call(const std::string& op, const nlohmann::json& args);
 
  private:
-  explicit DaemonConnection(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit DaemonConnection(int fd) : socket_(fd) {}
+  FileDescriptor socket_;
 };
 
 }  // namespace custos::server
