@@ -123,6 +123,48 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& con
                     mode);
 }
 
+bool is_relative_path_beneath(const std::string& path) {
+  if (path.empty() || path.front() == '/') return false;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t slash = path.find('/', start);
+    std::string name = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (name.empty() || name == "." || name == "..") return false;
+    if (slash == std::string::npos) return true;
+    start = slash + 1;
+  }
+}
+
+std::filesystem::path directory_beneath(const std::filesystem::path& base, const std::string& relative,
+                                        std::optional<unsigned> owner) {
+  if (!is_relative_path_beneath(relative)) {
+    throw Error("'" + relative + "' is not a relative path beneath " + base.string());
+  }
+  FileDescriptor current(::open(base.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (current.get() < 0) throw Error("cannot open " + base.string() + ": " + errno_text());
+  std::filesystem::path reached = base;
+  for (const std::filesystem::path& name : std::filesystem::path(relative)) {
+    reached /= name;
+    if (::mkdirat(current.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+      throw Error("cannot create " + reached.string() + ": " + errno_text());
+    }
+    FileDescriptor next(::openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (next.get() < 0) {
+      throw Error(reached.string() + " is not a directory beneath " + base.string() + " (" +
+                  (errno == ELOOP || errno == ENOTDIR ? std::string("a symlink or a file is in the way") : errno_text()) +
+                  ")");
+    }
+    current = std::move(next);
+  }
+  if (owner && ::fchown(current.get(), *owner, *owner) != 0) {
+    throw Error("cannot hand " + reached.string() + " to uid " + std::to_string(*owner) + ": " + errno_text());
+  }
+  std::error_code error;
+  std::filesystem::path named = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(current.get()), error);
+  if (error) throw Error("cannot name " + reached.string() + ": " + error.message());
+  return named;
+}
+
 NewPrivateDirectory::NewPrivateDirectory(const std::filesystem::path& path) : path_(path) {
   if (::mkdir(path.c_str(), 0700) != 0) throw Error("cannot create " + path.string() + ": " + errno_text());
   directory_ = FileDescriptor(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

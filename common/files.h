@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -56,6 +57,19 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const std::u
                        unsigned mode = 0644);
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents,
                        unsigned mode = 0644);
+
+// True for a relative path of one or more names, none of them "..", ".",
+// or empty: what names a place beneath a directory and nowhere else.
+bool is_relative_path_beneath(const std::string& path);
+
+// The directory `relative` (checked by is_relative_path_beneath) beneath
+// `base`, made where missing (mode 0755), each step opened without
+// following a symlink, so a link planted on the way cannot lead out of
+// `base`. With `owner`, the last directory is handed to that uid and gid
+// through its descriptor. Returns its absolute path, as the kernel names
+// the directory reached. Throws custos::Error naming the step that failed.
+std::filesystem::path directory_beneath(const std::filesystem::path& base, const std::string& relative,
+                                        std::optional<unsigned> owner);
 
 // A directory this process created (mode 0700, refused when the path
 // exists) and holds open. Its contents are reached through

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +15,13 @@
 
 namespace custos {
 
+void forbid_core_dumps() {
+  rlimit no_core{0, 0};
+  if (::setrlimit(RLIMIT_CORE, &no_core) != 0 || ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    throw Error(std::string("cannot forbid core dumps: ") + std::strerror(errno));
+  }
+}
+
 pid_t spawn_isolated(const SpawnSpec& spec) {
   const int first = 3;
   const int count = static_cast<int>(spec.inherited.size());
@@ -22,7 +31,9 @@ pid_t spawn_isolated(const SpawnSpec& spec) {
   auto close_staged = [&] {
     for (int fd : staged) ::close(fd);
   };
-  for (int fd : spec.inherited) {
+  std::vector<int> placed = spec.inherited;
+  if (spec.stderr_descriptor) placed.push_back(*spec.stderr_descriptor);
+  for (int fd : placed) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, first + count);
     if (copy < 0) {
       int saved = errno;
@@ -37,6 +48,7 @@ pid_t spawn_isolated(const SpawnSpec& spec) {
   for (int index = 0; index < count; ++index) posix_spawn_file_actions_adddup2(&actions, staged[index], first + index);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  if (spec.stderr_descriptor) posix_spawn_file_actions_adddup2(&actions, staged.back(), STDERR_FILENO);
   if (spec.stderr_file) {
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, spec.stderr_file->c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                      0600);

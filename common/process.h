@@ -18,6 +18,7 @@ struct SpawnSpec {
   std::vector<std::string> arguments;  // arguments[0] is the program's path
   std::vector<int> inherited;          // become the child's fds 3, 4, … in this order
   std::optional<std::filesystem::path> stderr_file;  // appended to (0600); else stderr is shared
+  std::optional<int> stderr_descriptor;              // the child's stderr (a pipe the parent reads)
 };
 
 // posix_spawn with a clean environment (PATH and LANG only), stdin and
@@ -27,6 +28,13 @@ struct SpawnSpec {
 // inherited descriptors. Returns the pid; throws custos::Error naming the
 // program.
 pid_t spawn_isolated(const SpawnSpec& spec);
+
+// For a process that will hold a secret (a PIN, the database key, a TLS
+// key): no core file (RLIMIT_CORE 0) and not dumpable, so neither a crash
+// nor another process of the same uid (ptrace, /proc/PID/mem) reads its
+// memory. Call it first thing in main. Throws custos::Error if the kernel
+// refuses.
+void forbid_core_dumps();
 
 // How a child ended (a waitpid status), for a log line: "exited with
 // status N", "was killed by the sandbox for a forbidden system call

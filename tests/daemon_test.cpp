@@ -333,6 +333,48 @@ TEST_F(DaemonTest, AFrontEndThatDiesIsStartedAgain) {
   EXPECT_EQ(daemon_->stop(), 0);
 }
 
+// True once /proc/PID is gone or a zombie: the process no longer runs.
+bool ended(const std::string& pid) {
+  std::string status = testing::read_file(std::filesystem::path("/proc") / pid / "status");
+  return status.empty() || status.find("\nState:\tZ") != std::string::npos;
+}
+
+std::string core_limit(const std::string& pid) {
+  std::string limits = testing::read_file(std::filesystem::path("/proc") / pid / "limits");
+  std::size_t line = limits.find("Max core file size");
+  return line == std::string::npos ? limits : limits.substr(line, limits.find('\n', line) - line);
+}
+
+// custosd and its front end hold secrets (the PIN and database key, the
+// TLS key): no core file. And a custosd killed outright takes its front end
+// with it, so the next custosd can bind the same ports.
+TEST_F(DaemonTest, AKilledCustosdTakesItsFrontEndWithItAndFreesItsPorts) {
+  start();
+  wait_until_the_front_end_serves();
+  std::string sandboxed = sandboxed_front_end();
+  ASSERT_FALSE(sandboxed.empty());
+  std::string status = testing::read_file(std::filesystem::path("/proc") / sandboxed / "status");
+  std::smatch parent;
+  ASSERT_TRUE(std::regex_search(status, parent, std::regex(R"(\nPPid:\t(\d+)\n)"))) << status;
+  std::string waiting_parent = parent[1];
+  const std::regex no_core(R"(Max core file size\s+0\s+0\s)");
+  for (const std::string& pid : {std::to_string(daemon_->pid()), waiting_parent, sandboxed}) {
+    EXPECT_TRUE(std::regex_search(core_limit(pid) + " ", no_core)) << pid << ": " << core_limit(pid);
+  }
+
+  daemon_->signal(SIGKILL);
+  EXPECT_EQ(daemon_->stop(10), 128 + SIGKILL);
+  for (int attempt = 0; attempt < 100 && !(ended(waiting_parent) && ended(sandboxed)); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(ended(waiting_parent)) << "the front end outlived custosd";
+  EXPECT_TRUE(ended(sandboxed)) << "the sandboxed front end outlived custosd";
+
+  // The ports are free: nothing accepts on them any more.
+  EXPECT_FALSE(succeeded(shell(curl("--max-time 2 -o /dev/null " + daemon_->https_url() + "/.well-known/est/cacerts"))));
+  EXPECT_FALSE(succeeded(shell("curl -sS --max-time 2 -o /dev/null " + daemon_->http_url() + "/crl")));
+}
+
 TEST_F(DaemonTest, EstEnrollPendingRetryAndReenrollWithCurl) {
   std::string hash = run_command("echo 'est-secret' | " + std::string(CUSTOS_CLI) + " hash-password").out;
   hash.pop_back();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <openssl/pem.h>
+#include <sys/stat.h>
 
 #include "tests/support/engine_fixture.h"
 #include "tests/support/python_module.h"
@@ -124,6 +125,41 @@ TEST_F(ExitTest, ModulesHearOnlyTheEventsTheyAskedFor) {
   EXPECT_EQ(testing::read_file(directory_ / "recorded" / "events.log"),
             "1 request_pending\n2 request_retrieved\n3 certificate_issued\n");
   EXPECT_TRUE(ca_->store().outbox().empty());
+}
+
+// An exit module's one writable directory is beneath the CA directory:
+// custos.toml cannot name a place outside it, and a symlink planted in its
+// place is not followed (nor chowned through).
+TEST_F(ExitTest, TheWritableDirectoryStaysBeneathTheCaDirectory) {
+  init();
+  std::string config = testing::read_file(directory_ / "custos.toml");
+  for (const char* outside : {"../escdir", "/tmp/custos-escdir", "published/../../escdir", "./published", ""}) {
+    testing::write_file(directory_ / "custos.toml",
+                        config + "\n[[exit]]\nmodule = \"builtin:file\"\ndir = \"" + outside + "\"\n", 0600);
+    try {
+      open();
+      ADD_FAILURE() << "dir = \"" << outside << "\" was accepted";
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("'exit.dir' must be a relative path beneath the CA directory"),
+                std::string::npos)
+          << error.what();
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(directory_.parent_path() / "escdir"));
+
+  std::filesystem::path elsewhere = directory_.parent_path() / "elsewhere";
+  std::filesystem::create_directory(elsewhere);
+  std::filesystem::create_directory_symlink(elsewhere, directory_ / "linked");
+  testing::write_file(directory_ / "custos.toml", config + "\n[[exit]]\nmodule = \"builtin:file\"\ndir = \"linked/sub\"\n",
+                      0600);
+  open();
+  Disposition issued = submit("www.example");
+  ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message;
+  EXPECT_THROW(engine_->deliver_events(), Error);
+  EXPECT_FALSE(std::filesystem::exists(elsewhere / "sub"));
+  struct stat info {};
+  ASSERT_EQ(::stat(elsewhere.c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, ::geteuid());
 }
 
 }  // namespace

@@ -67,8 +67,11 @@ INSTANTIATE_TEST_SUITE_P(
         Attack{"WriteOutsideItsDirectory", "write-outside", "{outside}", RequestState::kDenied, "blocked: write"},
         Attack{"ConnectToLoopback", "connect", "22", RequestState::kDenied, "blocked: socket: Permission denied"},
         Attack{"ExecShell", "execve", "", RequestState::kDenied, "blocked: execve /bin/sh: No such file"},
-        Attack{"Fork", "fork", "", RequestState::kPending, kSeccompKill},
+        Attack{"Fork", "fork", "", RequestState::kDenied, "blocked: fork: Operation not permitted"},
         Attack{"Ptrace", "ptrace", "", RequestState::kPending, kSeccompKill},
+        Attack{"Unshare", "unshare", "", RequestState::kPending, kSeccompKill},
+        Attack{"AHarmlessCallOffTheListFailsAndTheModuleGoesOn", "epoll", "", RequestState::kDenied,
+               "blocked: epoll_create1: Operation not permitted"},
         Attack{"ReadTheEnginesMemory", "proc-mem", "{pid}", RequestState::kDenied, "/mem: No such file"},
         Attack{"Allocate10GiB", "allocate", "", RequestState::kDenied, "blocked: allocate 10 GiB"},
         Attack{"SpinForever", "spin", "", RequestState::kPending, "did not answer within 1000 ms"},
@@ -78,6 +81,101 @@ INSTANTIATE_TEST_SUITE_P(
         Attack{"AnswerTwice", "answer-twice", "", RequestState::kPending, "answered more than once"},
         Attack{"CloseMidFrame", "close-mid-frame", "", RequestState::kPending, "ended in the middle of a frame"}),
     [](const ::testing::TestParamInfo<Attack>& parameter) { return parameter.param.name; });
+
+// The lying module: it issues with certificate properties the engine's
+// rules forbid. Whatever path the value takes (a non-canonical OID, an
+// added or removed extension, the subject), no such certificate is signed.
+struct Lie {
+  std::string name;
+  std::string certificate;  // the verdict's C, as JSON
+  RequestState expected;
+  std::string reason;       // a part of the request's message
+};
+
+void PrintTo(const Lie& lie, std::ostream* out) { *out << lie.name; }
+
+class LyingModule : public testing::EngineFixture, public ::testing::WithParamInterface<Lie> {};
+
+TEST_P(LyingModule, CannotMakeTheEngineSignWhatItsRulesForbid) {
+  const Lie& lie = GetParam();
+  init();
+  set_policy_module("exec:" + std::string(CUSTOS_HOSTILE_MODULE) + " lie", 2000,
+                    "certificate = '" + lie.certificate + "'\n");
+  open();
+
+  Disposition lied = submit("attacker.example");
+  EXPECT_EQ(lied.state, lie.expected) << lied.message;
+  EXPECT_NE(lied.message.find(lie.reason), std::string::npos) << lied.message;
+  EXPECT_FALSE(lied.serial.has_value());
+  EXPECT_TRUE(ca_->store().list_requests(RequestState::kIssued).empty());
+}
+
+const char* kNonCanonical = "is not an OID in canonical dotted form";
+
+INSTANTIATE_TEST_SUITE_P(
+    Lies, LyingModule,
+    ::testing::Values(
+        Lie{"CaTrueThroughALeadingZero",
+            R"({"extensions_add": [{"oid": "2.5.29.019", "critical": true, "der": "MAMBAf8="}]})",
+            RequestState::kPending, kNonCanonical},
+        Lie{"KeyIdentifiersRemovedThroughLeadingZeros", R"({"extensions_remove": ["2.5.29.035", "2.5.29.014"]})",
+            RequestState::kPending, kNonCanonical},
+        Lie{"CaTrueInCanonicalForm",
+            R"({"extensions_add": [{"oid": "2.5.29.19", "critical": true, "der": "MAMBAf8="}]})",
+            RequestState::kDenied, "2.5.29.19 is set by the engine"},
+        Lie{"KeyCertSignOnALeaf", R"({"extensions_add": [{"oid": "2.5.29.15", "critical": true, "der": "AwIBBg=="}]})",
+            RequestState::kDenied, "only a CA certificate may have keyCertSign or cRLSign"},
+        Lie{"MalformedKeyUsage", R"({"extensions_add": [{"oid": "2.5.29.15", "critical": true, "der": "AwMAAQY="}]})",
+            RequestState::kDenied, "keyUsage is not in DER"},
+        Lie{"OcspSigningOnALeaf",
+            R"({"extensions_add": [{"oid": "2.5.29.37", "critical": false, "der": "MAoGCCsGAQUFBwMJ"}]})",
+            RequestState::kDenied, "OCSPSigning (1.3.6.1.5.5.7.3.9) is not one the profile grants"},
+        Lie{"AnyExtendedKeyUsage", R"({"extensions_add": [{"oid": "2.5.29.37", "critical": false, "der": "MAYGBFUdJQA="}]})",
+            RequestState::kDenied, "anyExtendedKeyUsage (2.5.29.37.0) is not one the profile grants"},
+        Lie{"ExtendedKeyUsageRemoved", R"({"extensions_remove": ["2.5.29.37"]})", RequestState::kDenied,
+            "the profile's extendedKeyUsage cannot be removed"},
+        Lie{"LeafNamedAsItsIssuer", R"({"subject": "CN=Engine Test Root"})", RequestState::kDenied,
+            "would bear its issuer's name"},
+        Lie{"NameConstraintsOnALeaf",
+            R"({"extensions_add": [{"oid": "2.5.29.30", "critical": true, "der": "MAegBTADggF4"}]})",
+            RequestState::kDenied, "only a CA certificate may carry nameConstraints"},
+        Lie{"TrailingBytesInASubjectAltName",
+            R"({"extensions_add": [{"oid": "2.5.29.17", "critical": false, "der": "MAaCBGEuZXgA"}]})",
+            RequestState::kDenied, "subjectAltName (2.5.29.17) is not in DER"}),
+    [](const ::testing::TestParamInfo<Lie>& parameter) { return parameter.param.name; });
+
+TEST_F(Sandbox, AVerdictWithinTheRulesStillAddsItsExtensions) {
+  init();
+  // certificatePolicies (BR domain-validated) and the profile's own EKU.
+  set_policy_module("exec:" + std::string(CUSTOS_HOSTILE_MODULE) + " lie", 2000,
+                    R"(certificate = '{"extensions_add": [)"
+                    R"({"oid": "2.5.29.32", "critical": false, "der": "MAowCAYGZ4EMAQIB"},)"
+                    R"({"oid": "2.5.29.37", "critical": false, "der": "MAoGCCsGAQUFBwMB"}]}')"
+                    "\n");
+  open();
+  Disposition issued = submit("honest.example");
+  ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message;
+  ossl::Ptr<X509> certificate = certificate_of(issued);
+  EXPECT_GE(X509_get_ext_by_NID(certificate.get(), NID_certificate_policies, -1), 0);
+}
+
+// A module that dies before it answers is reported at once, not at the
+// deadline, with its exit status and its last words on stderr.
+TEST_F(Sandbox, AModuleThatDiesAtOnceIsReportedAtOnceWithItsLastWords) {
+  init();
+  set_policy_module("exec:" + std::string(CUSTOS_HOSTILE_MODULE) + " die-before-hello", 10000);
+  open();
+  auto started = std::chrono::steady_clock::now();
+  Disposition died = submit("died.example");
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(died.state, RequestState::kPending);
+  EXPECT_NE(died.message.find("exited with status 42"), std::string::npos) << died.message;
+  EXPECT_NE(died.message.find("its last words on stderr: \"hostile: the configuration names no server\""),
+            std::string::npos)
+      << died.message;
+  EXPECT_LT(took, std::chrono::seconds(5)) << died.message;
+  EXPECT_NE(module_log().find("hostile: the configuration names no server"), std::string::npos) << module_log();
+}
 
 TEST_F(Sandbox, NamespacesAreRequiredByDefaultAndTheHostSaysWhichItHad) {
   init();

@@ -30,6 +30,45 @@ TEST_F(SdkExamples, PythonPolicyDeniesAMatchingSubjectAndIssuesAnother) {
   EXPECT_EQ(issued.message, "no objection to CN=allowed.example");
 }
 
+// A Python policy as people write one: `#!/usr/bin/env python3`, run as
+// `exec:PATH`, importing what real policy code imports and the SDK from
+// beside it. Harmless calls the sandbox refuses fail (epoll falls back to
+// poll, a subprocess cannot start) and the module goes on to decide.
+constexpr char kEverydayPolicy[] = R"py(#!/usr/bin/env python3
+import asyncio, http.client, json, logging, logging.handlers, selectors, socket, subprocess, urllib.request
+import custos_module as custos
+
+logging.basicConfig(level=logging.INFO)
+
+@custos.policy
+def verify(request, resubmission, config):
+    loop = asyncio.new_event_loop()
+    loop.close()
+    try:
+        subprocess.run(["/bin/true"], check=True)
+        started = "started"
+    except OSError as error:
+        started = "refused (" + type(error).__name__ + ")"
+    logging.info("deciding %s", request.subject)
+    return custos.issue("imports ok; %s; a subprocess was %s" % (type(selectors.DefaultSelector()).__name__, started))
+
+custos.run(name="everyday")
+)py";
+
+TEST_F(SdkExamples, APythonPolicyWithTheCommonFirstLineRunsAsWritten) {
+  init();
+  std::filesystem::path site = directory_.parent_path() / "site";
+  std::filesystem::create_directories(site);
+  std::filesystem::copy_file(std::string(CUSTOS_SDK_DIR) + "/python/custos_module.py", site / "custos_module.py");
+  testing::write_file(site / "policy.py", kEverydayPolicy, 0755);
+  set_policy_module("exec:" + (site / "policy.py").string(), 5000);
+  open();
+  Disposition issued = submit("everyday.example");
+  ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message << "\n" << module_log();
+  EXPECT_EQ(issued.message, "imports ok; PollSelector; a subprocess was refused (PermissionError)");
+  EXPECT_NE(module_log().find("INFO:root:deciding CN=everyday.example"), std::string::npos) << module_log();
+}
+
 TEST_F(SdkExamples, CppExitModuleJournalsTheEventsItAskedFor) {
   init();
   std::filesystem::path config = directory_ / "custos.toml";

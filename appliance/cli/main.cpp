@@ -12,6 +12,7 @@
 #include "appliance/server/access.h"
 #include "appliance/server/daemon.h"
 #include "common/error.h"
+#include "common/process.h"
 
 namespace {
 
@@ -56,6 +57,14 @@ std::optional<std::filesystem::path> optional_path(const std::string& text) {
 }  // namespace
 
 int custos::cli::run(int argc, char** argv) {
+  // The PIN and the database key pass through this process (custosd is this
+  // process too): never into a core file.
+  try {
+    forbid_core_dumps();
+  } catch (const Error& error) {
+    std::cerr << "custos: " << error.what() << "\n";
+    return 1;
+  }
   CLI::App app{"custos: a certificate authority whose keys never leave a PKCS#11 token"};
   app.require_subcommand(1);
   std::string directory_text;

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "packaging/default_policy.h"
 
 namespace custos::engine {
@@ -333,6 +334,13 @@ CaConfig read_config(const toml::table& root) {
       const toml::table* exit = node.as_table();
       if (exit == nullptr) throw Error("each [[exit]] must be a table");
       config.exits.push_back(read_module(*exit, "exit"));
+      const nlohmann::json& module_config = config.exits.back().config;
+      if (module_config.contains("dir")) {
+        if (!module_config["dir"].is_string() || !is_relative_path_beneath(module_config["dir"].get<std::string>())) {
+          throw Error("'exit.dir' must be a relative path beneath the CA directory, without '..': " +
+                      module_config["dir"].dump());
+        }
+      }
     }
   }
   return config;

@@ -162,7 +162,8 @@ ModuleClient& Engine::policy() {
 
 std::vector<Engine::ExitModule>& Engine::exit_modules() {
   if (exit_modules_) return *exit_modules_;
-  exit_modules_.emplace();
+  // Made whole or not at all: a module that cannot be set up leaves none.
+  std::vector<ExitModule> modules;
   const CaConfig& config = ca_.config();
   for (std::size_t index = 0; index < config.exits.size(); ++index) {
     const ModuleSection& section = config.exits[index];
@@ -184,17 +185,18 @@ std::vector<Engine::ExitModule>& Engine::exit_modules() {
     if (section.module == "builtin:file" || spec.config.contains("dir")) {
       // The one directory the module may write: made here, given to the
       // module's uid, and bound into its sandbox.
-      std::filesystem::path directory = ca_.paths().directory / spec.config.value("dir", "published");
-      std::filesystem::create_directories(directory);
-      if (::geteuid() == 0 && ::chown(directory.c_str(), 65534, 65534) != 0) {
-        throw Error("cannot hand " + directory.string() + " to the module's uid 65534: " + std::strerror(errno));
-      }
-      spec.config["dir"] = std::filesystem::absolute(directory).lexically_normal().string();
+      // Beneath the CA directory, symlinks not followed (config.cpp refused
+      // an absolute path and "..").
+      std::filesystem::path directory =
+          directory_beneath(std::filesystem::absolute(ca_.paths().directory), spec.config.value("dir", "published"),
+                            ::geteuid() == 0 ? std::optional<unsigned>(65534) : std::nullopt);
+      spec.config["dir"] = directory.string();
       if (section.module == "builtin:file") spec.config["ca"] = config.ca.name;
       spec.writable_directory = std::filesystem::path(spec.config["dir"].get<std::string>());
     }
-    exit_modules_->push_back({std::to_string(index) + ":" + section.module, std::make_unique<ModuleClient>(spec)});
+    modules.push_back({std::to_string(index) + ":" + section.module, std::make_unique<ModuleClient>(spec)});
   }
+  exit_modules_ = std::move(modules);
   return *exit_modules_;
 }
 

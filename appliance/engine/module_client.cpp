@@ -93,17 +93,21 @@ void ModuleClient::start() {
   FileDescriptor engine_end(pair[0]);
   FileDescriptor module_end(pair[1]);
 
-  // The socket on fd 3, stderr to the module log, a process group of its
-  // own so the host and the module it forked die together; nothing else of
-  // the engine's reaches a module.
-  SpawnSpec process{arguments, {module_end.get()}, std::nullopt};
-  if (!spec_.log_file.empty()) process.stderr_file = spec_.log_file;
+  // The socket on fd 3, stderr into a pipe the engine reads, a process
+  // group of its own so the host and the module it forked die together;
+  // nothing else of the engine's reaches a module.
   pid_t pid = -1;
   try {
-    pid = spawn_isolated(process);
+    stderr_ = std::make_unique<ModuleStderr>(ModuleLog(spec_.log_file), spec_.module);
+    pid = spawn_isolated({arguments, {module_end.get()}, std::nullopt, stderr_->write_end()});
   } catch (const Error& error) {
     throw ModuleFailure("the " + spec_.module + " module: " + error.what());
   }
+  stderr_->close_write_end();
+  // Only the module holds its end now: if it dies, even before its hello,
+  // the engine reads end-of-stream at once instead of waiting out the
+  // deadline.
+  module_end = FileDescriptor();
   pid_ = pid;
   socket_ = engine_end.release();
   // Non-blocking, so a module that stops reading cannot hold the engine in
@@ -120,14 +124,7 @@ void ModuleClient::start() {
   }
 }
 
-void ModuleClient::log(const std::string& line) const {
-  if (spec_.log_file.empty()) return;
-  int fd = ::open(spec_.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return;  // the log is a convenience; the request's message carries the reason
-  std::string text = "custos engine: " + line + "\n";
-  [[maybe_unused]] ssize_t written = ::write(fd, text.data(), text.size());
-  ::close(fd);
-}
+void ModuleClient::log(const std::string& line) const { ModuleLog(spec_.log_file).write("custos engine: ", line); }
 
 nlohmann::json ModuleClient::exchange(const nlohmann::json& message) {
   protocol::Deadline deadline = protocol::Clock::now() + spec_.timeout;
@@ -160,9 +157,12 @@ nlohmann::json ModuleClient::exchange(const nlohmann::json& message) {
 void ModuleClient::fail(const std::string& what) {
   std::string ending = reap();
   ++consecutive_failures_;
-  log(spec_.module + " " + what + (ending.empty() ? "" : "; it " + ending));
+  std::string account = spec_.module + " " + what + (ending.empty() ? "" : "; it " + ending);
+  log(account);
+  // What the module said last is often the reason (a traceback's last line).
+  std::string words = stderr_ ? stderr_->last_words() : "";
   throw ModuleFailure(std::string(spec_.role == protocol::Role::kPolicy ? "the policy module " : "the exit module ") +
-                      spec_.module + " " + what + (ending.empty() ? "" : "; it " + ending));
+                      account + (words.empty() ? "" : "; its last words on stderr: \"" + words + "\""));
 }
 
 std::string ModuleClient::reap() {
@@ -190,6 +190,7 @@ std::string ModuleClient::reap() {
   }
   std::string ending = ended ? describe_status(status) : "was killed by the engine";
   pid_ = -1;
+  if (stderr_) stderr_->finish();
   return ending;
 }
 

@@ -15,9 +15,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "appliance/engine/module_log.h"
 #include "common/error.h"
 #include "modules/protocol/messages.h"
 
@@ -36,8 +38,8 @@ struct ModuleSpec {
   bool require_namespaces = false;  // [sandbox] require_namespaces
   bool network = false;             // the module's own `network = true`
   std::optional<std::filesystem::path> writable_directory;
-  // The module's stderr, and the engine's notes on it; empty: the module
-  // writes to the engine's own stderr.
+  // Where the module's stderr (read through a pipe, module_log.h) and the
+  // engine's notes on it go; empty: the engine's own stderr.
   std::filesystem::path log_file;
 };
 
@@ -75,6 +77,7 @@ class ModuleClient {
   int starts_ = 0;
   int consecutive_failures_ = 0;
   std::vector<std::string> events_;
+  std::unique_ptr<ModuleStderr> stderr_;  // the running process's, or the last one's
 };
 
 // Where custos-module-host is: beside the running executable, unless

@@ -8,8 +8,15 @@
 //
 //   custos-http --listen HOST:PORT [--plain-listen HOST:PORT] --certificate PEM --key PEM
 //               --client-ca PEM --max-connections N --channels K [--require-namespaces]
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -23,6 +30,7 @@
 #include "appliance/server/http_front_end.h"
 #include "appliance/server/address.h"
 #include "common/error.h"
+#include "common/process.h"
 #include "modules/host/sandbox.h"
 #include "modules/host/seccomp_policy.h"
 
@@ -58,6 +66,35 @@ bool configure_tls(SSL_CTX& context, const Options& options) {
   return true;
 }
 
+// Copies of the channels, made before the filter (which has no dup), that
+// stay valid whatever the pool does with its own.
+std::vector<pollfd> channel_copies(const std::vector<int>& channels) {
+  std::vector<pollfd> copies;
+  for (int channel : channels) {
+    int copy = ::fcntl(channel, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) throw Error("cannot watch the engine's channels: " + std::string(std::strerror(errno)));
+    copies.push_back({copy, 0, 0});
+  }
+  return copies;
+}
+
+// Waits until custosd has closed every channel — it is gone, even if its
+// death signal was missed — and then stops the front end, so the ports are
+// free for the next custosd.
+void stop_when_the_engine_is_gone(std::vector<pollfd> watched) {
+  std::thread([watched]() mutable {
+    for (;;) {
+      if (::poll(watched.data(), watched.size(), -1) < 0) continue;
+      bool all_gone = std::all_of(watched.begin(), watched.end(), [](const pollfd& entry) {
+        return (entry.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+      });
+      if (all_gone) break;
+    }
+    spdlog::warn("custosd closed every channel: stopping");
+    ::kill(::getpid(), SIGTERM);
+  }).detach();
+}
+
 void bind_listener(httplib::Server& server, const std::string& address) {
   auto [host, port] = custos::server::split_host_port(address);
   if (!server.bind_to_port(host, port)) throw Error("cannot listen on " + address);
@@ -66,6 +103,17 @@ void bind_listener(httplib::Server& server, const std::string& address) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // It holds the TLS key: no core file. And it lives no longer than the
+  // custosd that started it (its sandboxed child dies with it, sandbox.cpp),
+  // so a restarted custosd finds its ports free.
+  try {
+    custos::forbid_core_dumps();
+  } catch (const Error& error) {
+    std::cerr << "custos-http: " << error.what() << "\n";
+    return 1;
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() == 1) return 1;  // custosd died before the line above
   CLI::App app{"custos-http: custosd's HTTP front end (started by custosd)"};
   Options options;
   app.add_option("--listen", options.listen)->required();
@@ -87,6 +135,7 @@ int main(int argc, char** argv) {
     std::vector<int> channels;
     for (int index = 0; index < options.channels; ++index) channels.push_back(3 + index);
     custos::server::ChannelPool engine(channels);
+    std::vector<pollfd> watched_channels = channel_copies(channels);
     custos::server::HttpFrontEnd front_end(engine);
 
     front_end.serve_on(https, true, options.max_connections);
@@ -117,6 +166,9 @@ int main(int argc, char** argv) {
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    // Started with the stop signals blocked, as every thread but the
+    // stopper must be: a SIGTERM it took would never reach sigwait.
+    stop_when_the_engine_is_gone(watched_channels);
     // As the first process of its pid namespace it would otherwise drop
     // signals it has no handler for.
     struct sigaction noted {};

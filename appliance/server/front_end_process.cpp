@@ -57,7 +57,7 @@ FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api, std::function<void
     theirs.push_back(pair[1]);
   }
   try {
-    pid_ = spawn_isolated({arguments, theirs, std::nullopt});
+    pid_ = spawn_isolated({arguments, theirs, std::nullopt, std::nullopt});
   } catch (const Error& error) {
     close_all(ours);
     close_all(theirs);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "appliance/x509/algorithm.h"
+#include "appliance/x509/certificate_rules.h"
 #include "common/encoding.h"
 #include "common/error.h"
 
@@ -23,11 +24,30 @@ ossl::Ptr<ASN1_STRING> octet_string(std::span<const std::uint8_t> bytes) {
   return value;
 }
 
-const std::vector<std::string> kEngineOwnedExtensions = {"2.5.29.19", "2.5.29.14", "2.5.29.35"};
-
 ossl::Ptr<ASN1_OBJECT> object_of(const std::string& name) {
   ossl::Ptr<ASN1_OBJECT> object(OBJ_txt2obj(name.c_str(), 0));
   if (!object) throw Error("'" + name + "' is neither a known name nor a dotted OID");
+  return object;
+}
+
+// An extension's OID from a verdict or an edit: dotted, in its one
+// canonical spelling ("2.5.29.019" is refused, not read as 2.5.29.19).
+ossl::Ptr<ASN1_OBJECT> extension_object(const std::string& oid) {
+  ossl::Ptr<ASN1_OBJECT> object(OBJ_txt2obj(oid.c_str(), 1));
+  char canonical[128];
+  if (!object || OBJ_obj2txt(canonical, sizeof canonical, object.get(), 1) <= 0 || oid != canonical) {
+    throw Error("'" + oid + "' is not an OID in canonical dotted form");
+  }
+  return object;
+}
+
+// basicConstraints, SKI and AKI are the engine's, compared as objects.
+ossl::Ptr<ASN1_OBJECT> changeable_extension(const std::string& oid, const char* change) {
+  ossl::Ptr<ASN1_OBJECT> object = extension_object(oid);
+  int nid = OBJ_obj2nid(object.get());
+  if (nid == NID_basic_constraints || nid == NID_subject_key_identifier || nid == NID_authority_key_identifier) {
+    throw Error("the extension " + oid + " is set by the engine and cannot be " + change);
+  }
   return object;
 }
 
@@ -68,17 +88,16 @@ void add_configured_extension(X509* certificate, int nid, const std::string& val
   }
 }
 
-void replace_extension(X509* certificate, const RequestedExtension& requested) {
-  if (std::find(kEngineOwnedExtensions.begin(), kEngineOwnedExtensions.end(), requested.oid) !=
-      kEngineOwnedExtensions.end()) {
-    throw Error("the extension " + requested.oid + " is set by the engine and cannot be added or replaced");
-  }
-  ossl::Ptr<ASN1_OBJECT> object = object_of(requested.oid);
-  for (int index; (index = X509_get_ext_by_OBJ(certificate, object.get(), -1)) >= 0;) {
+void delete_extensions(X509* certificate, const ASN1_OBJECT* object) {
+  for (int index; (index = X509_get_ext_by_OBJ(certificate, object, -1)) >= 0;) {
     X509_EXTENSION_free(X509_delete_ext(certificate, index));
   }
-  ossl::Ptr<ASN1_STRING> value(ASN1_OCTET_STRING_new());
-  ASN1_OCTET_STRING_set(value.get(), requested.der.data(), static_cast<int>(requested.der.size()));
+}
+
+void replace_extension(X509* certificate, const RequestedExtension& requested) {
+  ossl::Ptr<ASN1_OBJECT> object = changeable_extension(requested.oid, "added or replaced");
+  delete_extensions(certificate, object.get());
+  ossl::Ptr<ASN1_STRING> value = octet_string(requested.der);
   ossl::Ptr<X509_EXTENSION> extension(
       X509_EXTENSION_create_by_OBJ(nullptr, object.get(), requested.critical ? 1 : 0, value.get()));
   if (!extension || X509_add_ext(certificate, extension.get(), -1) != 1) {
@@ -87,39 +106,13 @@ void replace_extension(X509* certificate, const RequestedExtension& requested) {
 }
 
 void remove_extension(X509* certificate, const std::string& oid) {
-  if (std::find(kEngineOwnedExtensions.begin(), kEngineOwnedExtensions.end(), oid) != kEngineOwnedExtensions.end()) {
-    throw Error("the extension " + oid + " is set by the engine and cannot be removed");
-  }
-  ossl::Ptr<ASN1_OBJECT> object = object_of(oid);
-  for (int index; (index = X509_get_ext_by_OBJ(certificate, object.get(), -1)) >= 0;) {
-    X509_EXTENSION_free(X509_delete_ext(certificate, index));
-  }
+  delete_extensions(certificate, changeable_extension(oid, "removed").get());
 }
 
 std::string joined_urls(const std::string& prefix, const std::vector<std::string>& urls) {
   std::string text;
   for (const std::string& url : urls) text += (text.empty() ? "" : ",") + prefix + "URI:" + url;
   return text;
-}
-
-// What the finished TBS must satisfy whatever policy and administrators
-// asked for.
-void lint(X509* certificate, const CertificateSpec& spec, const IssuerSpec& issuer) {
-  std::uint32_t usage = X509_get_key_usage(certificate);
-  if (!spec.ca && usage != UINT32_MAX && (usage & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
-    throw Error("only a CA certificate may have keyCertSign or cRLSign in its key usage");
-  }
-  if (X509_get_subject_name(certificate) != nullptr && X509_NAME_entry_count(X509_get_subject_name(certificate)) == 0 &&
-      X509_get_ext_by_NID(certificate, NID_subject_alt_name, -1) < 0) {
-    throw Error("a certificate with an empty subject needs a subjectAltName");
-  }
-  if (issuer.name_constraints != nullptr) {
-    int result = NAME_CONSTRAINTS_check(certificate, const_cast<NAME_CONSTRAINTS*>(issuer.name_constraints));
-    if (result != X509_V_OK) {
-      throw Error(std::string("the certificate breaks the CA's name constraints: ") +
-                  X509_verify_cert_error_string(result));
-    }
-  }
 }
 
 void check_spec(const CertificateSpec& spec, const IssuerSpec& issuer) {
@@ -242,7 +235,7 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
   }
   for (const RequestedExtension& extra : spec.extra_extensions) replace_extension(certificate.get(), extra);
   for (const std::string& oid : spec.removed_extensions) remove_extension(certificate.get(), oid);
-  lint(certificate.get(), spec, issuer);
+  check_certificate_rules(certificate.get(), spec, issuer);
 
   // The TBSCertificate carries its own copy of the signature algorithm.
   // OpenSSL has no setter for it short of signing with a key it holds, and

@@ -14,10 +14,13 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -131,26 +134,103 @@ template <typename Greet, typename Respond>
       });
 }
 
-// The files an exec: module's program reads to start: the program, and for
-// a script its interpreter (#!), and arguments that name files (a script
-// given to an interpreter).
-std::vector<std::filesystem::path> files_of(const std::vector<std::string>& command) {
-  std::vector<std::filesystem::path> files;
-  for (const std::string& word : command) {
-    std::error_code error;
-    if (!word.empty() && word.front() == '/' && std::filesystem::is_regular_file(word, error)) files.emplace_back(word);
+// The PATH an exec: module runs with, and where `#!/usr/bin/env NAME` is
+// looked up: fixed, so what a module runs does not depend on who started
+// the engine.
+constexpr char kModulePath[] = "/usr/local/bin:/usr/bin:/bin";
+
+bool is_elf_executable(const std::filesystem::path& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  char magic[4] = {};
+  bool elf = file != nullptr && std::fread(magic, 1, 4, file) == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+  if (file != nullptr) std::fclose(file);
+  return elf && ::access(path.c_str(), X_OK) == 0;
+}
+
+// The words of a script's #! line; empty for a program that has none.
+std::vector<std::string> shebang_of(const std::filesystem::path& program) {
+  std::FILE* file = std::fopen(program.c_str(), "rb");
+  char line[256] = {};
+  bool found = file != nullptr && std::fgets(line, sizeof line, file) != nullptr && line[0] == '#' && line[1] == '!';
+  if (file != nullptr) std::fclose(file);
+  std::vector<std::string> words;
+  if (!found) return words;
+  std::string text(line + 2);
+  for (std::size_t start = text.find_first_not_of(" \t\r\n"); start != std::string::npos;) {
+    std::size_t end = text.find_first_of(" \t\r\n", start);
+    words.push_back(text.substr(start, end - start));
+    start = end == std::string::npos ? end : text.find_first_not_of(" \t\r\n", end);
   }
-  if (!command.empty()) {
-    std::FILE* program = std::fopen(command.front().c_str(), "rb");
-    char line[256] = {};
-    if (program != nullptr && std::fgets(line, sizeof line, program) != nullptr && line[0] == '#' && line[1] == '!') {
-      std::string interpreter(line + 2);
-      interpreter = interpreter.substr(0, interpreter.find_first_of(" \t\r\n"));
-      if (!interpreter.empty()) files.emplace_back(interpreter);
+  return words;
+}
+
+// `NAME` as env would find it in the module's PATH — the first binary of
+// that name, so a wrapper script (a version manager's shim) is passed over.
+std::optional<std::filesystem::path> find_in_module_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return std::filesystem::path(name);
+  std::string directories = kModulePath;
+  for (std::size_t start = 0; start <= directories.size();) {
+    std::size_t end = directories.find(':', start);
+    std::filesystem::path candidate = std::filesystem::path(directories.substr(start, end - start)) / name;
+    if (is_elf_executable(candidate)) return candidate;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+// Where an interpreter at PREFIX/bin/NAME keeps its standard library and
+// data: PREFIX/lib, PREFIX/lib64 and PREFIX/share.
+void add_interpreter_directories(const std::filesystem::path& interpreter, host::SandboxOptions& options) {
+  std::error_code error;
+  for (const std::filesystem::path& path : {interpreter, std::filesystem::canonical(interpreter, error)}) {
+    if (path.empty() || (path.parent_path().filename() != "bin" && path.parent_path().filename() != "sbin")) continue;
+    for (const char* name : {"lib", "lib64", "share"}) {
+      std::filesystem::path directory = path.parent_path().parent_path() / name;
+      bool known = std::find(options.readable_directories.begin(), options.readable_directories.end(), directory) !=
+                   options.readable_directories.end();
+      if (!known && std::filesystem::is_directory(directory, error)) options.readable_directories.push_back(directory);
     }
-    if (program != nullptr) std::fclose(program);
   }
-  return files;
+}
+
+// What an exec: module needs to see to start, found here before the view
+// is built: its program; files its arguments name; for a script, the
+// interpreter of its #! line (`#!/usr/bin/env NAME` resolved in the
+// module's PATH) with that interpreter's library and data directories; and
+// the directory of the module's script — the program's own when it is a
+// script, else the first file its arguments name — so that it can import
+// what sits beside it.
+void add_module_files(const std::vector<std::string>& command, host::SandboxOptions& options) {
+  std::optional<std::filesystem::path> script;
+  for (std::size_t index = 0; index < command.size(); ++index) {
+    const std::string& word = command[index];
+    std::error_code error;
+    if (word.empty() || word.front() != '/' || !std::filesystem::is_regular_file(word, error)) continue;
+    options.readable_files.emplace_back(word);
+    if (index > 0 && !script) script = word;
+  }
+  if (command.empty()) return;
+  std::vector<std::string> shebang = shebang_of(command.front());
+  if (!shebang.empty()) script = command.front();
+  std::vector<std::filesystem::path> interpreters;
+  if (!shebang.empty()) interpreters.emplace_back(shebang.front());
+  if (!shebang.empty() && std::filesystem::path(shebang.front()).filename() == "env") {
+    auto name = std::find_if(shebang.begin() + 1, shebang.end(), [](const std::string& word) { return word.front() != '-'; });
+    if (name != shebang.end()) {
+      if (std::optional<std::filesystem::path> found = find_in_module_path(*name)) interpreters.push_back(*found);
+    }
+  }
+  if (shebang.empty() && is_elf_executable(command.front())) interpreters.emplace_back(command.front());
+  for (const std::filesystem::path& interpreter : interpreters) {
+    options.readable_files.push_back(interpreter);
+    add_interpreter_directories(interpreter, options);
+  }
+  if (script) {
+    std::filesystem::path directory = std::filesystem::path(*script).parent_path();
+    bool system = directory == "/" || directory.filename() == "bin" || directory.filename() == "sbin";
+    if (!system) options.readable_directories.push_back(directory);
+  }
 }
 
 }  // namespace
@@ -176,7 +256,7 @@ int main(int argc, char** argv) {
   if (module.rfind("exec:", 0) == 0) {
     command.push_back(module.substr(5));
     for (int i = next + 1; i < argc; ++i) command.emplace_back(argv[i]);
-    options.readable_files = files_of(command);
+    add_module_files(command, options);
   } else if (module.rfind("builtin:", 0) != 0 || next + 1 != argc) {
     die(kUsage, "MODULE must be builtin:NAME, or exec:PATH followed by its arguments");
   }
@@ -220,9 +300,9 @@ int main(int argc, char** argv) {
     std::vector<char*> arguments;
     for (std::string& word : command) arguments.push_back(word.data());
     arguments.push_back(nullptr);
-    static char path_variable[] = "PATH=/usr/local/bin:/usr/bin:/bin";
+    static std::string path_variable = std::string("PATH=") + kModulePath;
     static char locale_variable[] = "LANG=C.UTF-8";
-    char* environment[] = {path_variable, locale_variable, nullptr};
+    char* environment[] = {path_variable.data(), locale_variable, nullptr};
     host::install_seccomp_filter(host::ModuleKind::kExec, options.network, writes_files);
     host::limit_address_space();
     ::execve(arguments[0], arguments.data(), environment);

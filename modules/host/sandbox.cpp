@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -94,6 +95,8 @@ struct Visible {
 std::vector<Visible> open_view(const SandboxOptions& options) {
   std::vector<Visible> visible;
   auto add = [&](const std::filesystem::path& path, bool directory, bool writable) {
+    // Each path once: a second bind would write into the first, read-only.
+    if (std::any_of(visible.begin(), visible.end(), [&](const Visible& entry) { return entry.path == path; })) return;
     int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
     if (fd >= 0) visible.push_back({path, directory, writable, fd});
   };
@@ -107,7 +110,16 @@ std::vector<Visible> open_view(const SandboxOptions& options) {
     add(canonical, false, false);
     if (canonical != file) add(file, false, false);
   }
-  if (options.writable_directory) add(*options.writable_directory, true, true);
+  for (const std::filesystem::path& directory : options.readable_directories) {
+    add(std::filesystem::weakly_canonical(directory), true, false);
+  }
+  if (options.writable_directory) {
+    // The engine made it beneath the CA directory; a symlink put in its
+    // place since is not followed.
+    int fd = ::open(options.writable_directory->c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) refuse("cannot open the writable directory " + options.writable_directory->string() + ": " + errno_text());
+    visible.push_back({*options.writable_directory, true, true, fd});
+  }
   return visible;
 }
 

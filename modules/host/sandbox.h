@@ -27,6 +27,9 @@ struct SandboxOptions {
   // Files the module reads, made visible read-only at their own paths: an
   // exec: module's program and interpreter, a shared-object module.
   std::vector<std::filesystem::path> readable_files;
+  // Directories made visible read-only at their own paths: an interpreter's
+  // standard library, the directory of a module's script.
+  std::vector<std::filesystem::path> readable_directories;
   // The one directory the module may write (the file exit module's), at its
   // own path.
   std::optional<std::filesystem::path> writable_directory;

@@ -146,6 +146,68 @@ const std::vector<Allowed> kServer = {
     {"sched_getaffinity", "a thread's attributes (its stack, for the sanitizers)"},
 };
 
+// What no module may do, whatever else it is refused: the calls that
+// change namespaces, mounts or other processes, reach the kernel's attack
+// surface (BPF, keyrings, io_uring, userfaultfd, perf), or change the
+// machine. Each kills the module; anything else outside the allow-lists
+// fails with EPERM, so a runtime that probes (Python's epoll at import)
+// falls back, as under systemd's SystemCallErrorNumber=.
+const std::vector<Allowed> kKillList = {
+    {"unshare", "new namespaces"},
+    {"setns", "entering other namespaces"},
+    {"mount", "mounts"},
+    {"umount2", "mounts"},
+    {"pivot_root", "mounts"},
+    {"chroot", "the root directory"},
+    {"fsopen", "mounts (new API)"},
+    {"fsconfig", "mounts (new API)"},
+    {"fsmount", "mounts (new API)"},
+    {"fspick", "mounts (new API)"},
+    {"move_mount", "mounts (new API)"},
+    {"open_tree", "mounts (new API)"},
+    {"mount_setattr", "mounts (new API)"},
+    {"ptrace", "other processes' memory and registers"},
+    {"process_vm_readv", "other processes' memory"},
+    {"process_vm_writev", "other processes' memory"},
+    {"pidfd_getfd", "other processes' descriptors"},
+    {"kcmp", "comparing other processes' resources"},
+    {"bpf", "kernel attack surface"},
+    {"keyctl", "kernel keyrings"},
+    {"add_key", "kernel keyrings"},
+    {"request_key", "kernel keyrings"},
+    {"io_uring_setup", "kernel attack surface, and system calls seccomp does not see"},
+    {"io_uring_enter", "kernel attack surface"},
+    {"io_uring_register", "kernel attack surface"},
+    {"userfaultfd", "kernel attack surface"},
+    {"perf_event_open", "kernel attack surface"},
+    {"init_module", "kernel modules"},
+    {"finit_module", "kernel modules"},
+    {"delete_module", "kernel modules"},
+    {"kexec_load", "replacing the kernel"},
+    {"kexec_file_load", "replacing the kernel"},
+    {"reboot", "the machine"},
+    {"swapon", "the machine"},
+    {"swapoff", "the machine"},
+    {"acct", "the machine"},
+    {"settimeofday", "the clock"},
+    {"clock_settime", "the clock"},
+    {"clock_adjtime", "the clock"},
+    {"adjtimex", "the clock"},
+    {"open_by_handle_at", "files outside the view"},
+    {"name_to_handle_at", "files outside the view"},
+    {"iopl", "hardware ports"},
+    {"ioperm", "hardware ports"},
+    {"quotactl", "the machine"},
+    {"syslog", "the kernel log"},
+    {"personality", "disabling address-space randomisation"},
+    {"modify_ldt", "kernel attack surface"},
+    {"lookup_dcookie", "kernel attack surface"},
+    {"vhangup", "terminals"},
+    {"uselib", "obsolete loader"},
+    {"move_pages", "other processes' memory"},
+    {"migrate_pages", "other processes' memory"},
+};
+
 struct FilterDeleter {
   void operator()(scmp_filter_ctx filter) const { seccomp_release(filter); }
 };
@@ -172,10 +234,10 @@ void add(scmp_filter_ctx filter, std::uint32_t action, int number, unsigned coun
 
 using Filter = std::unique_ptr<void, FilterDeleter>;
 
-// A filter that kills the process on anything not added to it, with what
+// A filter that takes `otherwise` on anything not added to it, with what
 // every sandboxed process needs (kCommon).
-Filter new_filter() {
-  Filter filter(seccomp_init(SCMP_ACT_KILL_PROCESS));
+Filter new_filter(std::uint32_t otherwise) {
+  Filter filter(seccomp_init(otherwise));
   if (!filter) fail("seccomp_init failed", 0);
   // A system call of another architecture (x32, i386 on x86_64) is killed too.
   seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -227,7 +289,20 @@ void load(scmp_filter_ctx filter) {
 }  // namespace
 
 void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
-  Filter filter = new_filter();
+  Filter filter = new_filter(SCMP_ACT_ERRNO(EPERM));
+  for (const Allowed& entry : kKillList) {
+    int number = seccomp_syscall_resolve_name(entry.name);
+    if (number != __NR_SCMP_ERROR) add(filter.get(), SCMP_ACT_KILL_PROCESS, number, 0, nullptr, entry.name);
+  }
+  // clone: a thread, or a new process (which fails, EPERM); a new
+  // namespace kills. clone3 hides its flags from the filter: it answers
+  // ENOSYS and the C runtime falls back to clone.
+  for (scmp_datum_t flag : {CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
+                            CLONE_NEWNET}) {
+    scmp_arg_cmp new_namespace = SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag);
+    add(filter.get(), SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone), 1, &new_namespace, "clone into a new namespace");
+  }
+  add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr, "clone3: the runtime falls back to clone");
   const bool loads_code = kind == ModuleKind::kExec || kind == ModuleKind::kLoader;
 
   if (loads_code) allow_all(filter.get(), kExec);
@@ -237,9 +312,17 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
     add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 0, nullptr, "stacking the in-host filter");
   }
   if (kind == ModuleKind::kExec) {
-    // Its own program, once; the read-only view holds no shell, and the
-    // filter stays on whatever it runs.
+    // Its own program; the filter stays on whatever it runs.
     add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(execve), 0, nullptr, "starting the module's program");
+    // Threads (a runtime's worker threads), never a new namespace.
+    constexpr scmp_datum_t kNewNamespaces = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
+                                             CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+    scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | kNewNamespaces, CLONE_THREAD);
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, &thread, "a thread of the module's runtime");
+    // A connected pair of local sockets reaches nothing outside the module:
+    // asyncio's event loop wakes itself through one.
+    scmp_arg_cmp local = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+    add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, &local, "a runtime's self-pipe (asyncio)");
   }
   if (network) {
     allow_all(filter.get(), kNetwork);
@@ -292,9 +375,10 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
   if (loads_code) {
     scmp_arg_cmp terminal_query = SCMP_A1(SCMP_CMP_EQ, TCGETS);
     add(filter.get(), SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 1, &terminal_query, "isatty(): not a terminal");
-    for (unsigned long request : {FIOCLEX, FIONCLEX}) {
-      scmp_arg_cmp close_on_exec = SCMP_A1(SCMP_CMP_EQ, request);
-      add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &close_on_exec, "setting close-on-exec (Python)");
+    for (unsigned long request : {FIOCLEX, FIONCLEX, FIONBIO, FIONREAD}) {
+      scmp_arg_cmp descriptor_flag = SCMP_A1(SCMP_CMP_EQ, request);
+      add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &descriptor_flag,
+          "close-on-exec, non-blocking mode, bytes waiting: Python sets and reads these on its own descriptors");
     }
   }
 
@@ -302,7 +386,7 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
 }
 
 void install_front_end_filter() {
-  Filter filter = new_filter();
+  Filter filter = new_filter(SCMP_ACT_KILL_PROCESS);
   allow_all(filter.get(), kServer);
   allow_only_for_itself(filter.get());
   allow_memory_without_exec(filter.get());

@@ -107,10 +107,32 @@ nlohmann::json encode_extensions(const std::vector<Extension>& extensions) {
   return array;
 }
 
-bool is_dotted_oid(const std::string& text) {
-  if (text.empty() || text.front() == '.' || text.back() == '.') return false;
-  return std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }) &&
-         text.find("..") == std::string::npos;
+// The one spelling of an OID (X.690 §8.19, ITU-T X.660): two or more arcs,
+// the first 0, 1 or 2, the second below 40 under 0 and 1, and no arc with a
+// leading zero. "2.5.29.019" is refused: OpenSSL would read it as
+// basicConstraints, so a module could name an engine-owned extension in a
+// spelling a text comparison misses. Written by hand because this folder
+// does not link OpenSSL; the engine compares OIDs as objects besides.
+bool is_canonical_oid(const std::string& text) {
+  constexpr std::size_t kMaxLength = 256;
+  constexpr std::size_t kMaxArcDigits = 39;  // room for 2.25.<UUID>
+  if (text.empty() || text.size() > kMaxLength) return false;
+  std::vector<std::string> arcs;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t dot = text.find('.', start);
+    arcs.push_back(text.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (arcs.size() < 2) return false;
+  for (const std::string& arc : arcs) {
+    if (arc.empty() || arc.size() > kMaxArcDigits) return false;
+    if (!std::all_of(arc.begin(), arc.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+    if (arc.size() > 1 && arc.front() == '0') return false;
+  }
+  if (arcs[0].size() != 1 || arcs[0][0] > '2') return false;
+  return arcs[0][0] == '2' || (arcs[1].size() <= 2 && std::stoi(arcs[1]) < 40);
 }
 
 std::vector<Extension> decode_extensions(const nlohmann::json& array, const std::string& where) {
@@ -119,7 +141,9 @@ std::vector<Extension> decode_extensions(const nlohmann::json& array, const std:
   for (const nlohmann::json& entry : array) {
     Fields fields(entry, where + "[]", {"oid", "critical", "der"});
     Extension extension{fields.text("oid"), fields.flag("critical"), fields.bytes("der")};
-    if (!is_dotted_oid(extension.oid)) throw ProtocolError(where + "[].oid must be a dotted OID");
+    if (!is_canonical_oid(extension.oid)) {
+      throw ProtocolError(where + "[].oid '" + extension.oid + "' is not an OID in canonical dotted form");
+    }
     extensions.push_back(std::move(extension));
   }
   return extensions;
@@ -299,7 +323,9 @@ Verdict decode_verdict(const nlohmann::json& message) {
     if (certificate.has("extensions_remove")) {
       properties.extensions_remove = certificate.texts("extensions_remove");
       for (const std::string& oid : properties.extensions_remove) {
-        if (!is_dotted_oid(oid)) throw ProtocolError("verdict.certificate.extensions_remove must hold dotted OIDs");
+        if (!is_canonical_oid(oid)) {
+          throw ProtocolError("verdict.certificate.extensions_remove: '" + oid + "' is not an OID in canonical dotted form");
+        }
       }
     }
     verdict.certificate = std::move(properties);

@@ -5,7 +5,14 @@
 // attempt succeeds it issues it with "BREACHED: …", which no test accepts.
 // Built without sanitizers, so the sandbox's limits apply to it as to any
 // third-party program.
+//
+// `hostile_module lie` is the lying module: it issues every request with
+// the certificate properties (C) that its configuration's `certificate`
+// key holds as JSON text, whatever they are; the engine's own rules must
+// refuse what they forbid.
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/epoll.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -14,6 +21,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -36,8 +44,15 @@ void outcome(bool breached, const std::string& what) {
 
 std::string error_text() { return std::strerror(errno); }
 
+nlohmann::json configuration;
+
 void attack(const std::string& behaviour, const std::string& argument) {
-  if (behaviour == "good") {
+  if (behaviour == "lie") {
+    write_bytes(frame({{"type", "verdict"},
+                       {"decision", "issue"},
+                       {"message", "BREACHED: the lie was issued"},
+                       {"certificate", nlohmann::json::parse(configuration.value("certificate", "{}"))}}));
+  } else if (behaviour == "good") {
     verdict("issue", "a good module");
   } else if (behaviour == "open-passwd") {
     int fd = ::open("/etc/passwd", O_RDONLY);
@@ -62,6 +77,13 @@ void attack(const std::string& behaviour, const std::string& argument) {
     pid_t child = ::fork();
     if (child == 0) std::_Exit(0);
     outcome(child > 0, "fork: " + (child > 0 ? std::string("forked") : error_text()));
+  } else if (behaviour == "epoll") {
+    // Harmless, but on no allow-list: it fails and the module goes on.
+    int fd = ::epoll_create1(EPOLL_CLOEXEC);
+    outcome(false, "epoll_create1: " + (fd >= 0 ? std::string("created") : error_text()));
+  } else if (behaviour == "unshare") {
+    int result = ::unshare(CLONE_NEWUSER);
+    outcome(result == 0, "unshare: " + (result == 0 ? std::string("a new user namespace") : error_text()));
   } else if (behaviour == "ptrace") {
     long traced = ::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
     outcome(traced == 0, "ptrace: " + (traced == 0 ? std::string("traced") : error_text()));
@@ -99,7 +121,11 @@ void attack(const std::string& behaviour, const std::string& argument) {
 int main(int argc, char** argv) {
   std::string behaviour = argc > 1 ? argv[1] : "good";
   std::string argument = argc > 2 ? argv[2] : "";
-  read_message();  // hello
+  if (behaviour == "die-before-hello") {
+    std::fputs("hostile: the configuration names no server\n", stderr);
+    return 42;
+  }
+  configuration = read_message().value("config", nlohmann::json::object());  // hello
   write_bytes(frame({{"type", "hello"}, {"protocol", 1}, {"name", "hostile-" + behaviour}}));
   for (;;) {
     nlohmann::json message = read_message();
