@@ -45,6 +45,8 @@ std::string describe_status(int status) {
         return "could not start the module's program (status 7; see the module log)";
       case 8:
         return "could not publish the event (status 8; see the module log)";
+      case 10:
+        return "was stopped by the sandbox for a forbidden system call (status 10)";
       default:
         break;
     }

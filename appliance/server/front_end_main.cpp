@@ -156,6 +156,8 @@ int main(int argc, char** argv) {
     // sanitizers and OpenSSL open for themselves.
     sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels) + 64;
     custos::host::SandboxReport report = custos::host::enter_sandbox(sandbox);
+    // Its filter kills outright; it has nothing to report to a supervisor.
+    if (report.supervisor >= 0) ::close(report.supervisor);
     // Before any worker thread starts: each inherits it.
     custos::host::install_front_end_filter();
     spdlog::info("sandbox: {}; seccomp on", report.describe());

@@ -12,6 +12,7 @@
 // order, ends the host with a distinct exit status and one line on stderr
 // (the engine's module log).
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -263,8 +264,18 @@ int main(int argc, char** argv) {
 
   host::SandboxReport report = host::enter_sandbox(options);
   // Nothing but stdin, stdout, stderr and the engine's socket crosses into
-  // the module, whatever the sandbox's set-up opened.
-  ::close_range(kEngineFd + 1, ~0U, 0);
+  // the module, whatever the sandbox's set-up opened; the supervisor's
+  // channel goes to the module's filter, which sends its listener there
+  // and closes it.
+  if (report.supervisor >= 0) {
+    int supervisor = ::fcntl(report.supervisor, F_DUPFD_CLOEXEC, kEngineFd + 1);
+    ::close(report.supervisor);
+    ::close_range(kEngineFd + 1, supervisor - 1, 0);
+    ::close_range(supervisor + 1, ~0U, 0);
+    host::report_forbidden_calls_to(supervisor);
+  } else {
+    ::close_range(kEngineFd + 1, ~0U, 0);
+  }
   std::fprintf(stderr, "custos-module-host: %s: %s; seccomp on\n", module.c_str(), report.describe().c_str());
 
   // Writing is allowed only to a directory inside a read-only view: without

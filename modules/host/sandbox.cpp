@@ -7,7 +7,9 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,6 +22,8 @@
 #include <cstring>
 #include <optional>
 #include <utility>
+
+#include "modules/host/seccomp_policy.h"
 
 namespace custos::host {
 namespace {
@@ -185,33 +189,99 @@ struct MapService {
   int proc = -1;
 };
 
+// The supervisor's end of the listener channel in the waiting parent.
+constexpr int kSupervisorFd = 3;
+
+// Receives the seccomp listener the child's filter sends (SCM_RIGHTS);
+// -1 when the channel closed without one.
+int receive_listener() {
+  char byte = 0;
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  if (::recvmsg(kSupervisorFd, &message, MSG_CMSG_CLOEXEC) != 1) return -1;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) return -1;
+  int listener = -1;
+  std::memcpy(&listener, CMSG_DATA(header), sizeof(int));
+  return listener;
+}
+
+// Waits for the child, watching its seccomp listener: a call on the
+// filter's kill-list is named on stderr (the engine quotes it) and the
+// child killed. Returns the child's wait status, and whether it was
+// stopped for such a call.
+int supervise(pid_t child, bool& stopped_for_a_call) {
+  int child_fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  int listener = -1;
+  pollfd watched[3] = {{child_fd, POLLIN, 0}, {kSupervisorFd, POLLIN, 0}, {-1, POLLIN, 0}};
+  while (child_fd >= 0) {
+    if (::poll(watched, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (watched[1].revents != 0) {
+      if ((watched[1].revents & POLLIN) != 0) listener = receive_listener();
+      watched[1].fd = -1;  // one listener, once
+      watched[2].fd = listener;
+    }
+    if ((watched[2].revents & POLLIN) != 0) {
+      std::string call = forbidden_call(listener);
+      if (!call.empty() && !stopped_for_a_call) {
+        std::fprintf(stderr, "custos-module-host: the module called %s, a system call the sandbox forbids: stopped\n",
+                     call.c_str());
+        stopped_for_a_call = true;
+        ::kill(child, SIGKILL);
+      }
+    } else if ((watched[2].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+      watched[2].fd = -1;
+    }
+    if ((watched[0].revents & POLLIN) != 0) break;
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
 // Waits for the child that runs the module in the new pid namespace, and
 // ends the same way it did, so the engine learns the module's fate.
-[[noreturn]] void wait_and_pass_on(pid_t child, const MapService* service) {
+[[noreturn]] void wait_and_pass_on(pid_t child, const MapService* service, int supervisor) {
   // Only the child talks to the engine: when it dies, the engine must see
-  // the socket close. What the map service needs moves to 3, 4 and 5 (the
-  // socket on 3 goes with it), and everything above is closed.
+  // the socket close. The supervisor's channel moves to 3, what the map
+  // service needs to 4, 5 and 6 (the socket on 3 goes with it), through
+  // copies high enough that no move overwrites another; everything else
+  // is closed.
+  constexpr int kStaging = 20;
+  ::dup2(::fcntl(supervisor, F_DUPFD, kStaging), kSupervisorFd);
   if (service != nullptr) {
-    ::dup2(service->request[0], 3);
-    ::dup2(service->reply[1], 4);
-    ::dup2(service->proc, 5);
-    ::closefrom(6);
+    int request = ::fcntl(service->request[0], F_DUPFD, kStaging);
+    int reply = ::fcntl(service->reply[1], F_DUPFD, kStaging);
+    int proc = ::fcntl(service->proc, F_DUPFD, kStaging);
+    ::dup2(request, 4);
+    ::dup2(reply, 5);
+    ::dup2(proc, 6);
+    ::closefrom(7);
     char asked = 0;
-    if (::read(3, &asked, 1) == 1) {
+    if (::read(4, &asked, 1) == 1) {
       std::string pid = std::to_string(child);
       bool mapped = true;
       for (const auto& [name, text] : {std::pair{"/setgroups", "deny"}, std::pair{"/uid_map", "0 65534 1\n"},
                                        std::pair{"/gid_map", "0 65534 1\n"}}) {
-        int fd = ::openat(5, (pid + name).c_str(), O_WRONLY | O_CLOEXEC);
+        int fd = ::openat(6, (pid + name).c_str(), O_WRONLY | O_CLOEXEC);
         std::string value(text);
         mapped = mapped && fd >= 0 && ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
         if (fd >= 0) ::close(fd);
       }
       char answer = mapped ? '0' : '1';
-      [[maybe_unused]] ssize_t written = ::write(4, &answer, 1);
+      [[maybe_unused]] ssize_t written = ::write(5, &answer, 1);
     }
   }
-  ::closefrom(STDERR_FILENO + 1);
+  ::closefrom(kSupervisorFd + 1);
   rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
   // A request to stop (custosd's SIGTERM to its HTTP front end) is the
@@ -221,9 +291,9 @@ struct MapService {
   struct sigaction forward {};
   forward.sa_handler = [](int signal) { ::kill(waited_for, signal); };
   for (int signal : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal, &forward, nullptr);
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
+  bool stopped_for_a_call = false;
+  int status = supervise(child, stopped_for_a_call);
+  if (stopped_for_a_call) std::_Exit(kForbiddenCall);
   if (WIFSIGNALED(status)) {
     ::signal(WTERMSIG(status), SIG_DFL);
     ::kill(::getpid(), WTERMSIG(status));
@@ -285,9 +355,15 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
         refuse("cannot prepare the user namespace maps: " + errno_text());
       }
     }
+    int supervisor[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, supervisor) != 0) {
+      refuse("cannot make the supervisor's channel: " + errno_text());
+    }
     pid_t child = ::fork();
     if (child < 0) refuse("fork: " + errno_text());
-    if (child > 0) wait_and_pass_on(child, service ? &*service : nullptr);
+    if (child > 0) wait_and_pass_on(child, service ? &*service : nullptr, supervisor[0]);
+    ::close(supervisor[0]);
+    report.supervisor = supervisor[1];
     if (service) {
       ::close(service->request[0]);
       ::close(service->reply[1]);

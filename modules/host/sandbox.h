@@ -43,6 +43,10 @@ struct SandboxReport {
   std::vector<std::string> missing;
   bool filesystem_view = false;  // pivoted into the read-only view
   unsigned uid = 0;              // the uid the module runs as (outside any user namespace)
+  // With a pid namespace, this process's end of a channel to its waiting
+  // parent, the supervisor: hand it to report_forbidden_calls_to
+  // (seccomp_policy.h) before the module's filter, or close it. -1 without.
+  int supervisor = -1;
   std::string describe() const;  // one line for the log
 };
 
@@ -59,5 +63,8 @@ SandboxReport enter_sandbox(const SandboxOptions& options);
 void limit_address_space();
 
 constexpr int kSandboxRefused = 6;
+// The supervisor stopped the module for a call on the filter's kill-list
+// (its name is on stderr).
+constexpr int kForbiddenCall = 10;
 
 }  // namespace custos::host

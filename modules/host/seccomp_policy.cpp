@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -286,13 +287,56 @@ void load(scmp_filter_ctx filter) {
   if (error != 0) fail("seccomp_load failed", error);
 }
 
+// Where the next filter's listener goes; -1 once it went, or with no
+// supervisor (a process can have only one listener).
+int supervisor_channel = -1;
+
+// Sends `listener` to the supervisor (SCM_RIGHTS) and closes both here.
+void hand_over(int listener) {
+  char byte = 'L';
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &listener, sizeof(int));
+  if (::sendmsg(supervisor_channel, &message, MSG_NOSIGNAL) != 1) fail("cannot hand the listener to the supervisor", errno);
+  ::close(listener);
+  ::close(supervisor_channel);
+  supervisor_channel = -1;
+}
+
 }  // namespace
+
+void report_forbidden_calls_to(int supervisor) { supervisor_channel = supervisor; }
+
+std::string forbidden_call(int listener) {
+  seccomp_notif* request = nullptr;
+  seccomp_notif_resp* response = nullptr;
+  if (seccomp_notify_alloc(&request, &response) != 0) return {};
+  std::string name;
+  if (seccomp_notify_receive(listener, request) == 0) {
+    char* resolved = seccomp_syscall_resolve_num_arch(request->data.arch, request->data.nr);
+    name = std::string(resolved != nullptr ? resolved : "an unknown call") + " (" + std::to_string(request->data.nr) + ")";
+    std::free(resolved);
+  }
+  seccomp_notify_free(request, response);
+  return name;
+}
 
 void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
   Filter filter = new_filter(SCMP_ACT_ERRNO(EPERM));
+  const bool supervised = supervisor_channel >= 0;
+  const std::uint32_t forbidden = supervised ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_PROCESS;
   for (const Allowed& entry : kKillList) {
     int number = seccomp_syscall_resolve_name(entry.name);
-    if (number != __NR_SCMP_ERROR) add(filter.get(), SCMP_ACT_KILL_PROCESS, number, 0, nullptr, entry.name);
+    if (number != __NR_SCMP_ERROR) add(filter.get(), forbidden, number, 0, nullptr, entry.name);
   }
   // clone: a thread, or a new process (which fails, EPERM); a new
   // namespace kills. clone3 hides its flags from the filter: it answers
@@ -300,7 +344,7 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
   for (scmp_datum_t flag : {CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
                             CLONE_NEWNET}) {
     scmp_arg_cmp new_namespace = SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag);
-    add(filter.get(), SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone), 1, &new_namespace, "clone into a new namespace");
+    add(filter.get(), forbidden, SCMP_SYS(clone), 1, &new_namespace, "clone into a new namespace");
   }
   add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr, "clone3: the runtime falls back to clone");
   const bool loads_code = kind == ModuleKind::kExec || kind == ModuleKind::kLoader;
@@ -383,6 +427,11 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
   }
 
   load(filter.get());
+  if (supervised) {
+    int listener = seccomp_notify_fd(filter.get());
+    if (listener < 0) fail("the filter has no listener", listener);
+    hand_over(listener);
+  }
 }
 
 void install_front_end_filter() {
