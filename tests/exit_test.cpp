@@ -162,5 +162,44 @@ TEST_F(ExitTest, TheWritableDirectoryStaysBeneathTheCaDirectory) {
   EXPECT_EQ(info.st_uid, ::geteuid());
 }
 
+// An exit module that writes 80 MiB on every event (five files of 16 MiB,
+// a megabyte at a time): its directory's limit stops it as it passes, the
+// event waits for a later delivery, and the disk keeps the rest.
+constexpr char kFloodingExit[] = R"py(
+hello = read()
+directory = hello["config"]["dir"]
+write({"type": "hello", "protocol": 1, "name": "flood", "events": ["certificate_issued"]})
+while True:
+    message = read()
+    if message["type"] == "shutdown":
+        sys.exit(0)
+    for index in range(5):
+        with open(os.path.join(directory, "flood-%d-%d" % (message["id"], index)), "wb") as out:
+            for chunk in range(16):
+                out.write(b"x" * (1 << 20))
+                out.flush()
+    write({"type": "ack"})
+)py";
+
+TEST_F(ExitTest, AModuleThatFillsItsDirectoryIsStoppedAtItsLimit) {
+  init();
+  std::filesystem::path script = directory_ / "flood.py";
+  testing::write_file(script, testing::python_module(kFloodingExit), 0644);
+  add_exit_modules("[[exit]]\nmodule = \"exec:/usr/bin/python3 " + script.string() +
+                   "\"\ndir = \"flood\"\ndir_max_mb = 32\ntimeout_ms = 10000\n");
+  open();
+  ASSERT_EQ(submit("www.example").state, RequestState::kIssued);
+  std::vector<std::string> failures = engine_->deliver_events();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_NE(failures[0].find("was stopped: its directory outgrew its limit (status 11)"), std::string::npos) << failures[0];
+  EXPECT_NE(failures[0].find("over its limit of 33554432 bytes and 100000 files: stopped"), std::string::npos)
+      << failures[0];
+  std::uintmax_t held = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(directory_ / "flood")) held += entry.file_size();
+  EXPECT_LT(held, std::uintmax_t{48} << 20);  // the limit, and at most a write in flight
+  EXPECT_EQ(ca_->store().outbox().size(), 1u);  // not acknowledged: delivered again later
+  EXPECT_EQ(engine_->deliver_events().size(), 1u);
+}
+
 }  // namespace
 }  // namespace custos::engine

@@ -335,6 +335,13 @@ CaConfig read_config(const toml::table& root) {
       if (exit == nullptr) throw Error("each [[exit]] must be a table");
       config.exits.push_back(read_module(*exit, "exit"));
       const nlohmann::json& module_config = config.exits.back().config;
+      for (const char* limit : {"dir_max_mb", "dir_max_files"}) {
+        if (module_config.contains(limit) &&
+            (!module_config[limit].is_number_integer() || module_config[limit].get<std::int64_t>() < 1 ||
+             module_config[limit].get<std::int64_t>() > (std::int64_t{1} << 32))) {
+          throw Error(std::string("'exit.") + limit + "' must be a whole number from 1 to 4294967296");
+        }
+      }
       if (module_config.contains("dir")) {
         if (!module_config["dir"].is_string() || !is_relative_path_beneath(module_config["dir"].get<std::string>())) {
           throw Error("'exit.dir' must be a relative path beneath the CA directory, without '..': " +

@@ -178,6 +178,15 @@ std::vector<Engine::ExitModule>& Engine::exit_modules() {
       spec.timeout = std::chrono::milliseconds(spec.config["timeout_ms"].get<std::int64_t>());
       spec.config.erase("timeout_ms");
     }
+    // The directory's limits, in custos.toml's units (config.cpp checked them).
+    if (spec.config.contains("dir_max_mb")) {
+      spec.directory_max_bytes = spec.config["dir_max_mb"].get<std::uint64_t>() << 20;
+      spec.config.erase("dir_max_mb");
+    }
+    if (spec.config.contains("dir_max_files")) {
+      spec.directory_max_files = spec.config["dir_max_files"].get<std::uint64_t>();
+      spec.config.erase("dir_max_files");
+    }
     if (spec.config.contains("network")) {
       spec.network = spec.config["network"].is_boolean() && spec.config["network"].get<bool>();
       spec.config.erase("network");

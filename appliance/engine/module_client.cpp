@@ -47,6 +47,8 @@ std::string describe_status(int status) {
         return "could not publish the event (status 8; see the module log)";
       case 10:
         return "was stopped by the sandbox for a forbidden system call (status 10)";
+      case 11:
+        return "was stopped: its directory outgrew its limit (status 11)";
       default:
         break;
     }
@@ -79,6 +81,9 @@ void ModuleClient::start() {
   if (spec_.writable_directory) {
     arguments.emplace_back("--writable-dir");
     arguments.push_back(spec_.writable_directory->string());
+    arguments.emplace_back("--writable-limit");
+    arguments.push_back(std::to_string(spec_.directory_max_bytes));
+    arguments.push_back(std::to_string(spec_.directory_max_files));
   }
   if (spec_.module.rfind("exec:", 0) == 0) {
     std::vector<std::string> words = split_words(spec_.module.substr(5));

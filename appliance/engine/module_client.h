@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -38,6 +39,10 @@ struct ModuleSpec {
   bool require_namespaces = false;  // [sandbox] require_namespaces
   bool network = false;             // the module's own `network = true`
   std::optional<std::filesystem::path> writable_directory;
+  // What the writable directory may hold in all; the module is stopped
+  // when a write takes it past.
+  std::uint64_t directory_max_bytes = 256ull << 20;
+  std::uint64_t directory_max_files = 100'000;
   // Where the module's stderr (read through a pipe, module_log.h) and the
   // engine's notes on it go; empty: the engine's own stderr.
   std::filesystem::path log_file;

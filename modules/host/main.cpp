@@ -1,4 +1,5 @@
-// custos-module-host [--require-namespaces] [--network] [--writable-dir DIR] MODULE [ARGS…]
+// custos-module-host [--require-namespaces] [--network] [--writable-dir DIR [--writable-limit BYTES FILES]]
+//                    MODULE [ARGS…]
 //
 // Runs one module in a sandbox (sandbox.h, seccomp_policy.h) behind module
 // protocol v1 on fd 3, a socket the engine made. MODULE is builtin:NAME,
@@ -247,6 +248,11 @@ int main(int argc, char** argv) {
       options.network = true;
     } else if (flag == "--writable-dir" && next + 1 < argc) {
       options.writable_directory = argv[++next];
+    } else if (flag == "--writable-limit" && next + 2 < argc) {
+      // BYTES FILES: what the writable directory may hold in all.
+      options.directory_limit = host::DirectoryLimit{std::strtoull(argv[next + 1], nullptr, 10),
+                                                     std::strtoull(argv[next + 2], nullptr, 10)};
+      next += 2;
     } else {
       die(kUsage, "unknown option " + flag);
     }

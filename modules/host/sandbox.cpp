@@ -22,7 +22,9 @@
 #include <cstring>
 #include <optional>
 #include <utility>
+#include <vector>
 
+#include "modules/host/directory_quota.h"
 #include "modules/host/seccomp_policy.h"
 
 namespace custos::host {
@@ -211,16 +213,24 @@ int receive_listener() {
   return listener;
 }
 
-// Waits for the child, watching its seccomp listener: a call on the
-// filter's kill-list is named on stderr (the engine quotes it) and the
-// child killed. Returns the child's wait status, and whether it was
-// stopped for such a call.
-int supervise(pid_t child, bool& stopped_for_a_call) {
+// Waits for the child, watching its seccomp listener and its writable
+// directory: a call on the filter's kill-list, or a directory past its
+// limit, is told on stderr (the engine quotes it) and the child killed.
+// Returns the child's wait status; `stopped_with` is the host's exit
+// status for the reason it was stopped, 0 when it was not.
+int supervise(pid_t child, DirectoryQuota* quota, int& stopped_with) {
   int child_fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   int listener = -1;
-  pollfd watched[3] = {{child_fd, POLLIN, 0}, {kSupervisorFd, POLLIN, 0}, {-1, POLLIN, 0}};
+  pollfd watched[4] = {{child_fd, POLLIN, 0}, {kSupervisorFd, POLLIN, 0}, {-1, POLLIN, 0},
+                       {quota != nullptr ? quota->descriptor() : -1, POLLIN, 0}};
+  auto stop = [&](const std::string& why, int status) {
+    if (stopped_with != 0) return;
+    std::fprintf(stderr, "custos-module-host: %s: stopped\n", why.c_str());
+    stopped_with = status;
+    ::kill(child, SIGKILL);
+  };
   while (child_fd >= 0) {
-    if (::poll(watched, 3, -1) < 0) {
+    if (::poll(watched, 4, -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -229,14 +239,12 @@ int supervise(pid_t child, bool& stopped_for_a_call) {
       watched[1].fd = -1;  // one listener, once
       watched[2].fd = listener;
     }
+    if ((watched[3].revents & POLLIN) != 0) {
+      if (std::optional<std::string> over = quota->take_events()) stop(*over, kDirectoryFull);
+    }
     if ((watched[2].revents & POLLIN) != 0) {
       std::string call = forbidden_call(listener);
-      if (!call.empty() && !stopped_for_a_call) {
-        std::fprintf(stderr, "custos-module-host: the module called %s, a system call the sandbox forbids: stopped\n",
-                     call.c_str());
-        stopped_for_a_call = true;
-        ::kill(child, SIGKILL);
-      }
+      if (!call.empty()) stop("the module called " + call + ", a system call the sandbox forbids", kForbiddenCall);
     } else if ((watched[2].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
       watched[2].fd = -1;
     }
@@ -250,38 +258,42 @@ int supervise(pid_t child, bool& stopped_for_a_call) {
 
 // Waits for the child that runs the module in the new pid namespace, and
 // ends the same way it did, so the engine learns the module's fate.
-[[noreturn]] void wait_and_pass_on(pid_t child, const MapService* service, int supervisor) {
+[[noreturn]] void wait_and_pass_on(pid_t child, const MapService* service, int supervisor, DirectoryQuota* quota) {
   // Only the child talks to the engine: when it dies, the engine must see
-  // the socket close. The supervisor's channel moves to 3, what the map
-  // service needs to 4, 5 and 6 (the socket on 3 goes with it), through
-  // copies high enough that no move overwrites another; everything else
-  // is closed.
+  // the socket close. What the parent keeps moves to 3, 4, … in this order
+  // — the supervisor's channel, the quota's descriptors, what the map
+  // service needs (the socket on 3 goes with it) — through copies high
+  // enough that no move overwrites another; everything else is closed.
+  std::vector<int> kept = {supervisor};
+  if (quota != nullptr) kept.insert(kept.end(), {quota->directory_descriptor(), quota->descriptor()});
+  if (service != nullptr) kept.insert(kept.end(), {service->request[0], service->reply[1], service->proc});
   constexpr int kStaging = 20;
-  ::dup2(::fcntl(supervisor, F_DUPFD, kStaging), kSupervisorFd);
+  for (int& fd : kept) fd = ::fcntl(fd, F_DUPFD, kStaging + static_cast<int>(kept.size()));
+  for (std::size_t index = 0; index < kept.size(); ++index) ::dup2(kept[index], kSupervisorFd + static_cast<int>(index));
+  ::closefrom(kSupervisorFd + static_cast<int>(kept.size()));
+  int next = kSupervisorFd + 1;
+  if (quota != nullptr) {
+    quota->renumber(next, next + 1);
+    next += 2;
+  }
   if (service != nullptr) {
-    int request = ::fcntl(service->request[0], F_DUPFD, kStaging);
-    int reply = ::fcntl(service->reply[1], F_DUPFD, kStaging);
-    int proc = ::fcntl(service->proc, F_DUPFD, kStaging);
-    ::dup2(request, 4);
-    ::dup2(reply, 5);
-    ::dup2(proc, 6);
-    ::closefrom(7);
+    const int request = next, reply = next + 1, proc = next + 2;
     char asked = 0;
-    if (::read(4, &asked, 1) == 1) {
+    if (::read(request, &asked, 1) == 1) {
       std::string pid = std::to_string(child);
       bool mapped = true;
       for (const auto& [name, text] : {std::pair{"/setgroups", "deny"}, std::pair{"/uid_map", "0 65534 1\n"},
                                        std::pair{"/gid_map", "0 65534 1\n"}}) {
-        int fd = ::openat(6, (pid + name).c_str(), O_WRONLY | O_CLOEXEC);
+        int fd = ::openat(proc, (pid + name).c_str(), O_WRONLY | O_CLOEXEC);
         std::string value(text);
         mapped = mapped && fd >= 0 && ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
         if (fd >= 0) ::close(fd);
       }
       char answer = mapped ? '0' : '1';
-      [[maybe_unused]] ssize_t written = ::write(5, &answer, 1);
+      [[maybe_unused]] ssize_t written = ::write(reply, &answer, 1);
     }
+    for (int fd : {request, reply, proc}) ::close(fd);
   }
-  ::closefrom(kSupervisorFd + 1);
   rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
   // A request to stop (custosd's SIGTERM to its HTTP front end) is the
@@ -291,9 +303,9 @@ int supervise(pid_t child, bool& stopped_for_a_call) {
   struct sigaction forward {};
   forward.sa_handler = [](int signal) { ::kill(waited_for, signal); };
   for (int signal : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal, &forward, nullptr);
-  bool stopped_for_a_call = false;
-  int status = supervise(child, stopped_for_a_call);
-  if (stopped_for_a_call) std::_Exit(kForbiddenCall);
+  int stopped_with = 0;
+  int status = supervise(child, quota, stopped_with);
+  if (stopped_with != 0) std::_Exit(stopped_with);
   if (WIFSIGNALED(status)) {
     ::signal(WTERMSIG(status), SIG_DFL);
     ::kill(::getpid(), WTERMSIG(status));
@@ -355,13 +367,19 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
         refuse("cannot prepare the user namespace maps: " + errno_text());
       }
     }
+    // The writable directory's limit is kept by the waiting parent, which
+    // sees the real directory before the view is built.
+    std::optional<DirectoryQuota> quota;
+    if (options.writable_directory && options.directory_limit) {
+      quota.emplace(*options.writable_directory, *options.directory_limit);
+    }
     int supervisor[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, supervisor) != 0) {
       refuse("cannot make the supervisor's channel: " + errno_text());
     }
     pid_t child = ::fork();
     if (child < 0) refuse("fork: " + errno_text());
-    if (child > 0) wait_and_pass_on(child, service ? &*service : nullptr, supervisor[0]);
+    if (child > 0) wait_and_pass_on(child, service ? &*service : nullptr, supervisor[0], quota ? &*quota : nullptr);
     ::close(supervisor[0]);
     report.supervisor = supervisor[1];
     if (service) {

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "modules/host/directory_quota.h"
+
 namespace custos::host {
 
 struct SandboxOptions {
@@ -33,6 +35,9 @@ struct SandboxOptions {
   // The one directory the module may write (the file exit module's), at its
   // own path.
   std::optional<std::filesystem::path> writable_directory;
+  // What the writable directory may hold in all; the module is stopped
+  // (status 11) when a write takes it past (directory_quota.h).
+  std::optional<DirectoryLimit> directory_limit;
   // RLIMIT_NOFILE: a module needs a handful; the HTTP front end one per
   // connection it serves.
   unsigned long max_open_files = 64;
@@ -66,5 +71,8 @@ constexpr int kSandboxRefused = 6;
 // The supervisor stopped the module for a call on the filter's kill-list
 // (its name is on stderr).
 constexpr int kForbiddenCall = 10;
+// The supervisor stopped the module: its writable directory outgrew its
+// limit.
+constexpr int kDirectoryFull = 11;
 
 }  // namespace custos::host
