@@ -245,5 +245,17 @@ TEST_F(EngineTest, ACaCertificateForAnotherKeyIsRefused) {
   }
 }
 
+TEST(NetworkDestination, AUrlOrHostAndPortBecomesHostAndPort) {
+  EXPECT_EQ(network_destination("ldaps://dir.example:636"), "dir.example:636");
+  EXPECT_EQ(network_destination("https://hr.example/api?x=1"), "hr.example:443");
+  EXPECT_EQ(network_destination("ldap://dir.example"), "dir.example:389");
+  EXPECT_EQ(network_destination("hr.example:8443"), "hr.example:8443");
+  EXPECT_EQ(network_destination("192.0.2.10:80"), "192.0.2.10:80");
+  for (const char* refused : {"hr.example", "gopher://hr.example", "[2001:db8::1]:443", "hr.example:0",
+                              "hr.example:65536", "hr example:80", ":80", "https://:443/"}) {
+    EXPECT_THROW(network_destination(refused), Error) << refused;
+  }
+}
+
 }  // namespace
 }  // namespace custos::engine

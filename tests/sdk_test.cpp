@@ -5,6 +5,11 @@
 // them through the scripted exchange.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <cstdlib>
+#include <thread>
+
 #include "tests/support/cli.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/softhsm.h"
@@ -69,6 +74,166 @@ TEST_F(SdkExamples, APythonPolicyWithTheCommonFirstLineRunsAsWritten) {
   EXPECT_NE(module_log().find("INFO:root:deciding CN=everyday.example"), std::string::npos) << module_log();
 }
 
+// An allow-list service on 127.0.0.1 for the network tests: GET
+// /allowed?name=N answers {"allowed": …}, true unless N starts with
+// "evil". It writes its port to the file it is given and ends by itself.
+constexpr char kAllowListService[] = R"py(
+import http.server, json, sys, threading, urllib.parse
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        name = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("name", [""])[0]
+        body = json.dumps({"allowed": not name.startswith("evil")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *arguments):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+with open(sys.argv[1] + ".tmp", "w") as out:
+    out.write(str(server.server_address[1]))
+import os
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+threading.Timer(60, server.shutdown).start()
+server.serve_forever()
+)py";
+
+// A policy that tries the places its list does not name.
+constexpr char kProbingPolicy[] = R"py(#!/usr/bin/env python3
+import socket, sys
+import custos_module as custos
+
+@custos.policy
+def verify(request, resubmission, config):
+    port = int(config["port"])
+    results = []
+    for host, target in [("localhost", port), ("127.0.0.1", port), ("localhost", port + 1), ("example.com", 443)]:
+        try:
+            socket.create_connection((host, target), timeout=3).close()
+            results.append("%s:%d reached" % (host, target))
+        except OSError as error:
+            results.append("%s:%d %s" % (host, target, type(error).__name__))
+    return custos.issue("; ".join(results))
+
+custos.run(name="probe")
+)py";
+
+class NetworkedModules : public testing::EngineFixture {
+ protected:
+  void SetUp() override {
+    EngineFixture::SetUp();
+    std::filesystem::path port_file = directory_.parent_path() / "service.port";
+    testing::write_file(directory_.parent_path() / "service.py", kAllowListService, 0644);
+    std::string command = "python3 " + (directory_.parent_path() / "service.py").string() + " " + port_file.string() +
+                          " & echo $! > " + (directory_.parent_path() / "service.pid").string();
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    for (int attempt = 0; attempt < 100 && !std::filesystem::exists(port_file); ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    port_ = std::stoi(testing::read_file(port_file));
+    site_ = directory_.parent_path() / "site";
+    std::filesystem::create_directories(site_);
+    std::filesystem::copy_file(std::string(CUSTOS_SDK_DIR) + "/python/custos_module.py", site_ / "custos_module.py");
+  }
+  void TearDown() override {
+    std::string pid = testing::read_file(directory_.parent_path() / "service.pid");
+    if (!pid.empty()) ::kill(std::stoi(pid), SIGTERM);
+  }
+  int port_ = 0;
+  std::filesystem::path site_;
+};
+
+TEST_F(NetworkedModules, TheAllowListPolicyAsksItsServiceNamedInTheNetworkList) {
+  init();
+  std::filesystem::copy_file(std::string(CUSTOS_SDK_DIR) + "/examples/san_allowlist_policy.py",
+                             site_ / "san_allowlist_policy.py");
+  std::filesystem::permissions(site_ / "san_allowlist_policy.py", std::filesystem::perms(0755));
+  std::string service = "http://localhost:" + std::to_string(port_);
+  set_policy_module("exec:" + (site_ / "san_allowlist_policy.py").string(), 5000,
+                    "allowlist_url = \"" + service + "/allowed\"\nnetwork = [\"" + service + "\"]\n");
+  open();
+  Disposition issued = submit("good.example", "DNS:good.example");
+  EXPECT_EQ(issued.state, RequestState::kIssued) << issued.message << "\n" << module_log();
+  EXPECT_EQ(issued.message, "the allow-list service allows good.example");
+  Disposition denied = submit("evil.example", "DNS:evil.example");
+  EXPECT_EQ(denied.state, RequestState::kDenied) << denied.message;
+  EXPECT_EQ(denied.message, "the allow-list service refuses evil.example");
+}
+
+TEST_F(NetworkedModules, AModuleReachesItsListAndNothingElse) {
+  init();
+  testing::write_file(site_ / "probe.py", kProbingPolicy, 0755);
+  set_policy_module("exec:" + (site_ / "probe.py").string(), 20000,
+                    "port = \"" + std::to_string(port_) + "\"\nnetwork = [\"localhost:" + std::to_string(port_) + "\"]\n");
+  open();
+  Disposition probed = submit("probe.example");
+  ASSERT_EQ(probed.state, RequestState::kIssued) << probed.message << "\n" << module_log();
+  std::string port = std::to_string(port_);
+  std::string next = std::to_string(port_ + 1);
+  EXPECT_EQ(probed.message, "localhost:" + port + " reached; 127.0.0.1:" + port + " ConnectionRefusedError; localhost:" +
+                                next + " ConnectionRefusedError; example.com:443 gaierror");
+}
+
+TEST_F(NetworkedModules, WithoutAListAModuleHasNoNetwork) {
+  init();
+  testing::write_file(site_ / "probe.py", kProbingPolicy, 0755);
+  set_policy_module("exec:" + (site_ / "probe.py").string(), 20000, "port = \"" + std::to_string(port_) + "\"\n");
+  open();
+  Disposition probed = submit("probe.example");
+  ASSERT_EQ(probed.state, RequestState::kIssued) << probed.message << "\n" << module_log();
+  EXPECT_EQ(probed.message.find("reached"), std::string::npos) << probed.message;
+}
+
+// Perl, from its core library alone (JSON::PP), and a shell script that
+// hands over to a program beside it: both as `exec:PATH` with their #! line.
+constexpr char kPerlPolicy[] = R"pl(#!/usr/bin/perl
+use strict;
+use warnings;
+use JSON::PP;
+binmode STDIN;
+binmode STDOUT;
+$| = 1;
+sub receive {
+    my $got = read(STDIN, my $header, 4);
+    exit 0 unless $got && $got == 4;
+    my $length = unpack("N", $header);
+    read(STDIN, my $body, $length) == $length or exit 5;
+    return decode_json($body);
+}
+sub answer {
+    my $body = encode_json($_[0]);
+    print pack("N", length $body) . $body;
+}
+receive();
+answer({type => "hello", protocol => 1, name => "perl-policy"});
+while (1) {
+    my $message = receive();
+    exit 0 if $message->{type} eq "shutdown";
+    answer({type => "verdict", decision => "issue", message => "perl issues $message->{request}{subject}"});
+}
+)pl";
+
+TEST_F(SdkExamples, PerlAndShellModulesRunAsWritten) {
+  init();
+  std::filesystem::path site = directory_.parent_path() / "site";
+  std::filesystem::create_directories(site);
+  testing::write_file(site / "policy.pl", kPerlPolicy, 0755);
+  set_policy_module("exec:" + (site / "policy.pl").string(), 5000);
+  open();
+  Disposition perl = submit("perl.example");
+  EXPECT_EQ(perl.state, RequestState::kIssued) << perl.message << "\n" << module_log();
+  EXPECT_EQ(perl.message, "perl issues CN=perl.example");
+
+  std::filesystem::copy_file(CUSTOS_HOSTILE_MODULE, site / "policy-program");
+  testing::write_file(site / "policy.sh", "#!/bin/sh\nexec \"${0%/*}/policy-program\" good\n", 0755);
+  set_policy_module("exec:" + (site / "policy.sh").string(), 5000);
+  open();
+  Disposition shell = submit("shell.example");
+  EXPECT_EQ(shell.state, RequestState::kIssued) << shell.message << "\n" << module_log();
+  EXPECT_EQ(shell.message, "a good module");
+}
+
 TEST_F(SdkExamples, CppExitModuleJournalsTheEventsItAskedFor) {
   init();
   std::filesystem::path config = directory_ / "custos.toml";
@@ -119,6 +284,38 @@ TEST(ModuleTest, RunsTheExamplesThroughTheScriptedExchange) {
   testing::CommandResult broken = cli.custos(std::string("module test ") + CUSTOS_HOSTILE_MODULE + " garbage");
   EXPECT_EQ(broken.status, 1);
   EXPECT_NE(broken.err.find("sent a bad frame: a frame is not valid JSON"), std::string::npos) << broken.err;
+}
+
+// `module test --configured` starts the CA's own module as the engine
+// would: the table's keys reach hello.config, and a failure reads as the
+// engine would report it.
+TEST(ModuleTest, RunsTheCasOwnModulesAsConfigured) {
+  testing::CliFixture cli;
+  ASSERT_TRUE(testing::succeeded(cli.custos("--dir ca init --subject 'CN=Module Test Root' --key ec-p256", true)));
+  std::filesystem::path config = cli.work() / "ca" / "custos.toml";
+  std::string text = testing::read_file(config);
+  std::size_t policy = text.find("[policy]\n");
+  ASSERT_NE(policy, std::string::npos);
+  text.replace(policy, text.find("\n[", policy + 1) - policy,
+               "[policy]\nmodule = \"exec:/usr/bin/python3 " + kPolicyExample + "\"\ndeny_subject = \"(?i)module-test\"\n");
+  text += "\n[[exit]]\nmodule = \"builtin:file\"\ndir = \"published\"\n";
+  testing::write_file(config, text, 0600);
+
+  testing::CommandResult denied = cli.custos("--dir ca module test --configured policy");
+  EXPECT_EQ(denied.status, 0) << denied.out << denied.err;
+  EXPECT_NE(denied.out.find("verify       ok: deny \"the subject CN=module-test.example matches (?i)module-test\""),
+            std::string::npos)
+      << denied.out;
+
+  testing::CommandResult exit = cli.custos("--dir ca module test --configured exit:0");
+  EXPECT_EQ(exit.status, 0) << exit.out << exit.err;
+  EXPECT_NE(exit.out.find("module builtin:file (exit)"), std::string::npos) << exit.out;
+  EXPECT_TRUE(std::filesystem::is_directory(cli.work() / "ca" / "published"));
+
+  testing::CommandResult missing = cli.custos("--dir ca module test --configured exit:1");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("custos.toml has 1 [[exit]] tables; there is no exit:1"), std::string::npos) << missing.err;
+  EXPECT_EQ(cli.custos("--dir ca module test --configured policy /bin/true").status, 2);
 }
 
 }  // namespace

@@ -260,15 +260,21 @@ int custos::cli::run(int argc, char** argv) {
   CLI::App* module_test_command = module->add_subcommand(
       "test", "run a module through a scripted hello / verify_request / notify / shutdown, in its sandbox");
   module_test_command->add_option("MODULE", module_words, "a program (and its arguments), or builtin:NAME")
-      ->required()
       ->expected(-1);
+  module_test_command->add_option("--configured", module_test.configured,
+                                  "the CA's own module instead (policy, exit or exit:N), started as the engine "
+                                  "starts it from custos.toml");
   module_test_command->add_option("--role", module_test.role, "policy (default) or exit");
   module_test_command->add_option("--config", config_file, "a JSON file given to the module as hello.config");
   module_test_command->add_option("--subject", module_test.subject, "the sample request's subject");
   module_test_command->callback([&] {
-    action = [&](const CaContext&) {
+    if (module_words.empty() == module_test.configured.empty()) {
+      throw CLI::ValidationError("module test", "name a MODULE, or --configured policy|exit|exit:N, not both");
+    }
+    action = [&](const CaContext& context) {
       for (const std::string& word : module_words) module_test.module += (module_test.module.empty() ? "" : " ") + word;
       module_test.config_file = config_file;
+      module_test.directory = context.directory;
       custos::cli::run_module_test(module_test);
     };
   });

@@ -2,9 +2,13 @@
 
 #include <openssl/pem.h>
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 
+#include "appliance/engine/config.h"
 #include "appliance/engine/module_client.h"
+#include "appliance/engine/module_specs.h"
 #include "appliance/x509/csr.h"
 #include "appliance/x509/name.h"
 #include "common/files.h"
@@ -49,23 +53,51 @@ void step(const std::string& name, const std::string& outcome) {
   std::cout << "  " << name << std::string(name.size() < 13 ? 13 - name.size() : 1, ' ') << outcome << "\n";
 }
 
-}  // namespace
+// The CA's own policy or exit module, as the engine would start it.
+engine::ModuleSpec configured_spec(const ModuleTestCommand& command) {
+  engine::CaConfig config = engine::load_config(command.directory / "custos.toml");
+  if (command.configured == "policy") return engine::policy_module_spec(config, command.directory);
+  std::size_t index = 0;
+  if (command.configured.rfind("exit:", 0) == 0) {
+    const std::string number = command.configured.substr(5);
+    if (number.empty() || number.size() > 4 || !std::all_of(number.begin(), number.end(), ::isdigit)) {
+      throw UsageError("--configured takes policy, exit or exit:N");
+    }
+    index = std::stoul(number);
+  } else if (command.configured != "exit") {
+    throw UsageError("--configured takes policy, exit or exit:N");
+  }
+  if (index >= config.exits.size()) {
+    throw Error("custos.toml has " + std::to_string(config.exits.size()) + " [[exit]] tables; there is no exit:" +
+                std::to_string(index));
+  }
+  return engine::exit_module_spec(config, index, command.directory);
+}
 
-void run_module_test(const ModuleTestCommand& command) {
+engine::ModuleSpec named_spec(const ModuleTestCommand& command) {
   engine::ModuleSpec spec;
   spec.module = command.module.rfind("builtin:", 0) == 0 || command.module.rfind("exec:", 0) == 0
                     ? command.module
                     : "exec:" + command.module;
   if (command.role != "policy" && command.role != "exit") throw UsageError("--role must be policy or exit");
   spec.role = command.role == "policy" ? protocol::Role::kPolicy : protocol::Role::kExit;
-  // No log file: the module's stderr and the sandbox's report reach its author.
   if (!command.config_file.empty()) {
     spec.config = nlohmann::json::parse(read_text_file(command.config_file, 1 << 20), nullptr, false);
     if (!spec.config.is_object()) throw Error(command.config_file.string() + " does not hold a JSON object");
   }
+  return spec;
+}
+
+}  // namespace
+
+void run_module_test(const ModuleTestCommand& command) {
+  engine::ModuleSpec spec = command.configured.empty() ? named_spec(command) : configured_spec(command);
+  // No log file: the module's stderr and the sandbox's report reach its author.
+  spec.log_file.clear();
   engine::ModuleClient module(spec);
   protocol::RequestSnapshot request = sample_request(command.subject);
-  std::cout << "module " << spec.module << " (" << command.role << ")\n";
+  std::string role(protocol::role_name(spec.role));
+  std::cout << "module " << spec.module << " (" << role << ")\n";
   try {
     if (spec.role == protocol::Role::kPolicy) {
       for (bool resubmission : {false, true}) {

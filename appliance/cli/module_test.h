@@ -3,7 +3,9 @@
 // a first submission and an administrator's resubmission) or notify (an
 // exit module; each request event it asked for), then shutdown — under the
 // real sandbox, without a CA, and reports each step. Exit status 1 at the
-// first protocol error, naming it.
+// first protocol error, naming it. With `configured`, the module is the
+// CA's own, started exactly as the engine starts it from custos.toml: its
+// configuration, timeout, network list, directory and limits.
 #pragma once
 
 #include <filesystem>
@@ -17,6 +19,10 @@ struct ModuleTestCommand {
   std::string role = "policy";
   std::filesystem::path config_file;  // JSON for hello.config; {} when empty
   std::string subject = "CN=module-test.example";
+  // "policy", or "exit" / "exit:N" (the Nth [[exit]] table, from 0), of the
+  // CA in `directory`.
+  std::string configured;
+  std::filesystem::path directory;
 };
 
 void run_module_test(const ModuleTestCommand& command);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -211,6 +213,24 @@ ModuleSection read_module(const toml::table& table, const std::string& where) {
   json << toml::json_formatter(table);
   section.config = nlohmann::json::parse(json.str());
   section.config.erase("module");
+  if (section.config.contains("network")) {
+    const nlohmann::json& network = section.config["network"];
+    if (network.is_boolean()) {
+      section.whole_network = network.get<bool>();
+    } else if (network.is_array()) {
+      for (const nlohmann::json& entry : network) {
+        if (!entry.is_string()) throw Error("'" + where + ".network' must list URLs or HOST:PORT strings");
+        try {
+          section.destinations.push_back(network_destination(entry.get<std::string>()));
+        } catch (const Error& error) {
+          throw Error("'" + where + ".network': " + error.what());
+        }
+      }
+    } else {
+      throw Error("'" + where + ".network' must be true, false or a list of destinations");
+    }
+    section.config.erase("network");
+  }
   return section;
 }
 
@@ -361,6 +381,32 @@ std::string quoted(const std::string& text) {
 
 }  // namespace
 
+std::string network_destination(const std::string& text) {
+  static const std::map<std::string, int> kDefaultPorts = {{"http", 80}, {"https", 443}, {"ldap", 389}, {"ldaps", 636}};
+  std::string rest = text;
+  std::optional<int> port;
+  if (std::size_t scheme_end = rest.find("://"); scheme_end != std::string::npos) {
+    auto known = kDefaultPorts.find(rest.substr(0, scheme_end));
+    if (known != kDefaultPorts.end()) port = known->second;
+    rest = rest.substr(scheme_end + 3);
+    rest = rest.substr(0, rest.find_first_of("/?#"));
+  }
+  if (rest.starts_with("[")) throw Error("'" + text + "': IPv6 destinations are not supported; name the host");
+  std::string host = rest.substr(0, rest.find(':'));
+  if (std::size_t colon = rest.find(':'); colon != std::string::npos) {
+    std::string digits = rest.substr(colon + 1);
+    if (digits.empty() || digits.size() > 5 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) {
+      throw Error("'" + text + "' has no valid port");
+    }
+    port = std::stoi(digits);
+  }
+  bool name_like = !host.empty() && host.size() <= 253 && host.front() != '.' && host.front() != '-' &&
+                   std::all_of(host.begin(), host.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'; });
+  if (!name_like) throw Error("'" + text + "' names no host");
+  if (!port || *port < 1 || *port > 65535) throw Error("'" + text + "' needs a port (HOST:PORT, or a URL of http, https, ldap or ldaps)");
+  return host + ":" + std::to_string(*port);
+}
+
 const ProfileSection* CaConfig::find_profile(const std::string& name) const {
   for (const ProfileSection& profile : profiles) {
     if (profile.name == name) return &profile;
@@ -458,8 +504,13 @@ nlohmann::json config_to_json(const CaConfig& config) {
     if (profile.path_length) entry["path_length"] = *profile.path_length;
     profiles[profile.name] = entry;
   }
+  auto network_of = [](const ModuleSection& module) {
+    return module.whole_network ? nlohmann::json(true) : nlohmann::json(module.destinations);
+  };
   nlohmann::json exits = nlohmann::json::array();
-  for (const ModuleSection& exit : config.exits) exits.push_back({{"module", exit.module}, {"config", exit.config}});
+  for (const ModuleSection& exit : config.exits) {
+    exits.push_back({{"module", exit.module}, {"config", exit.config}, {"network", network_of(exit)}});
+  }
   return {
       {"name", config.ca.name},
       {"subject", config.ca.subject},
@@ -470,7 +521,8 @@ nlohmann::json config_to_json(const CaConfig& config) {
       {"token", {{"module", config.token.module.string()}, {"label", config.token.label}}},
       {"database", {{"file", config.database.file.string()},
                     {"key_method", database_key_method_name(config.database.key_method)}}},
-      {"policy", {{"module", config.policy.module}, {"timeout_ms", config.policy_timeout_ms}}},
+      {"policy",
+       {{"module", config.policy.module}, {"timeout_ms", config.policy_timeout_ms}, {"network", network_of(config.policy)}}},
       {"profiles", profiles},
       {"exit", exits},
   };

@@ -65,7 +65,18 @@ struct ProfileSection {
 struct ModuleSection {
   std::string module;      // builtin:NAME or exec:PATH [ARGS]
   nlohmann::json config;   // every other key of its table, for hello.config
+  // `network = true`: the module keeps the engine's whole network (the
+  // LDAP exit module on a trusted network). `network = [URL or HOST:PORT,
+  // …]`: it may connect to exactly those destinations, each as
+  // "HOST:PORT", and to nothing else. Neither: no network.
+  bool whole_network = false;
+  std::vector<std::string> destinations;
 };
+
+// "ldaps://dir.example:636", "https://hr.example/api" or "hr.example:443"
+// as "HOST:PORT" (a URL's port defaults by its scheme: http 80, https 443,
+// ldap 389, ldaps 636). Throws custos::Error naming what is wrong.
+std::string network_destination(const std::string& text);
 
 // Where issued certificates point relying parties, and how CRLs are made.
 struct PublicationSection {

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "appliance/engine/module_specs.h"
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/csr.h"
 #include "appliance/x509/name.h"
@@ -148,15 +149,7 @@ Engine::Engine(CertificateAuthority& ca) : ca_(ca) {
 }
 
 ModuleClient& Engine::policy() {
-  if (!policy_) {
-    ModuleSpec spec;
-    spec.module = ca_.config().policy.module;
-    spec.config = policy_hello_config(ca_.config());
-    spec.timeout = std::chrono::milliseconds(ca_.config().policy_timeout_ms);
-    spec.require_namespaces = ca_.config().require_namespaces;
-    spec.log_file = ca_.paths().directory / "modules.log";
-    policy_ = std::make_unique<ModuleClient>(std::move(spec));
-  }
+  if (!policy_) policy_ = std::make_unique<ModuleClient>(policy_module_spec(ca_.config(), ca_.paths().directory));
   return *policy_;
 }
 
@@ -166,44 +159,8 @@ std::vector<Engine::ExitModule>& Engine::exit_modules() {
   std::vector<ExitModule> modules;
   const CaConfig& config = ca_.config();
   for (std::size_t index = 0; index < config.exits.size(); ++index) {
-    const ModuleSection& section = config.exits[index];
-    ModuleSpec spec;
-    spec.module = section.module;
-    spec.role = protocol::Role::kExit;
-    spec.config = section.config;
-    spec.timeout = std::chrono::milliseconds(config.policy_timeout_ms);
-    spec.require_namespaces = config.require_namespaces;
-    spec.log_file = ca_.paths().directory / "modules.log";
-    if (spec.config.contains("timeout_ms") && spec.config["timeout_ms"].is_number_integer()) {
-      spec.timeout = std::chrono::milliseconds(spec.config["timeout_ms"].get<std::int64_t>());
-      spec.config.erase("timeout_ms");
-    }
-    // The directory's limits, in custos.toml's units (config.cpp checked them).
-    if (spec.config.contains("dir_max_mb")) {
-      spec.directory_max_bytes = spec.config["dir_max_mb"].get<std::uint64_t>() << 20;
-      spec.config.erase("dir_max_mb");
-    }
-    if (spec.config.contains("dir_max_files")) {
-      spec.directory_max_files = spec.config["dir_max_files"].get<std::uint64_t>();
-      spec.config.erase("dir_max_files");
-    }
-    if (spec.config.contains("network")) {
-      spec.network = spec.config["network"].is_boolean() && spec.config["network"].get<bool>();
-      spec.config.erase("network");
-    }
-    if (section.module == "builtin:file" || spec.config.contains("dir")) {
-      // The one directory the module may write: made here, given to the
-      // module's uid, and bound into its sandbox.
-      // Beneath the CA directory, symlinks not followed (config.cpp refused
-      // an absolute path and "..").
-      std::filesystem::path directory =
-          directory_beneath(std::filesystem::absolute(ca_.paths().directory), spec.config.value("dir", "published"),
-                            ::geteuid() == 0 ? std::optional<unsigned>(65534) : std::nullopt);
-      spec.config["dir"] = directory.string();
-      if (section.module == "builtin:file") spec.config["ca"] = config.ca.name;
-      spec.writable_directory = std::filesystem::path(spec.config["dir"].get<std::string>());
-    }
-    modules.push_back({std::to_string(index) + ":" + section.module, std::make_unique<ModuleClient>(spec)});
+    modules.push_back({std::to_string(index) + ":" + config.exits[index].module,
+                       std::make_unique<ModuleClient>(exit_module_spec(config, index, ca_.paths().directory))});
   }
   exit_modules_ = std::move(modules);
   return *exit_modules_;

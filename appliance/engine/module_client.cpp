@@ -78,6 +78,10 @@ void ModuleClient::start() {
   std::vector<std::string> arguments = {module_host_path()};
   if (spec_.require_namespaces) arguments.emplace_back("--require-namespaces");
   if (spec_.network) arguments.emplace_back("--network");
+  for (const std::string& destination : spec_.destinations) {
+    arguments.emplace_back("--connect");
+    arguments.push_back(destination);
+  }
   if (spec_.writable_directory) {
     arguments.emplace_back("--writable-dir");
     arguments.push_back(spec_.writable_directory->string());

@@ -37,7 +37,8 @@ struct ModuleSpec {
   nlohmann::json config = nlohmann::json::object();
   std::chrono::milliseconds timeout{2000};
   bool require_namespaces = false;  // [sandbox] require_namespaces
-  bool network = false;             // the module's own `network = true`
+  bool network = false;             // the module's own `network = true`: the engine's whole network
+  std::vector<std::string> destinations;  // `network = [...]`: "HOST:PORT" it may connect to, and nothing else
   std::optional<std::filesystem::path> writable_directory;
   // What the writable directory may hold in all; the module is stopped
   // when a write takes it past.

@@ -1,4 +1,5 @@
-// custos-module-host [--require-namespaces] [--network] [--writable-dir DIR [--writable-limit BYTES FILES]]
+// custos-module-host [--require-namespaces] [--network | --connect HOST:PORT…]
+//                    [--writable-dir DIR [--writable-limit BYTES FILES]]
 //                    MODULE [ARGS…]
 //
 // Runs one module in a sandbox (sandbox.h, seccomp_policy.h) behind module
@@ -246,6 +247,8 @@ int main(int argc, char** argv) {
       options.require_namespaces = true;
     } else if (flag == "--network") {
       options.network = true;
+    } else if (flag == "--connect" && next + 1 < argc) {
+      options.destinations.push_back(host::parse_destination(argv[++next]));
     } else if (flag == "--writable-dir" && next + 1 < argc) {
       options.writable_directory = argv[++next];
     } else if (flag == "--writable-limit" && next + 2 < argc) {
@@ -284,6 +287,9 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "custos-module-host: %s: %s; seccomp on\n", module.c_str(), report.describe().c_str());
 
+  // Internet sockets: the engine's whole network, or the relay's listeners
+  // in the module's own.
+  const bool connects = options.network || !options.destinations.empty();
   // Writing is allowed only to a directory inside a read-only view: without
   // the view, the module would write wherever the engine's user may.
   const bool writes_files = options.writable_directory.has_value() && report.filesystem_view;
@@ -291,7 +297,7 @@ int main(int argc, char** argv) {
   if (!command.empty() && command.front().ends_with(".so")) {
     if (command.size() > 1) die(kUsage, "a shared-object module takes no arguments");
     // The library's constructors run inside dlopen: under the loader filter.
-    host::install_seccomp_filter(host::ModuleKind::kLoader, options.network, false);
+    host::install_seccomp_filter(host::ModuleKind::kLoader, connects, false);
     void* library = ::dlopen(command.front().c_str(), RTLD_NOW | RTLD_LOCAL);
     if (library == nullptr) die(kCannotStart, std::string("cannot load ") + command.front() + ": " + ::dlerror());
     auto entry = reinterpret_cast<custos_module_v1_entry_fn>(::dlsym(library, "custos_module_v1_entry"));
@@ -303,7 +309,7 @@ int main(int argc, char** argv) {
 #if !defined(__SANITIZE_ADDRESS__)
     host::limit_address_space();
 #endif
-    host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, writes_files);
+    host::install_seccomp_filter(host::ModuleKind::kInHost, connects, writes_files);
     serve_shared_object(*shared_module, module);
   }
 
@@ -320,7 +326,7 @@ int main(int argc, char** argv) {
     static std::string path_variable = std::string("PATH=") + kModulePath;
     static char locale_variable[] = "LANG=C.UTF-8";
     char* environment[] = {path_variable.data(), locale_variable, nullptr};
-    host::install_seccomp_filter(host::ModuleKind::kExec, options.network, writes_files);
+    host::install_seccomp_filter(host::ModuleKind::kExec, connects, writes_files);
     host::limit_address_space();
     ::execve(arguments[0], arguments.data(), environment);
     die(kCannotStart, "cannot start " + command.front() + ": " + std::strerror(errno));
@@ -333,7 +339,7 @@ int main(int argc, char** argv) {
 #if !defined(__SANITIZE_ADDRESS__)
   host::limit_address_space();  // AddressSanitizer's shadow memory cannot live under it
 #endif
-  host::install_seccomp_filter(host::ModuleKind::kInHost, options.network, writes_files);
+  host::install_seccomp_filter(host::ModuleKind::kInHost, connects, writes_files);
   if (policy_module) {
     serve(
         protocol::Role::kPolicy, module,

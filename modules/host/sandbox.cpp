@@ -24,7 +24,9 @@
 #include <utility>
 #include <vector>
 
+#include "modules/host/descriptor_passing.h"
 #include "modules/host/directory_quota.h"
+#include "modules/host/network_relay.h"
 #include "modules/host/seccomp_policy.h"
 
 namespace custos::host {
@@ -111,6 +113,11 @@ std::vector<Visible> open_view(const SandboxOptions& options) {
   add("/etc/ld.so.cache", false, false);
   add("/dev/null", false, true);
   add("/dev/urandom", false, false);
+  if (!options.destinations.empty()) {
+    // The system's trusted certificates, for TLS to the destinations.
+    add("/etc/ssl", true, false);
+    add("/usr/share/ca-certificates", true, false);
+  }
   for (const std::filesystem::path& file : options.readable_files) {
     std::filesystem::path canonical = std::filesystem::weakly_canonical(file);
     add(canonical, false, false);
@@ -129,7 +136,9 @@ std::vector<Visible> open_view(const SandboxOptions& options) {
   return visible;
 }
 
-void build_filesystem_view(const std::vector<Visible>& visible) {
+// `hosts`, when not empty, becomes the view's /etc/hosts, with an
+// nsswitch.conf that resolves names from it alone.
+void build_filesystem_view(const std::vector<Visible>& visible, const std::string& hosts) {
   // Our mounts stay ours, and nothing mounted later leaks back.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) refuse("cannot make / private: " + errno_text());
   if (::mount("tmpfs", kNewRoot, "tmpfs", MS_NOSUID, "size=1m,mode=0755") != 0) {
@@ -147,6 +156,16 @@ void build_filesystem_view(const std::vector<Visible>& visible) {
   std::filesystem::create_directory_symlink("usr/lib", root / "lib", ignored);
   std::filesystem::create_directory_symlink("usr/lib64", root / "lib64", ignored);
   make_directories(root / "empty");  // the module's working directory
+  if (!hosts.empty()) {
+    make_directories(root / "etc");
+    for (const auto& [name, text] : {std::pair{"hosts", hosts}, std::pair{"nsswitch.conf", std::string("hosts: files\n")}}) {
+      int fd = ::open((root / "etc" / name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+        refuse(std::string("cannot write the view's /etc/") + name + ": " + errno_text());
+      }
+      ::close(fd);
+    }
+  }
 
   if (::chdir(kNewRoot) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 || ::umount2(".", MNT_DETACH) != 0 ||
       ::chdir("/") != 0) {
@@ -191,64 +210,64 @@ struct MapService {
   int proc = -1;
 };
 
-// The supervisor's end of the listener channel in the waiting parent.
-constexpr int kSupervisorFd = 3;
+// What the waiting parent watches besides its child: the channel on which
+// the child's filter sends its seccomp listener, the writable directory's
+// quota, the network relay.
+struct Supervision {
+  int channel = -1;
+  DirectoryQuota* quota = nullptr;
+  NetworkRelay* relay = nullptr;
+};
 
-// Receives the seccomp listener the child's filter sends (SCM_RIGHTS);
-// -1 when the channel closed without one.
-int receive_listener() {
+// Receives the seccomp listener the child's filter sends; -1 when the
+// channel closed without one.
+int receive_listener(int channel) {
   char byte = 0;
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  if (::recvmsg(kSupervisorFd, &message, MSG_CMSG_CLOEXEC) != 1) return -1;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) return -1;
-  int listener = -1;
-  std::memcpy(&listener, CMSG_DATA(header), sizeof(int));
-  return listener;
+  return receive_descriptor(channel, byte);
 }
 
 // Waits for the child, watching its seccomp listener and its writable
-// directory: a call on the filter's kill-list, or a directory past its
-// limit, is told on stderr (the engine quotes it) and the child killed.
-// Returns the child's wait status; `stopped_with` is the host's exit
-// status for the reason it was stopped, 0 when it was not.
-int supervise(pid_t child, DirectoryQuota* quota, int& stopped_with) {
+// directory, and relaying its connections: a call on the filter's
+// kill-list, or a directory past its limit, is told on stderr (the engine
+// quotes it) and the child killed. Returns the child's wait status;
+// `stopped_with` is the host's exit status for the reason it was stopped,
+// 0 when it was not.
+int supervise(pid_t child, const Supervision& supervision, int& stopped_with) {
   int child_fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  int channel = supervision.channel;
   int listener = -1;
-  pollfd watched[4] = {{child_fd, POLLIN, 0}, {kSupervisorFd, POLLIN, 0}, {-1, POLLIN, 0},
-                       {quota != nullptr ? quota->descriptor() : -1, POLLIN, 0}};
   auto stop = [&](const std::string& why, int status) {
     if (stopped_with != 0) return;
     std::fprintf(stderr, "custos-module-host: %s: stopped\n", why.c_str());
     stopped_with = status;
     ::kill(child, SIGKILL);
   };
+  enum Entry { kChild, kChannel, kListener, kQuota, kFixed };
   while (child_fd >= 0) {
-    if (::poll(watched, 4, -1) < 0) {
+    std::vector<pollfd> watched = {{child_fd, POLLIN, 0},
+                                   {channel, POLLIN, 0},
+                                   {listener, POLLIN, 0},
+                                   {supervision.quota != nullptr ? supervision.quota->descriptor() : -1, POLLIN, 0}};
+    if (supervision.relay != nullptr) supervision.relay->add_to(watched);
+    if (::poll(watched.data(), watched.size(), -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (watched[1].revents != 0) {
-      if ((watched[1].revents & POLLIN) != 0) listener = receive_listener();
-      watched[1].fd = -1;  // one listener, once
-      watched[2].fd = listener;
+    if (watched[kChannel].revents != 0) {
+      if ((watched[kChannel].revents & POLLIN) != 0) listener = receive_listener(channel);
+      channel = -1;  // one listener, once
     }
-    if ((watched[3].revents & POLLIN) != 0) {
-      if (std::optional<std::string> over = quota->take_events()) stop(*over, kDirectoryFull);
+    if ((watched[kQuota].revents & POLLIN) != 0) {
+      if (std::optional<std::string> over = supervision.quota->take_events()) stop(*over, kDirectoryFull);
     }
-    if ((watched[2].revents & POLLIN) != 0) {
+    if ((watched[kListener].revents & POLLIN) != 0) {
       std::string call = forbidden_call(listener);
       if (!call.empty()) stop("the module called " + call + ", a system call the sandbox forbids", kForbiddenCall);
-    } else if ((watched[2].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
-      watched[2].fd = -1;
+    } else if ((watched[kListener].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+      listener = -1;
     }
-    if ((watched[0].revents & POLLIN) != 0) break;
+    if (supervision.relay != nullptr) supervision.relay->serve(watched);
+    if ((watched[kChild].revents & POLLIN) != 0) break;
   }
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -256,43 +275,51 @@ int supervise(pid_t child, DirectoryQuota* quota, int& stopped_with) {
   return status;
 }
 
+// Closes every descriptor from 3 up but `kept`.
+void close_all_but(std::vector<int> kept) {
+  std::sort(kept.begin(), kept.end());
+  unsigned from = STDERR_FILENO + 1;
+  for (int fd : kept) {
+    if (fd < static_cast<int>(from)) continue;
+    if (static_cast<unsigned>(fd) > from) ::close_range(from, static_cast<unsigned>(fd) - 1, 0);
+    from = static_cast<unsigned>(fd) + 1;
+  }
+  ::close_range(from, ~0U, 0);
+}
+
 // Waits for the child that runs the module in the new pid namespace, and
 // ends the same way it did, so the engine learns the module's fate.
-[[noreturn]] void wait_and_pass_on(pid_t child, const MapService* service, int supervisor, DirectoryQuota* quota) {
+[[noreturn]] void wait_and_pass_on(pid_t child, const MapService* service, const Supervision& supervision) {
   // Only the child talks to the engine: when it dies, the engine must see
-  // the socket close. What the parent keeps moves to 3, 4, … in this order
-  // — the supervisor's channel, the quota's descriptors, what the map
-  // service needs (the socket on 3 goes with it) — through copies high
-  // enough that no move overwrites another; everything else is closed.
-  std::vector<int> kept = {supervisor};
-  if (quota != nullptr) kept.insert(kept.end(), {quota->directory_descriptor(), quota->descriptor()});
-  if (service != nullptr) kept.insert(kept.end(), {service->request[0], service->reply[1], service->proc});
-  constexpr int kStaging = 20;
-  for (int& fd : kept) fd = ::fcntl(fd, F_DUPFD, kStaging + static_cast<int>(kept.size()));
-  for (std::size_t index = 0; index < kept.size(); ++index) ::dup2(kept[index], kSupervisorFd + static_cast<int>(index));
-  ::closefrom(kSupervisorFd + static_cast<int>(kept.size()));
-  int next = kSupervisorFd + 1;
-  if (quota != nullptr) {
-    quota->renumber(next, next + 1);
-    next += 2;
+  // the socket close. The parent keeps what it needs and closes the rest.
+  std::vector<int> kept = {supervision.channel};
+  if (supervision.quota != nullptr) {
+    kept.insert(kept.end(), {supervision.quota->directory_descriptor(), supervision.quota->descriptor()});
+  }
+  if (supervision.relay != nullptr) {
+    std::vector<int> relay = supervision.relay->descriptors();
+    kept.insert(kept.end(), relay.begin(), relay.end());
   }
   if (service != nullptr) {
-    const int request = next, reply = next + 1, proc = next + 2;
+    kept.insert(kept.end(), {service->request[0], service->reply[1], service->proc});
+    close_all_but(kept);
     char asked = 0;
-    if (::read(request, &asked, 1) == 1) {
+    if (::read(service->request[0], &asked, 1) == 1) {
       std::string pid = std::to_string(child);
       bool mapped = true;
       for (const auto& [name, text] : {std::pair{"/setgroups", "deny"}, std::pair{"/uid_map", "0 65534 1\n"},
                                        std::pair{"/gid_map", "0 65534 1\n"}}) {
-        int fd = ::openat(proc, (pid + name).c_str(), O_WRONLY | O_CLOEXEC);
+        int fd = ::openat(service->proc, (pid + name).c_str(), O_WRONLY | O_CLOEXEC);
         std::string value(text);
         mapped = mapped && fd >= 0 && ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
         if (fd >= 0) ::close(fd);
       }
       char answer = mapped ? '0' : '1';
-      [[maybe_unused]] ssize_t written = ::write(reply, &answer, 1);
+      [[maybe_unused]] ssize_t written = ::write(service->reply[1], &answer, 1);
     }
-    for (int fd : {request, reply, proc}) ::close(fd);
+    for (int fd : {service->request[0], service->reply[1], service->proc}) ::close(fd);
+  } else {
+    close_all_but(kept);
   }
   rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
@@ -304,7 +331,7 @@ int supervise(pid_t child, DirectoryQuota* quota, int& stopped_with) {
   forward.sa_handler = [](int signal) { ::kill(waited_for, signal); };
   for (int signal : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal, &forward, nullptr);
   int stopped_with = 0;
-  int status = supervise(child, quota, stopped_with);
+  int status = supervise(child, supervision, stopped_with);
   if (stopped_with != 0) std::_Exit(stopped_with);
   if (WIFSIGNALED(status)) {
     ::signal(WTERMSIG(status), SIG_DFL);
@@ -349,6 +376,10 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
   // first, to own the others.
   int wanted = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (options.network ? 0 : CLONE_NEWNET);
   int got = 0;
+  // A module with a list of destinations: its dialer is started here,
+  // while this process is still in the engine's network namespace.
+  std::optional<NetworkRelay> relay;
+  if (!options.destinations.empty() && !options.network) relay.emplace(options.destinations);
   int proc_self = ::open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (proc_self < 0) refuse("cannot open /proc/self: " + errno_text());
   if (!root) {
@@ -356,6 +387,16 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
     if ((got & CLONE_NEWUSER) != 0) map_ids(proc_self, ::geteuid(), ::getegid());
   } else {
     got = try_unshare(wanted);
+  }
+
+  std::string hosts;
+  if (relay) {
+    // The relay needs the module's own network and a waiting parent to run
+    // in; without them the module would have the engine's whole network.
+    if ((got & CLONE_NEWNET) == 0 || (got & CLONE_NEWPID) == 0) {
+      refuse("a module with network destinations needs network and pid namespaces, and the kernel refused them");
+    }
+    hosts = relay->listen();
   }
 
   std::optional<MapService> service;
@@ -379,8 +420,12 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
     }
     pid_t child = ::fork();
     if (child < 0) refuse("fork: " + errno_text());
-    if (child > 0) wait_and_pass_on(child, service ? &*service : nullptr, supervisor[0], quota ? &*quota : nullptr);
+    if (child > 0) {
+      wait_and_pass_on(child, service ? &*service : nullptr,
+                       {supervisor[0], quota ? &*quota : nullptr, relay ? &*relay : nullptr});
+    }
     ::close(supervisor[0]);
+    if (relay) relay->close_all();
     report.supervisor = supervisor[1];
     if (service) {
       ::close(service->request[0]);
@@ -396,7 +441,7 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
   }
 
   if ((got & CLONE_NEWNS) != 0 && (root || (got & CLONE_NEWUSER) != 0)) {
-    build_filesystem_view(open_view(options));
+    build_filesystem_view(open_view(options), hosts);
     report.filesystem_view = true;
   }
 

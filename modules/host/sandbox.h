@@ -20,12 +20,16 @@
 #include <vector>
 
 #include "modules/host/directory_quota.h"
+#include "modules/host/network_relay.h"
 
 namespace custos::host {
 
 struct SandboxOptions {
   bool require_namespaces = false;
   bool network = false;  // keep the engine's network namespace (the LDAP exit module)
+  // Or, in a network namespace of its own, these destinations and nothing
+  // else (network_relay.h).
+  std::vector<Destination> destinations;
   // Files the module reads, made visible read-only at their own paths: an
   // exec: module's program and interpreter, a shared-object module.
   std::vector<std::filesystem::path> readable_files;

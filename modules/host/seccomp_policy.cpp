@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "modules/host/descriptor_passing.h"
 #include "modules/host/sandbox.h"
 
 namespace custos::host {
@@ -291,22 +292,9 @@ void load(scmp_filter_ctx filter) {
 // supervisor (a process can have only one listener).
 int supervisor_channel = -1;
 
-// Sends `listener` to the supervisor (SCM_RIGHTS) and closes both here.
+// Sends `listener` to the supervisor and closes both here.
 void hand_over(int listener) {
-  char byte = 'L';
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &listener, sizeof(int));
-  if (::sendmsg(supervisor_channel, &message, MSG_NOSIGNAL) != 1) fail("cannot hand the listener to the supervisor", errno);
+  if (!send_descriptor(supervisor_channel, 'L', listener)) fail("cannot hand the listener to the supervisor", errno);
   ::close(listener);
   ::close(supervisor_channel);
   supervisor_channel = -1;
