@@ -37,8 +37,8 @@ TEST_F(SdkExamples, PythonPolicyDeniesAMatchingSubjectAndIssuesAnother) {
 
 // A Python policy as people write one: `#!/usr/bin/env python3`, run as
 // `exec:PATH`, importing what real policy code imports and the SDK from
-// beside it. Harmless calls the sandbox refuses fail (epoll falls back to
-// poll, a subprocess cannot start) and the module goes on to decide.
+// beside it. A harmless call the sandbox refuses fails (a subprocess
+// cannot start) and the module goes on to decide.
 constexpr char kEverydayPolicy[] = R"py(#!/usr/bin/env python3
 import asyncio, http.client, json, logging, logging.handlers, selectors, socket, subprocess, urllib.request
 import custos_module as custos
@@ -70,7 +70,7 @@ TEST_F(SdkExamples, APythonPolicyWithTheCommonFirstLineRunsAsWritten) {
   open();
   Disposition issued = submit("everyday.example");
   ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message << "\n" << module_log();
-  EXPECT_EQ(issued.message, "imports ok; PollSelector; a subprocess was refused (PermissionError)");
+  EXPECT_EQ(issued.message, "imports ok; EpollSelector; a subprocess was refused (PermissionError)");
   EXPECT_NE(module_log().find("INFO:root:deciding CN=everyday.example"), std::string::npos) << module_log();
 }
 
@@ -232,6 +232,49 @@ TEST_F(SdkExamples, PerlAndShellModulesRunAsWritten) {
   Disposition shell = submit("shell.example");
   EXPECT_EQ(shell.state, RequestState::kIssued) << shell.message << "\n" << module_log();
   EXPECT_EQ(shell.message, "a good module");
+}
+
+// Node, as `#!/usr/bin/env node`, where it is installed: libuv's event
+// loop (epoll, eventfd, threads) runs in the sandbox.
+constexpr char kNodePolicy[] = R"js(#!/usr/bin/env node
+let buffer = Buffer.alloc(0);
+function send(message) {
+  const body = Buffer.from(JSON.stringify(message));
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  process.stdout.write(Buffer.concat([header, body]));
+}
+function handle(message) {
+  if (message.type === 'hello') send({type: 'hello', protocol: 1, name: 'node-policy'});
+  else if (message.type === 'shutdown') process.exit(0);
+  else send({type: 'verdict', decision: 'issue', message: 'node issues ' + message.request.subject});
+}
+process.stdin.on('data', (chunk) => {
+  buffer = Buffer.concat([buffer, chunk]);
+  while (buffer.length >= 4) {
+    const length = buffer.readUInt32BE(0);
+    if (buffer.length < 4 + length) return;
+    const message = JSON.parse(buffer.subarray(4, 4 + length));
+    buffer = buffer.subarray(4 + length);
+    handle(message);
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+)js";
+
+TEST_F(SdkExamples, ANodeModuleRunsAsWrittenWhereNodeIsInstalled) {
+  if (!std::filesystem::exists("/usr/bin/node") && !std::filesystem::exists("/usr/local/bin/node")) {
+    GTEST_SKIP() << "node is not installed";
+  }
+  init();
+  std::filesystem::path site = directory_.parent_path() / "site";
+  std::filesystem::create_directories(site);
+  testing::write_file(site / "policy.js", kNodePolicy, 0755);
+  set_policy_module("exec:" + (site / "policy.js").string(), 10000);
+  open();
+  Disposition node = submit("node.example");
+  EXPECT_EQ(node.state, RequestState::kIssued) << node.message << "\n" << module_log();
+  EXPECT_EQ(node.message, "node issues CN=node.example");
 }
 
 TEST_F(SdkExamples, CppExitModuleJournalsTheEventsItAskedFor) {

@@ -101,6 +101,17 @@ const std::vector<Allowed> kExec = {
     {"sysinfo", "runtime start-up (memory size)"},
     {"sched_getaffinity", "runtime start-up (CPU count)"},
     {"mprotect", "the loader maps libraries (PROT_EXEC of files in the read-only view)"},
+    {"epoll_create1", "event loops (libuv in Node, Go's poller, Python's selectors): they reach only its own descriptors"},
+    {"epoll_ctl", "event loops"},
+    {"epoll_wait", "event loops"},
+    {"epoll_pwait", "event loops"},
+    {"epoll_pwait2", "event loops"},
+    {"eventfd2", "an event loop wakes itself"},
+    {"pipe2", "a runtime's self-pipe"},
+    {"getsockname", "a runtime asks what its stdin is (Node: a socket)"},
+    {"getpeername", "a runtime asks what its stdin is"},
+    {"getsockopt", "a runtime asks what its stdin is (SO_TYPE)"},
+    {"shutdown", "a runtime ends its side of the engine's socket"},
 };
 
 // Writing a file into place in the one writable directory.
@@ -177,8 +188,7 @@ const std::vector<Allowed> kKillList = {
     {"keyctl", "kernel keyrings"},
     {"add_key", "kernel keyrings"},
     {"request_key", "kernel keyrings"},
-    {"io_uring_setup", "kernel attack surface, and system calls seccomp does not see"},
-    {"io_uring_enter", "kernel attack surface"},
+    {"io_uring_enter", "kernel attack surface, and system calls seccomp does not see"},
     {"io_uring_register", "kernel attack surface"},
     {"userfaultfd", "kernel attack surface"},
     {"perf_event_open", "kernel attack surface"},
@@ -335,6 +345,9 @@ void install_seccomp_filter(ModuleKind kind, bool network, bool writes_files) {
     add(filter.get(), forbidden, SCMP_SYS(clone), 1, &new_namespace, "clone into a new namespace");
   }
   add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr, "clone3: the runtime falls back to clone");
+  // No io_uring ring can be made (its calls would pass beneath the filter);
+  // libuv and others probe for one and fall back on ENOSYS.
+  add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0, nullptr, "io_uring_setup: no ring");
   const bool loads_code = kind == ModuleKind::kExec || kind == ModuleKind::kLoader;
 
   if (loads_code) allow_all(filter.get(), kExec);
@@ -438,6 +451,9 @@ void install_front_end_filter() {
   scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | kNewNamespaces, CLONE_THREAD);
   add(filter.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, &thread, "starting a worker thread");
   add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr, "clone3: the runtime falls back to clone");
+  // No io_uring ring can be made (its calls would pass beneath the filter);
+  // libuv and others probe for one and fall back on ENOSYS.
+  add(filter.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(io_uring_setup), 0, nullptr, "io_uring_setup: no ring");
 
   // The server ends itself with SIGTERM (its stopper thread waits for it).
   scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(::getpid()));

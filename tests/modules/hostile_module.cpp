@@ -12,7 +12,7 @@
 // refuse what they forbid.
 #include <fcntl.h>
 #include <sched.h>
-#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -77,10 +77,10 @@ void attack(const std::string& behaviour, const std::string& argument) {
     pid_t child = ::fork();
     if (child == 0) std::_Exit(0);
     outcome(child > 0, "fork: " + (child > 0 ? std::string("forked") : error_text()));
-  } else if (behaviour == "epoll") {
+  } else if (behaviour == "timerfd") {
     // Harmless, but on no allow-list: it fails and the module goes on.
-    int fd = ::epoll_create1(EPOLL_CLOEXEC);
-    outcome(false, "epoll_create1: " + (fd >= 0 ? std::string("created") : error_text()));
+    int fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    outcome(false, "timerfd_create: " + (fd >= 0 ? std::string("created") : error_text()));
   } else if (behaviour == "unshare") {
     int result = ::unshare(CLONE_NEWUSER);
     outcome(result == 0, "unshare: " + (result == 0 ? std::string("a new user namespace") : error_text()));
