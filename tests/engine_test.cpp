@@ -9,6 +9,7 @@
 #include "appliance/engine/engine.h"
 #include "appliance/x509/certificate.h"
 #include "common/clock.h"
+#include "common/encoding.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/python_module.h"
 #include "tests/support/requests.h"
@@ -194,6 +195,28 @@ TEST_F(EngineTest, AdministrationRefusesWhatMakesNoSense) {
   EXPECT_EQ(error_of([&] { engine_->revoke(*issued.serial, "keyCompromise", std::nullopt, "test"); }),
             "the certificate " + *issued.serial + " is already revoked (superseded)");
   EXPECT_EQ(engine_->retrieve(issued.request_id).state, RequestState::kRevoked);
+}
+
+// The rules that hold for a module's verdict hold for an administrator's
+// edits: they are checked on the finished certificate, not on the path.
+TEST_F(EngineTest, AnAdministratorsEditsMeetTheSameRulesAsAVerdict) {
+  init();
+  open();
+  Disposition pending = submit("Sub CA", "DNS:sub.example", "subca");
+  ASSERT_EQ(pending.state, RequestState::kPending) << pending.message;
+  // id-kp-OCSPSigning: the CA's delegated responder, which no profile here grants.
+  engine_->set_extension(pending.request_id, "2.5.29.37", from_hex("300a06082b06010505070309"), false, "test");
+  Disposition refused = engine_->resubmit(pending.request_id, "test");
+  EXPECT_EQ(refused.state, RequestState::kDenied);
+  EXPECT_NE(refused.message.find("OCSPSigning (1.3.6.1.5.5.7.3.9) is not one the profile grants"), std::string::npos)
+      << refused.message;
+
+  Disposition again = submit("Sub CA 2", "DNS:sub2.example", "subca");
+  // "2.5.29.019" is read as basicConstraints, and so refused as the engine's.
+  engine_->set_extension(again.request_id, "2.5.29.019", from_hex("3003010100"), true, "test");
+  Disposition leaf = engine_->resubmit(again.request_id, "test");
+  EXPECT_EQ(leaf.state, RequestState::kDenied);
+  EXPECT_NE(leaf.message.find("2.5.29.19 is set by the engine"), std::string::npos) << leaf.message;
 }
 
 TEST_F(EngineTest, AClaimedRequestCannotBeDeniedEditedOrResubmittedAgain) {
