@@ -138,4 +138,19 @@ void Transaction::commit() {
   done_ = true;
 }
 
+std::string sqlcipher_version() {
+  sqlite3* db = nullptr;
+  std::string version = "unknown";
+  if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA cipher_version;", -1, &statement, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW && sqlite3_column_text(statement, 0) != nullptr) {
+      version = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    }
+    sqlite3_finalize(statement);
+  }
+  sqlite3_close(db);
+  return version + " (SQLite " + sqlite3_libversion() + ")";
+}
+
 }  // namespace custos::storage

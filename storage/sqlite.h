@@ -34,6 +34,10 @@ class StorageError : public Error {
   int code_;
 };
 
+// The linked SQLCipher's version ("4.5.2 community"), read from an
+// in-memory database.
+std::string sqlcipher_version();
+
 class Connection {
  public:
   // Opens (or, with `create`, creates) the file and applies `raw_key`

@@ -99,7 +99,7 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
 
 constexpr const char* kRequestColumns =
     "r.id, r.state, r.csr, r.subject, r.profile, r.attributes, r.requester, r.message, r.overrides, "
-    "r.submitted_at, r.updated_at, c.serial";
+    "r.submitted_at, r.updated_at, c.serial, c.not_after, c.revoked_at, c.revocation_reason";
 constexpr const char* kCertificateColumns =
     "serial, request_id, der, not_before, not_after, revoked_at, revocation_reason, invalidity_date";
 
@@ -122,6 +122,10 @@ RequestRecord read_request(const Statement& row) {
   record.submitted_at = row.column_text(9);
   record.updated_at = row.column_text(10);
   record.serial = optional_text(row, 11);
+  record.not_after = optional_text(row, 12);
+  if (std::optional<std::string> revoked_at = optional_text(row, 13)) {
+    record.revocation = Revocation{*revoked_at, row.column_text(14), std::nullopt};
+  }
   return record;
 }
 

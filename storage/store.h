@@ -62,6 +62,12 @@ struct NewRequest {
   std::string message;
 };
 
+struct Revocation {
+  std::string revoked_at;  // RFC 3339
+  std::string reason;      // RFC 5280 name
+  std::optional<std::string> invalidity_date;
+};
+
 struct RequestRecord {
   std::int64_t id = 0;
   RequestState state = RequestState::kReceived;
@@ -75,13 +81,10 @@ struct RequestRecord {
   std::string submitted_at;
   std::string updated_at;
   std::optional<std::string> serial;  // once a certificate exists
+  std::optional<std::string> not_after;  // the certificate's, RFC 3339
+  std::optional<Revocation> revocation;  // when and why it was revoked (no invalidity date here)
 };
 
-struct Revocation {
-  std::string revoked_at;  // RFC 3339
-  std::string reason;      // RFC 5280 name
-  std::optional<std::string> invalidity_date;
-};
 
 struct CertificateRecord {
   std::string serial;  // upper-case hex

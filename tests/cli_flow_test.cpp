@@ -47,6 +47,13 @@ class FlowTest : public ::testing::Test {
     return serial.out.substr(serial.out.find('=') + 1, serial.out.size() - serial.out.find('=') - 2);
   }
 
+  // "2026-12-01 17:20:13Z" (openssl's ISO 8601) as seconds.
+  static std::time_t parse_time(const std::string& text) {
+    std::tm parts{};
+    strptime(text.c_str(), "%Y-%m-%d %H:%M:%S", &parts);
+    return timegm(&parts);
+  }
+
   CliFixture cli_;
 };
 
@@ -231,6 +238,79 @@ TEST_F(FlowTest, FourConcurrentSubmitLoopsLoseNothingAndRepeatNoSerial) {
   EXPECT_EQ(serials.size(), 40u);
   EXPECT_EQ(ids.size(), 40u);
   EXPECT_EQ(custos_json("--dir ca admin list --state issued").size(), 40u);
+}
+
+// What operators of `openssl ca`, `step ca` and `certreq` reach for: the
+// version, a certificate with its chain, a certificate by serial, a list
+// with its dates, revocation by certificate file and in bulk, and a
+// shorter validity asked for by the requester.
+TEST_F(FlowTest, VersionChainShowListAndRevocationByFile) {
+  CommandResult version = cli_.custos("--version");
+  ASSERT_EQ(version.status, 0) << version.err;
+  EXPECT_TRUE(version.out.starts_with("custos 0.1.0 (git ")) << version.out;
+  for (const char* library : {"\nOpenSSL 3", "\nSQLCipher ", "\nlibsodium 1"}) {
+    EXPECT_NE(version.out.find(library), std::string::npos) << version.out;
+  }
+
+  make_request("www", "/CN=www.example.com", "DNS:www.example.com");
+  make_request("api", "/CN=api.example.com", "DNS:api.example.com");
+  make_request("short", "/CN=short.example.com", "DNS:short.example.com");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr www.csr --out www.pem", true)));
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr api.csr --out api.pem", true)));
+
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca retrieve 1 --chain --out www-chain.pem", true)));
+  EXPECT_EQ(testing::read_file(cli_.work() / "www-chain.pem"),
+            testing::read_file(cli_.work() / "www.pem") + testing::read_file(cli_.work() / "ca" / "ca.pem"));
+  EXPECT_EQ(cli_.custos("--dir ca retrieve 1 --chain", true).status, 2);
+
+  std::string www = serial_of("www.pem");
+  nlohmann::json valid = custos_json("--dir ca admin show " + www);
+  EXPECT_EQ(valid["status"], "valid");
+  EXPECT_EQ(valid["request_id"], 1);
+  EXPECT_EQ(valid["subject"], "CN=www.example.com");
+  EXPECT_EQ(custos_json("--dir ca admin show 0BADC0DE")["status"], "unknown");
+
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin revoke --cert www.pem --reason keyCompromise", true)));
+  nlohmann::json revoked = custos_json("--dir ca admin show " + www);
+  EXPECT_EQ(revoked["status"], "revoked");
+  EXPECT_EQ(revoked["revocation_reason"], "keyCompromise");
+  CommandResult human = cli_.custos("--dir ca admin show " + www, true);
+  EXPECT_NE(human.out.find("revoked on "), std::string::npos) << human.out;
+
+  testing::write_file(cli_.work() / "serials.txt", "# incident 42\n" + serial_of("api.pem") + "\n\n", 0600);
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin revoke --serials-from serials.txt --reason superseded", true)));
+  EXPECT_EQ(custos_json("--dir ca admin show " + serial_of("api.pem"))["revocation_reason"], "superseded");
+  EXPECT_EQ(cli_.custos("--dir ca admin revoke " + www + " --cert www.pem --reason superseded", true).status, 2);
+  // Another CA's certificate is not revoked by serial here.
+  ASSERT_TRUE(succeeded(shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key "
+                              "-subj /CN=other -days 1 -out other.pem")));
+  CommandResult other = cli_.custos("--dir ca admin revoke --cert other.pem --reason keyCompromise", true);
+  EXPECT_EQ(other.status, 1);
+  EXPECT_NE(other.err.find("was not issued by this CA"), std::string::npos) << other.err;
+
+  // validity_days: fewer days than the profile's are honoured, a bad value refused.
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr short.csr --attr validity_days=10 --out short.pem", true)));
+  CommandResult dates = shell("openssl x509 -noout -startdate -enddate -dateopt iso_8601 -in short.pem");
+  ASSERT_TRUE(succeeded(dates)) << dates.err;
+  std::string start = dates.out.substr(dates.out.find('=') + 1, 20);
+  std::string end = dates.out.substr(dates.out.rfind('=') + 1, 20);
+  EXPECT_EQ(parse_time(end) - parse_time(start), 10 * 86400 - 1) << dates.out;
+  make_request("bad", "/CN=bad.example.com", "DNS:bad.example.com");
+  nlohmann::json refused = custos_json("--dir ca submit --csr bad.csr --attr validity_days=ten");
+  EXPECT_EQ(refused["status"], "denied");
+  EXPECT_EQ(refused["message"], "the attribute validity_days must be a whole number of days, not 'ten'");
+
+  nlohmann::json listed = custos_json("--dir ca admin list");
+  ASSERT_FALSE(listed.empty());
+  bool saw_revoked = false;
+  for (const nlohmann::json& entry : listed) {
+    EXPECT_EQ(entry.contains("serial"), entry.contains("not_after")) << entry;
+    saw_revoked = saw_revoked || entry.value("revocation_reason", "") == "keyCompromise";
+  }
+  EXPECT_TRUE(saw_revoked) << listed;
+  CommandResult table = cli_.custos("--dir ca admin list", true);
+  EXPECT_TRUE(table.out.starts_with("ID  STATUS")) << table.out;
+  EXPECT_NE(table.out.find("NOT AFTER"), std::string::npos) << table.out;
 }
 
 }  // namespace

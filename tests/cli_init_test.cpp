@@ -97,6 +97,42 @@ TEST(Init, DatabaseIsEncryptedAndOpensOnlyThroughTheToken) {
   EXPECT_EQ(storage::first_broken_audit_entry(log), std::nullopt);
 }
 
+// Where relying parties check revocation is asked for at init; without it
+// init says so. The URLs reach custos.toml and every leaf, with the default
+// server profile's BR policy.
+TEST(Init, PublicationUrlsGoIntoTheConfigurationAndTheCertificates) {
+  CliFixture cli;
+  CommandResult bare = cli.custos("--dir bare init --subject 'CN=Bare Root' --key ec-p256", true);
+  ASSERT_TRUE(succeeded(bare)) << bare.err;
+  EXPECT_NE(bare.err.find("no CRL or OCSP URL"), std::string::npos) << bare.err;
+
+  CommandResult published = cli.custos(
+      "--dir ca init --subject 'CN=Published Root' --key ec-p256 --crl-url http://crl.example/root.crl "
+      "--ocsp-url http://ocsp.example --ca-issuers-url http://ca.example/root.cer",
+      true);
+  ASSERT_TRUE(succeeded(published)) << published.err;
+  EXPECT_EQ(published.err.find("no CRL or OCSP URL"), std::string::npos) << published.err;
+  std::string config = testing::read_file(cli.work() / "ca" / "custos.toml");
+  EXPECT_NE(config.find("distribution_points = ['http://crl.example/root.crl']"), std::string::npos) << config;
+  EXPECT_NE(config.find("ocsp = ['http://ocsp.example']"), std::string::npos) << config;
+
+  CommandResult request = run_command("cd " + quote(cli.work().string()) +
+                                      " && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                                      "-keyout www.key -subj /CN=www.example -addext subjectAltName=DNS:www.example "
+                                      "-out www.csr 2>/dev/null");
+  ASSERT_TRUE(succeeded(request));
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca submit --csr www.csr --out www.pem", true)));
+  CommandResult text = run_command("openssl x509 -noout -text -in " + quote((cli.work() / "www.pem").string()));
+  EXPECT_NE(text.out.find("URI:http://crl.example/root.crl"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("OCSP - URI:http://ocsp.example"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("CA Issuers - URI:http://ca.example/root.cer"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Policy: 2.23.140.1.2.1"), std::string::npos) << text.out;
+
+  EXPECT_EQ(cli.custos("--dir other init --subject 'CN=Comma Root' --key ec-p256 --crl-url http://a.example/x,y", true)
+                .status,
+            1);
+}
+
 TEST(Init, RsaOaepDatabaseKeyOpensTheDatabase) {
   CliFixture cli;
   ASSERT_TRUE(succeeded(

@@ -42,6 +42,13 @@ class DaemonTest : public ::testing::Test {
     config << "\n" << text << "\n";
   }
 
+  // An [http.users.NAME] table with the hash of `password`.
+  void add_http_user(const std::string& name, const std::string& password) {
+    std::string hash = run_command("echo '" + password + "' | " + std::string(CUSTOS_CLI) + " hash-password").out;
+    hash.pop_back();
+    append_config("[http.users." + name + "]\npassword_hash = \"" + hash + "\"\n");
+  }
+
   // Replaces the first `from` in custos.toml by `to`.
   void edit_config(const std::string& from, const std::string& to) {
     std::filesystem::path path = cli_.work() / "ca" / "custos.toml";
@@ -303,6 +310,10 @@ TEST_F(DaemonTest, TheHttpFrontEndRunsUnderSeccompAndHoldsNothingSecret) {
     ++descriptors;
   }
   EXPECT_GT(descriptors, 4);  // stdio, the listeners and the channels: the listing was read
+  // BR 7.1.2.7.2: the front end's certificate names in its CN only what its SAN holds.
+  CommandResult tls = shell("openssl x509 -noout -subject -ext subjectAltName -in ca/http/tls.pem");
+  EXPECT_NE(tls.out.find("subject=CN = 127.0.0.1\n"), std::string::npos) << tls.out;
+  EXPECT_NE(tls.out.find("IP Address:127.0.0.1"), std::string::npos) << tls.out;
   // And it serves, filter and all.
   EXPECT_TRUE(succeeded(shell(curl("-o cacerts.b64 " + daemon_->https_url() + "/.well-known/est/cacerts"))));
   EXPECT_TRUE(succeeded(shell("openssl base64 -d -in cacerts.b64 | openssl pkcs7 -inform DER -print_certs")));
@@ -443,6 +454,52 @@ TEST_F(DaemonTest, EstEnrollPendingRetryAndReenrollWithCurl) {
                        "-o /dev/null -w '%{http_code}' " + est + "/simplereenroll")).out.substr(0, 1), "4");
 }
 
+// An EST label names a profile: an unknown one is 404 and stores nothing,
+// and the same request under another label is another request.
+TEST_F(DaemonTest, EstLabelsNameProfilesAndAnUnknownOneIsNotFound) {
+  add_http_user("device", "est-secret");
+  start();
+  std::string est = daemon_->https_url() + "/.well-known/est";
+  make_request("device", "/CN=device-1.example.com", "DNS:device-1.example.com");
+  ASSERT_TRUE(succeeded(shell("openssl req -in device.csr -outform DER | openssl base64 > device.b64")));
+  std::string enroll = curl("-u device:est-secret -H 'Content-Type: application/pkcs10' --data-binary @device.b64 "
+                            "-o /dev/null -w '%{http_code}' ");
+  auto requests = [&] { return nlohmann::json::parse(cli_.custos("--dir ca admin list --json").out).size(); };
+  std::size_t before = requests();
+
+  EXPECT_EQ(shell(enroll + est + "/nosuch/simpleenroll").out, "404");
+  EXPECT_EQ(requests(), before);
+
+  EXPECT_EQ(shell(enroll + est + "/server/simpleenroll").out, "200");
+  EXPECT_EQ(shell(enroll + est + "/server/simpleenroll").out, "200");  // the same request, handed back
+  EXPECT_EQ(requests(), before + 1);
+  EXPECT_EQ(shell(enroll + est + "/client/simpleenroll").out, "200");  // another label: another request
+  EXPECT_EQ(requests(), before + 2);
+}
+
+// The README's EST sequence as written: enroll with basic auth under the
+// default label, then renew with the certificate that came back.
+TEST_F(DaemonTest, TheReadmesEstEnrollThenRenewWorksAsWritten) {
+  add_http_user("device", "secret");
+  start();
+  std::string est = daemon_->https_url() + "/.well-known/est";
+  ASSERT_TRUE(succeeded(shell("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout dev.key "
+                              "-subj /CN=dev1 -addext subjectAltName=DNS:dev1.example -outform DER | openssl base64 > dev.b64")));
+  ASSERT_TRUE(succeeded(shell(curl("-u device:secret -H 'Content-Type: application/pkcs10' --data-binary @dev.b64 " + est +
+                                   "/simpleenroll | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out dev.pem"))))
+      << testing::read_file(daemon_->log());
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem -purpose sslclient dev.pem")));
+
+  ASSERT_TRUE(succeeded(shell("openssl req -new -key dev.key -subj /CN=dev1 -addext subjectAltName=DNS:dev1.example "
+                              "-outform DER | openssl base64 > renew.b64")));
+  CommandResult renewed = shell(curl("--cert dev.pem --key dev.key -H 'Content-Type: application/pkcs10' "
+                                     "--data-binary @renew.b64 -o renewed.b64 -w '%{http_code}' " + est + "/simplereenroll"));
+  EXPECT_EQ(renewed.out, "200") << testing::read_file(cli_.work() / "renewed.b64");
+  ASSERT_TRUE(succeeded(shell("openssl base64 -d -in renewed.b64 | openssl pkcs7 -inform DER -print_certs -out renewed.pem")));
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem renewed.pem")));
+  EXPECT_NE(shell("openssl x509 -noout -serial -in renewed.pem").out, shell("openssl x509 -noout -serial -in dev.pem").out);
+}
+
 TEST_F(DaemonTest, OcspAnswersGoodRevokedAndUnknownAndTheCrlVerifies) {
   start();
   make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");
@@ -479,8 +536,12 @@ TEST_F(DaemonTest, OcspAnswersGoodRevokedAndUnknownAndTheCrlVerifies) {
   EXPECT_NE(verified.out.find(serial.out), std::string::npos) << verified.out;
 }
 
+// BR 7.1.2.8: the delegated responder's certificate points to no CRL and
+// no OCSP responder (it carries ocsp-nocheck), and is named like its CA.
 TEST_F(DaemonTest, DelegatedOcspSignerOnTheToken) {
-  append_config("[ocsp]\nsigner = \"delegated\"\n");
+  edit_config("signer = \"ca\"", "signer = \"delegated\"");
+  edit_config("distribution_points = []", "distribution_points = [\"http://crl.example/ca.crl\"]");
+  edit_config("ocsp = []", "ocsp = [\"http://ocsp.example\"]");
   start();
   make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");
   ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr leaf.csr --out leaf.pem")));
@@ -490,6 +551,15 @@ TEST_F(DaemonTest, DelegatedOcspSignerOnTheToken) {
   EXPECT_NE(good.out.find("OCSP Signing"), std::string::npos) << good.out;
   EXPECT_NE(good.out.find("OCSP No Check"), std::string::npos) << good.out;
   EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem ca/ocsp/signer.pem")));
+  CommandResult signer = shell("openssl x509 -noout -subject -text -in ca/ocsp/signer.pem");
+  EXPECT_NE(signer.out.find("subject=O = Custos Tests, CN = Online Issuing CA OCSP Responder"), std::string::npos)
+      << signer.out;
+  EXPECT_EQ(signer.out.find("CRL Distribution Points"), std::string::npos) << signer.out;
+  EXPECT_EQ(signer.out.find("OCSP - URI"), std::string::npos) << signer.out;
+  // The leaves still point to both.
+  CommandResult leaf = shell("openssl x509 -noout -text -in leaf.pem");
+  EXPECT_NE(leaf.out.find("URI:http://crl.example/ca.crl"), std::string::npos) << leaf.out;
+  EXPECT_NE(leaf.out.find("OCSP - URI:http://ocsp.example"), std::string::npos) << leaf.out;
 }
 
 TEST_F(DaemonTest, SighupPicksUpAChangedProfile) {

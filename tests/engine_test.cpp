@@ -162,6 +162,68 @@ TEST_F(EngineTest, ServerValidityIsCappedByTheCaBrowserForumMaximum) {
   EXPECT_EQ(cabf_max_server_validity_days(parse_rfc3339("2029-03-15T00:00:00Z")), 47);
 }
 
+// Replaces `from` by `to` in the CA's custos.toml.
+void edit_config(const std::filesystem::path& directory, const std::string& from, const std::string& to) {
+  std::string text = testing::read_file(directory / "custos.toml");
+  ASSERT_NE(text.find(from), std::string::npos) << from;
+  text.replace(text.find(from), from.size(), to);
+  testing::write_file(directory / "custos.toml", text, 0600);
+}
+
+long validity_seconds(const X509* certificate) {
+  return static_cast<long>(x509::not_after_time(certificate) - x509::not_before_time(certificate));
+}
+
+// BR 6.3.2 and RFC 5280 count both ends of the validity period: N days
+// end one second before notBefore + N days, the CA/Browser Forum maximum
+// too.
+TEST_F(EngineTest, ValidityCountsBothEndsAndTheMaximumIsNotASecondLonger) {
+  init();
+  edit_config(directory_, "[profiles.server]\ndecision = \"issue\"\nvalidity_days = 90",
+              "[profiles.server]\ndecision = \"issue\"\nvalidity_days = 398");
+  open();
+  Disposition capped = submit("www.example");
+  ASSERT_EQ(capped.state, RequestState::kIssued) << capped.message;
+  int maximum = cabf_max_server_validity_days(std::time(nullptr));
+  EXPECT_EQ(validity_seconds(certificate_of(capped).get()), maximum * 86400L - 1);
+  Disposition client = submit("client.example", nullptr, "client");
+  EXPECT_EQ(validity_seconds(certificate_of(client).get()), 365 * 86400L - 1);
+  EXPECT_EQ(validity_seconds(engine_->ca_certificate()), 3650 * 86400L - 1);
+}
+
+// A TLS issuing CA (EKU serverAuth and clientAuth, BR 7.1.2.10.6) is not a
+// subscriber: no 200-day cap, and with an RSA key no keyEncipherment
+// (BR 7.1.2.10.7).
+TEST_F(EngineTest, ACaCertificateIsNeitherCappedAsASubscriberNorGivenKeyEncipherment) {
+  init();
+  // The default subca profile is such a CA.
+  EXPECT_NE(testing::read_file(directory_ / "custos.toml").find("extended_key_usage = [\"serverAuth\", \"clientAuth\"]"),
+            std::string::npos);
+  open();
+  ossl::Ptr<EVP_PKEY> rsa = testing::rsa_key(3072, 65537);
+  std::string request = testing::csr_pem(rsa.get(), "Issuing CA", "DNS:issuing.example");
+  Disposition pending = engine_->submit(std::span(reinterpret_cast<const std::uint8_t*>(request.data()), request.size()),
+                                        {{"profile", "subca"}}, "test");
+  ASSERT_EQ(pending.state, RequestState::kPending) << pending.message;
+  Disposition issued = engine_->resubmit(pending.request_id, "test");
+  ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message;
+  EXPECT_EQ(issued.message.find("capped"), std::string::npos) << issued.message;
+  ossl::Ptr<X509> certificate = certificate_of(issued);
+  EXPECT_EQ(validity_seconds(certificate.get()), 1825 * 86400L - 1);
+  EXPECT_EQ(X509_get_key_usage(certificate.get()), static_cast<std::uint32_t>(KU_KEY_CERT_SIGN | KU_CRL_SIGN));
+}
+
+// BR 4.9.10: OCSP responses of a TLS CA last 8 hours to 10 days; the
+// default is inside, and a value outside is refused when custos.toml is read.
+TEST_F(EngineTest, OcspResponseValidityKeepsToTheBaselineRequirements) {
+  init();
+  open();
+  EXPECT_EQ(ca_->config().ocsp.response_validity_minutes, 720);
+  EXPECT_NE(testing::read_file(directory_ / "custos.toml").find("response_validity_minutes = 720"), std::string::npos);
+  edit_config(directory_, "response_validity_minutes = 720", "response_validity_minutes = 60");
+  EXPECT_NE(error_of([&] { open(); }).find("'ocsp.response_validity_minutes' must be 480 to 14400"), std::string::npos);
+}
+
 TEST_F(EngineTest, ServerProfileNeedsASanAndRejectedRequestsAreKept) {
   init();
   open();

@@ -489,12 +489,39 @@ TEST_F(HttpFrontEndTest, CrlCarriesCachingHeadersAndAnswers304ToItsETag) {
   httplib::Result older = client().Get("/crl", {{"If-None-Match", "\"6\""}});
   ASSERT_TRUE(older);
   EXPECT_EQ(older->status, 200);
+
+  // If-Modified-Since (RFC 9110 §13.1.3), when no If-None-Match is sent.
+  httplib::Result unchanged = client().Get("/crl", {{"If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"}});
+  ASSERT_TRUE(unchanged);
+  EXPECT_EQ(unchanged->status, 304);
+  httplib::Result changed = client().Get("/crl", {{"If-Modified-Since", "Sun, 06 Nov 1994 08:49:36 GMT"}});
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->status, 200);
+  httplib::Result unreadable = client().Get("/crl", {{"If-Modified-Since", "yesterday"}});
+  ASSERT_TRUE(unreadable);
+  EXPECT_EQ(unreadable->status, 200);
+}
+
+// RFC 9110 §6.6.1: every answer carries Date, an error's too.
+TEST_F(HttpFrontEndTest, EveryAnswerCarriesADate) {
+  serve(true);
+  engine_.answer("current_crl", {{"number", 1}, {"der", to_base64(bytes_of("crl"))}, {"this_update", 0},
+                                 {"next_update", 0}});
+  for (const char* path : {"/crl", "/nowhere"}) {
+    httplib::Result result = client().Get(path);
+    ASSERT_TRUE(result) << path;
+    std::optional<std::time_t> date = parse_http_date(result->get_header_value("Date"));
+    ASSERT_TRUE(date) << path << ": " << result->get_header_value("Date");
+    EXPECT_LE(std::abs(*date - std::time(nullptr)), 5) << path;
+  }
 }
 
 TEST_F(HttpFrontEndTest, OcspByPostAndByGet) {
   serve(false);
   std::vector<std::uint8_t> request = ocsp_request_der();
-  engine_.answer("ocsp", {{"response", to_base64(bytes_of("signed answer"))}, {"next_update", std::time(nullptr) + 100}});
+  engine_.answer("ocsp", {{"response", to_base64(bytes_of("signed answer"))},
+                          {"this_update", 784111777},
+                          {"next_update", std::time(nullptr) + 100}});
   httplib::Result post = client().Post("/ocsp", text_of(request), "application/ocsp-request");
   ASSERT_TRUE(post);
   EXPECT_EQ(post->status, 200);
@@ -507,6 +534,10 @@ TEST_F(HttpFrontEndTest, OcspByPostAndByGet) {
   EXPECT_EQ(get->status, 200);
   EXPECT_EQ(get->body, "signed answer");
   EXPECT_TRUE(get->get_header_value("Cache-Control").starts_with("max-age=")) << get->get_header_value("Cache-Control");
+  // RFC 5019 §6.2: what a cache needs to keep and revalidate it.
+  EXPECT_EQ(get->get_header_value("Last-Modified"), "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_FALSE(get->get_header_value("Expires").empty());
+  EXPECT_EQ(get->get_header_value("ETag"), "\"" + to_hex(ossl::sha_digest("SHA1", bytes_of("signed answer"))) + "\"");
   EXPECT_EQ(engine_.calls().back()["args"], json({{"request", to_base64(request)}}));
 }
 

@@ -68,6 +68,7 @@ class LocalCa : public CaService {
     engine_->revoke(serial, reason, at, actor_);
   }
   void unrevoke(const std::string& serial) override { engine_->unrevoke(serial, actor_); }
+  nlohmann::json show(const std::string& serial) override { return engine_->certificate_status(serial).to_json(); }
   engine::PublishedCrl publish_crl() override { return engine_->publish_crl(actor_); }
   nlohmann::json verify_audit(const std::optional<std::string>& expect) override {
     std::optional<engine::AuditExpectation> expectation;
@@ -124,6 +125,7 @@ class DaemonCa : public CaService {
     daemon_.call("revoke", args);
   }
   void unrevoke(const std::string& serial) override { daemon_.call("unrevoke", {{"serial", serial}}); }
+  nlohmann::json show(const std::string& serial) override { return daemon_.call("show", {{"serial", serial}}); }
   engine::PublishedCrl publish_crl() override {
     nlohmann::json result = daemon_.call("publish_crl", nlohmann::json::object());
     return {result.at("number").get<std::int64_t>(), from_base64(result.at("der").get<std::string>()),

@@ -34,6 +34,8 @@ class CaService {
   virtual void remove_extension(std::int64_t id, const std::string& oid) = 0;
   virtual void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) = 0;
   virtual void unrevoke(const std::string& serial) = 0;
+  // engine::CertificateStatus::to_json().
+  virtual nlohmann::json show(const std::string& serial) = 0;
   virtual engine::PublishedCrl publish_crl() = 0;
   // engine::AuditVerification::to_json(); `expect` is "SEQUENCE:FINGERPRINT".
   virtual nlohmann::json verify_audit(const std::optional<std::string>& expect) = 0;

@@ -27,6 +27,12 @@ std::string describe_profiles(const engine::CaConfig& config) {
 void run_init(const InitCommand& command) {
   engine::InitResult result = engine::init_ca(command.options);
   const engine::CaConfig& config = result.config;
+  if (config.publication.crl_urls.empty() && config.publication.ocsp_urls.empty()) {
+    // On stderr, whatever the output format: a CA operator must see it.
+    std::cerr << "custos: note: no CRL or OCSP URL: the certificates this CA issues will say nowhere how to check "
+                 "their revocation (CA/Browser Forum BR 7.1.2.7.7-8); give init --crl-url / --ocsp-url, or set [crl] "
+                 "distribution_points and [aia] ocsp in custos.toml\n";
+  }
   std::string key_method(engine::database_key_method_name(config.database.key_method));
   if (command.json) {
     nlohmann::json out = {{"kind", config.ca.subordinate ? "subordinate" : "root"},

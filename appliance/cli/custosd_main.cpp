@@ -6,6 +6,8 @@
 #include "appliance/cli/main.h"
 
 int main(int argc, char** argv) {
+  // custosd --version and --help are custos's own.
+  if (argc == 2 && (std::string(argv[1]) == "--version")) return custos::cli::run(argc, argv);
   static char serve[] = "serve";
   std::vector<char*> arguments = {argv[0]};
   // --dir belongs before the command; everything else after it.

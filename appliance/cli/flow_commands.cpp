@@ -1,9 +1,11 @@
 #include "appliance/cli/flow_commands.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "appliance/cli/ca_service.h"
 #include "appliance/engine/engine.h"
+#include "appliance/x509/certificate.h"
 #include "appliance/x509/pem.h"
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -31,8 +33,11 @@ std::string certificate_pem(const std::vector<std::uint8_t>& der) {
 }
 
 void print_disposition(const CaContext& context, const engine::Disposition& disposition,
-                       const std::optional<std::filesystem::path>& out) {
-  if (out && !disposition.certificate.empty()) write_file_atomic(*out, certificate_pem(disposition.certificate));
+                       const std::optional<std::filesystem::path>& out, bool chain = false) {
+  if (out && !disposition.certificate.empty()) {
+    write_file_atomic(*out, certificate_pem(disposition.certificate) +
+                                (chain ? engine::read_ca_chain(context.directory) : std::string()));
+  }
   if (context.json) {
     std::cout << disposition.to_json().dump() << "\n";
     return;
@@ -54,8 +59,9 @@ void run_submit(const CaContext& context, const SubmitCommand& command) {
   print_disposition(context, open_ca_service(context)->submit(request, attributes), command.out);
 }
 
-void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out) {
-  print_disposition(context, open_ca_service(context)->retrieve(id), out);
+void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out,
+                  bool chain) {
+  print_disposition(context, open_ca_service(context)->retrieve(id), out, chain);
 }
 
 void run_admin_list(const CaContext& context, const std::string& state_name) {
@@ -64,10 +70,28 @@ void run_admin_list(const CaContext& context, const std::string& state_name) {
     std::cout << records.dump(2) << "\n";
     return;
   }
+  // Aligned columns under a header; the subject, of any length, last.
+  std::vector<std::vector<std::string>> rows = {{"ID", "STATUS", "SUBMITTED", "PROFILE", "SERIAL", "NOT AFTER", "REVOKED", "SUBJECT"}};
   for (const nlohmann::json& record : records) {
-    std::cout << record.at("request_id").get<std::int64_t>() << "  " << record.at("status").get<std::string>() << "  "
-              << record.at("submitted_at").get<std::string>() << "  " << record.at("profile").get<std::string>()
-              << "  " << record.value("serial", "-") << "  " << record.at("subject").get<std::string>() << "\n";
+    std::string revoked = record.contains("revoked_at")
+                              ? record.at("revoked_at").get<std::string>() + " " + record.at("revocation_reason").get<std::string>()
+                              : "-";
+    rows.push_back({std::to_string(record.at("request_id").get<std::int64_t>()), record.at("status").get<std::string>(),
+                    record.at("submitted_at").get<std::string>(), record.at("profile").get<std::string>(),
+                    record.value("serial", "-"), record.value("not_after", "-"), revoked,
+                    record.at("subject").get<std::string>()});
+  }
+  std::vector<std::size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t column = 0; column < row.size(); ++column) widths[column] = std::max(widths[column], row[column].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t column = 0; column < row.size(); ++column) {
+      line += row[column];
+      if (column + 1 < row.size()) line += std::string(widths[column] - row[column].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
   }
 }
 
@@ -102,17 +126,89 @@ void run_admin_remove_ext(const CaContext& context, std::int64_t id, const std::
   if (!context.json) std::cout << "request " << id << ": extension " << oid << " removed\n";
 }
 
-void run_admin_revoke(const CaContext& context, const std::string& serial, const std::string& reason,
+void run_admin_revoke(const CaContext& context, const std::vector<std::string>& serials, const std::string& reason,
                       const std::string& at) {
   std::optional<std::time_t> invalidity;
   if (!at.empty()) invalidity = parse_rfc3339(at);
-  open_ca_service(context)->revoke(serial, reason, invalidity);
-  if (!context.json) std::cout << "revoked " << engine::normalize_serial(serial) << " (" << reason << ")\n";
+  std::unique_ptr<CaService> ca = open_ca_service(context);
+  // One at a time, each its own transaction; the first refusal stops the
+  // run, naming how far it got.
+  for (std::size_t index = 0; index < serials.size(); ++index) {
+    try {
+      ca->revoke(serials[index], reason, invalidity);
+    } catch (const Error& error) {
+      if (serials.size() == 1) throw;
+      throw Error(std::string(error.what()) + " (" + std::to_string(index) + " of " + std::to_string(serials.size()) +
+                  " revoked before it)");
+    }
+    if (!context.json) std::cout << "revoked " << engine::normalize_serial(serials[index]) << " (" << reason << ")\n";
+  }
 }
 
 void run_admin_unrevoke(const CaContext& context, const std::string& serial) {
   open_ca_service(context)->unrevoke(serial);
   if (!context.json) std::cout << "lifted the hold on " << engine::normalize_serial(serial) << "\n";
+}
+
+void run_admin_show(const CaContext& context, const std::string& serial) {
+  nlohmann::json status = open_ca_service(context)->show(serial);
+  if (context.json) {
+    std::cout << status.dump(2) << "\n";
+    return;
+  }
+  std::cout << "certificate " << status.at("serial").get<std::string>() << ": " << status.at("status").get<std::string>();
+  if (status.contains("revoked_at")) {
+    std::cout << " on " << status.at("revoked_at").get<std::string>() << " ("
+              << status.at("revocation_reason").get<std::string>() << ")";
+  }
+  std::cout << "\n";
+  if (status.contains("request_id")) {
+    std::cout << "  request " << status.at("request_id").get<std::int64_t>() << ", " << status.at("subject").get<std::string>()
+              << ", valid " << status.at("not_before").get<std::string>() << " to "
+              << status.at("not_after").get<std::string>() << "\n";
+  } else {
+    std::cout << "  this CA issued no certificate with that serial\n";
+  }
+}
+
+std::vector<std::string> serials_of_certificate_file(const CaContext& context, const std::filesystem::path& file) {
+  std::vector<std::uint8_t> bytes = read_file(file, kMaxInputBytes);
+  std::string text(bytes.begin(), bytes.end());
+  std::vector<ossl::Ptr<X509>> certificates;
+  if (text.find("-----BEGIN") != std::string::npos) {
+    certificates = x509::read_pem_certificates(text);
+  } else {
+    const unsigned char* cursor = bytes.data();
+    ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(bytes.size())));
+    if (certificate) certificates.push_back(std::move(certificate));
+  }
+  if (certificates.size() != 1) throw Error(file.string() + " does not hold exactly one certificate");
+  // Only this CA's certificate: the same serial from another issuer is
+  // another certificate.
+  std::vector<ossl::Ptr<X509>> ca = x509::read_pem_certificates(engine::read_ca_chain(context.directory));
+  if (ca.empty() || X509_check_issued(ca.front().get(), certificates.front().get()) != X509_V_OK) {
+    throw Error(file.string() + " was not issued by this CA");
+  }
+  return {x509::serial_hex(certificates.front().get())};
+}
+
+std::vector<std::string> serials_from_file(const std::filesystem::path& file) {
+  std::vector<std::uint8_t> bytes = read_file(file, kMaxInputBytes);
+  std::vector<std::string> serials;
+  std::string line;
+  for (std::size_t at = 0; at <= bytes.size(); ++at) {
+    if (at < bytes.size() && bytes[at] != '\n') {
+      line += static_cast<char>(bytes[at]);
+      continue;
+    }
+    std::size_t first = line.find_first_not_of(" \t\r");
+    std::size_t last = line.find_last_not_of(" \t\r");
+    std::string serial = first == std::string::npos ? "" : line.substr(first, last - first + 1);
+    if (!serial.empty() && serial.front() != '#') serials.push_back(engine::normalize_serial(serial));
+    line.clear();
+  }
+  if (serials.empty()) throw Error(file.string() + " names no serial");
+  return serials;
 }
 
 void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der) {

@@ -27,7 +27,10 @@ struct SubmitCommand {
   std::optional<std::filesystem::path> out;
 };
 void run_submit(const CaContext& context, const SubmitCommand& command);
-void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out);
+// With `chain`, `out` gets the certificate followed by the CA chain (what
+// install-ca-cert takes for a subordinate).
+void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out,
+                  bool chain = false);
 
 void run_admin_list(const CaContext& context, const std::string& state);
 void run_admin_resubmit(const CaContext& context, std::int64_t id);
@@ -36,10 +39,17 @@ void run_admin_set_attr(const CaContext& context, std::int64_t id, const std::st
 void run_admin_set_ext(const CaContext& context, std::int64_t id, const std::string& oid, const std::string& hex,
                        bool critical);
 void run_admin_remove_ext(const CaContext& context, std::int64_t id, const std::string& oid);
-void run_admin_revoke(const CaContext& context, const std::string& serial, const std::string& reason,
+void run_admin_revoke(const CaContext& context, const std::vector<std::string>& serials, const std::string& reason,
                       const std::string& at);
 void run_admin_unrevoke(const CaContext& context, const std::string& serial);
 
+// `admin show SERIAL`: one certificate's status.
+void run_admin_show(const CaContext& context, const std::string& serial);
+// `admin revoke --cert FILE` / `--serials-from FILE`: the serials to revoke,
+// from a certificate this CA issued (PEM or DER) or a file of one hex serial
+// a line ('#' comments and blank lines skipped).
+std::vector<std::string> serials_of_certificate_file(const CaContext& context, const std::filesystem::path& file);
+std::vector<std::string> serials_from_file(const std::filesystem::path& file);
 void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der);
 // Exit 1 when the log does not hold, naming the first bad entry.
 void run_audit_verify(const CaContext& context, const std::optional<std::string>& expect);

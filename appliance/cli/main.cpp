@@ -1,5 +1,7 @@
 // custos [--dir DIR] COMMAND [OPTIONS] — see CONTRACT.md and `custos --help`.
 #include <CLI/CLI.hpp>
+#include <openssl/crypto.h>
+#include <sodium.h>
 
 #include <cstdlib>
 #include <functional>
@@ -13,6 +15,8 @@
 #include "appliance/server/daemon.h"
 #include "common/error.h"
 #include "common/process.h"
+#include "packaging/revision.h"
+#include "storage/sqlite.h"
 
 namespace {
 
@@ -56,6 +60,17 @@ std::optional<std::filesystem::path> optional_path(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// `custos --version`: what a report about this build needs.
+std::string version_text() {
+  return std::string("custos ") + CUSTOS_VERSION + " (git " + CUSTOS_GIT_REVISION + ")\n" +
+         OpenSSL_version(OPENSSL_VERSION) + "\nSQLCipher " + custos::storage::sqlcipher_version() +
+         "\nlibsodium " + sodium_version_string();
+}
+
+}  // namespace
+
 int custos::cli::run(int argc, char** argv) {
   // The PIN and the database key pass through this process (custosd is this
   // process too): never into a core file.
@@ -66,6 +81,7 @@ int custos::cli::run(int argc, char** argv) {
     return 1;
   }
   CLI::App app{"custos: a certificate authority whose keys never leave a PKCS#11 token"};
+  app.set_version_flag("--version", [] { return version_text(); }, "the version, the git revision and the libraries");
   app.require_subcommand(1);
   std::string directory_text;
   app.add_option("--dir", directory_text, "the CA directory (default: $CUSTOS_DIR, else the current directory)");
@@ -95,6 +111,10 @@ int custos::cli::run(int argc, char** argv) {
       ->required();
   init_command->add_option("--days", init.validity_days, "validity of a root certificate in days (3650)");
   init_command->add_flag("--subordinate", init.subordinate, "make a request to a parent CA instead");
+  init_command->add_option("--crl-url", init.crl_urls, "where the CRL is published, for [crl] distribution_points (repeatable)");
+  init_command->add_option("--ocsp-url", init.ocsp_urls, "the OCSP responder's URL, for [aia] ocsp (repeatable)");
+  init_command->add_option("--ca-issuers-url", init.ca_issuers_urls,
+                           "where the CA certificate is published, for [aia] ca_issuers (repeatable)");
   init_command->add_option("--csr-out", csr_out, "with --subordinate: where to write the request (PEM)");
   init_command->add_option("--db-key-method", database_key_method,
                            "hmac-sha256 or rsa-oaep (default: what the token offers, hmac-sha256 first)");
@@ -148,8 +168,13 @@ int custos::cli::run(int argc, char** argv) {
       with_json(opens_ca(app.add_subcommand("retrieve", "the disposition of a request, and its certificate")));
   retrieve_command->add_option("ID", request_id, "the request id")->required();
   retrieve_command->add_option("--out", out, "where to write the certificate (PEM) when it is issued");
+  bool with_chain = false;
+  retrieve_command->add_flag("--chain", with_chain, "with --out: the certificate followed by the CA chain");
   retrieve_command->callback([&] {
-    action = [&](const CaContext& context) { custos::cli::run_retrieve(context, request_id, optional_path(out)); };
+    if (with_chain && out.empty()) throw CLI::ValidationError("--chain", "needs --out FILE");
+    action = [&](const CaContext& context) {
+      custos::cli::run_retrieve(context, request_id, optional_path(out), with_chain);
+    };
   });
 
   // admin …
@@ -205,13 +230,32 @@ int custos::cli::run(int argc, char** argv) {
   std::string serial;
   std::string reason;
   std::string at;
-  CLI::App* revoke_command = opens_ca(admin->add_subcommand("revoke", "revoke a certificate"));
-  revoke_command->add_option("SERIAL", serial, "the serial, hex as OpenSSL prints it")->required();
+  std::string revoked_certificate_file;
+  std::string serials_file;
+  CLI::App* revoke_command = opens_ca(admin->add_subcommand("revoke", "revoke certificates"));
+  revoke_command->add_option("SERIAL", serial, "the serial, hex as OpenSSL prints it");
+  revoke_command->add_option("--cert", revoked_certificate_file, "instead of SERIAL: the certificate (PEM or DER) this CA issued");
+  revoke_command->add_option("--serials-from", serials_file, "instead of SERIAL: a file of serials, one a line");
   revoke_command->add_option("--reason", reason, "an RFC 5280 reason: keyCompromise, superseded, certificateHold, …")
       ->required();
   revoke_command->add_option("--at", at, "the invalidity date (RFC 3339): when the key was compromised or unfit");
-  revoke_command->callback(
-      [&] { action = [&](const CaContext& context) { custos::cli::run_admin_revoke(context, serial, reason, at); }; });
+  revoke_command->callback([&] {
+    if (!serial.empty() + !revoked_certificate_file.empty() + !serials_file.empty() != 1) {
+      throw CLI::ValidationError("admin revoke", "name the certificate by SERIAL, --cert FILE or --serials-from FILE");
+    }
+    action = [&](const CaContext& context) {
+      std::vector<std::string> serials = {serial};
+      if (!revoked_certificate_file.empty()) {
+        serials = custos::cli::serials_of_certificate_file(context, revoked_certificate_file);
+      }
+      if (!serials_file.empty()) serials = custos::cli::serials_from_file(serials_file);
+      custos::cli::run_admin_revoke(context, serials, reason, at);
+    };
+  });
+  CLI::App* show_command =
+      with_json(opens_ca(admin->add_subcommand("show", "one certificate: valid, revoked (when, why), expired or unknown")));
+  show_command->add_option("SERIAL", serial, "the serial, hex")->required();
+  show_command->callback([&] { action = [&](const CaContext& context) { custos::cli::run_admin_show(context, serial); }; });
   CLI::App* unrevoke_command = opens_ca(admin->add_subcommand("unrevoke", "lift a certificateHold"));
   unrevoke_command->add_option("SERIAL", serial, "the serial, hex")->required();
   unrevoke_command->callback(

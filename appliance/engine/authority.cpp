@@ -151,6 +151,10 @@ InitResult make_ca(const InitOptions& options, const CaPaths& paths, hsm::Token&
   config.ca.name = common_name_or(subject, options.subject);
   config.ca.subject = x509::format_name(subject);
   config.ca.subordinate = options.subordinate;
+  config.publication.crl_urls = options.crl_urls;
+  config.publication.ocsp_urls = options.ocsp_urls;
+  config.publication.ca_issuers_urls = options.ca_issuers_urls;
+  check_publication_urls(config.publication);
   config.ca.key_type = key_type;
   config.ca.signature = scheme;
   config.ca.key = token.generate_key_pair(key_type, hsm::KeyPurpose::kSigning, "custos-ca-" + suffix);
@@ -190,7 +194,7 @@ InitResult make_ca(const InitOptions& options, const CaPaths& paths, hsm::Token&
     spec.subject_public_key = public_key;
     spec.serial = random_serial(token);
     spec.not_before = now;
-    spec.not_after = now + static_cast<std::time_t>(options.validity_days) * 86400;
+    spec.not_after = x509::validity_end(now, options.validity_days);
     spec.ca = true;
     spec.key_usage = x509::kDigitalSignature | x509::kKeyCertSign | x509::kCrlSign;
     x509::IssuerSpec issuer{subject, public_key, x509::key_identifier(public_key), scheme};

@@ -48,6 +48,11 @@ struct InitOptions {
   bool subordinate = false;
   std::optional<std::filesystem::path> csr_out;
   std::optional<std::string> database_key_method;  // hmac-sha256 | rsa-oaep; chosen from the token when unset
+  // Where relying parties find revocation and the CA certificate: [crl]
+  // distribution_points, [aia] ocsp and ca_issuers of the new custos.toml.
+  std::vector<std::string> crl_urls;
+  std::vector<std::string> ocsp_urls;
+  std::vector<std::string> ca_issuers_urls;
   TokenOptions token;
   std::string actor;  // for the audit log
 };

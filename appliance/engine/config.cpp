@@ -90,10 +90,36 @@ T parsed(std::optional<T> value, const std::string& key, const std::string& allo
   return *value;
 }
 
+// "2.23.140.1.2.1" or {oid = "1.3.6.1.4.1.99999.1", cps = "https://…"}.
+std::vector<x509::CertificatePolicy> read_policies(const toml::table& table, const std::string& where) {
+  std::vector<x509::CertificatePolicy> policies;
+  if (!table.contains("certificate_policies")) return policies;
+  const toml::array* entries = table["certificate_policies"].as_array();
+  if (entries == nullptr) throw Error("'" + where + "' must be a list of OIDs or {oid, cps} tables");
+  for (const toml::node& entry : *entries) {
+    x509::CertificatePolicy policy;
+    if (auto oid = entry.value<std::string>()) {
+      policy.oid = *oid;
+    } else if (const toml::table* fields = entry.as_table()) {
+      TableReader reader(*fields, where, {"oid", "cps"});
+      policy.oid = reader.text("oid");
+      policy.cps_uri = reader.text_or("cps", "");
+      if (!policy.cps_uri.empty() && !policy.cps_uri.starts_with("http://") && !policy.cps_uri.starts_with("https://")) {
+        throw Error("'" + where + "' cps must be an http:// or https:// URL, not '" + policy.cps_uri + "'");
+      }
+    } else {
+      throw Error("'" + where + "' must be a list of OIDs or {oid, cps} tables");
+    }
+    if (!x509::is_canonical_oid(policy.oid)) throw Error("'" + where + "': '" + policy.oid + "' is not a dotted OID");
+    policies.push_back(std::move(policy));
+  }
+  return policies;
+}
+
 ProfileSection read_profile(const std::string& name, const toml::table& table) {
   TableReader reader(table, "profiles." + name,
                      {"decision", "validity_days", "key_types", "key_usage", "extended_key_usage", "san_required", "ca",
-                      "path_length", "unauthenticated"});
+                      "path_length", "unauthenticated", "certificate_policies"});
   ProfileSection profile;
   profile.name = name;
   profile.decision = reader.text("decision");
@@ -124,6 +150,7 @@ ProfileSection read_profile(const std::string& name, const toml::table& table) {
       throw Error("'" + reader.qualified("path_length") + "' needs ca = true and a value of 0 or more");
     }
   }
+  profile.certificate_policies = read_policies(table, reader.qualified("certificate_policies"));
   profile.unauthenticated = reader.text_or("unauthenticated", "refuse");
   if (profile.unauthenticated != "refuse" && profile.unauthenticated != "pend" && profile.unauthenticated != "issue") {
     throw Error("'" + reader.qualified("unauthenticated") + "' must be refuse, pend or issue");
@@ -317,7 +344,7 @@ CaConfig read_config(const toml::table& root) {
     std::string signer = ocsp.text_or("signer", "ca");
     if (signer != "ca" && signer != "delegated") throw Error("'ocsp.signer' must be ca or delegated");
     config.ocsp.delegated = signer == "delegated";
-    config.ocsp.response_validity_minutes = ocsp.number_or("response_validity_minutes", 60);
+    config.ocsp.response_validity_minutes = ocsp.number_or("response_validity_minutes", OcspSection{}.response_validity_minutes);
     config.ocsp.signer_validity_days = ocsp.number_or("signer_validity_days", 30);
     if (config.ocsp.response_validity_minutes < 1 || config.ocsp.signer_validity_days < 1) {
       throw Error("'ocsp.response_validity_minutes' and 'ocsp.signer_validity_days' must be positive");
@@ -328,15 +355,7 @@ CaConfig read_config(const toml::table& root) {
     config.publication.ocsp_urls = aia.texts_or_empty("ocsp");
     config.publication.ca_issuers_urls = aia.texts_or_empty("ca_issuers");
   }
-  for (const auto* urls : {&config.publication.crl_urls, &config.publication.ocsp_urls,
-                           &config.publication.ca_issuers_urls}) {
-    for (const std::string& url : *urls) {
-      // OpenSSL's extension syntax, which builds CDP and AIA, splits on commas.
-      if (url.find(',') != std::string::npos || url.find("://") == std::string::npos) {
-        throw Error("'" + url + "' in [crl] or [aia] must be a URL without commas");
-      }
-    }
-  }
+  check_publication_urls(config.publication);
 
   if (root.contains("profiles")) {
     const toml::table* profiles = root["profiles"].as_table();
@@ -346,6 +365,17 @@ CaConfig read_config(const toml::table& root) {
       if (profile == nullptr) throw Error("'profiles." + std::string(name.str()) + "' must be a table");
       config.profiles.push_back(read_profile(std::string(name.str()), *profile));
     }
+  }
+  // BR 4.9.10: a TLS CA's OCSP responses are valid for 8 hours to 10 days.
+  bool issues_server_certificates = std::any_of(config.profiles.begin(), config.profiles.end(), [](const ProfileSection& profile) {
+    return std::find(profile.extended_key_usage.begin(), profile.extended_key_usage.end(), "serverAuth") !=
+           profile.extended_key_usage.end();
+  });
+  if (issues_server_certificates &&
+      (config.ocsp.response_validity_minutes < 8 * 60 || config.ocsp.response_validity_minutes > 10 * 24 * 60)) {
+    throw Error("'ocsp.response_validity_minutes' must be 480 to 14400 (8 hours to 10 days, CA/Browser Forum BR "
+                "4.9.10) for a CA whose profiles issue serverAuth, not " +
+                std::to_string(config.ocsp.response_validity_minutes));
   }
   if (root.contains("exit")) {
     const toml::array* exits = root["exit"].as_array();
@@ -380,6 +410,19 @@ std::string quoted(const std::string& text) {
 }
 
 }  // namespace
+
+void check_publication_urls(const PublicationSection& publication) {
+  for (const auto* urls : {&publication.crl_urls, &publication.ocsp_urls, &publication.ca_issuers_urls}) {
+    for (const std::string& url : *urls) {
+      // OpenSSL's extension syntax, which builds CDP and AIA, splits on commas.
+      if (url.find(',') != std::string::npos || url.find("://") == std::string::npos) {
+        throw Error("'" + url + "' in [crl] or [aia] must be a URL without commas");
+      }
+      // Quoted into custos.toml by init.
+      if (url.find_first_of("\"\\\n") != std::string::npos) throw Error("'" + url + "' is not a URL");
+    }
+  }
+}
 
 std::string network_destination(const std::string& text) {
   static const std::map<std::string, int> kDefaultPorts = {{"http", 80}, {"https", 443}, {"ldap", 389}, {"ldaps", 636}};
@@ -486,7 +529,22 @@ std::string render_new_config(const CaConfig& config) {
     out << "wrapped_key = " << quoted(config.database.wrapped_key) << "\n"
         << "oaep_digest = " << quoted(std::string(hsm::oaep_digest_name(config.database.oaep_digest))) << "\n";
   }
-  out << "\n" << packaging::kDefaultPolicy;
+  // The default policy, with the URLs init was given in place of its empty
+  // lists.
+  std::string policy = packaging::kDefaultPolicy;
+  auto fill = [&](const std::string& key, const std::vector<std::string>& urls) {
+    if (urls.empty()) return;
+    std::string list;
+    for (const std::string& url : urls) list += (list.empty() ? "" : ", ") + quoted(url);
+    std::string empty = "\n" + key + " = []\n";
+    if (std::size_t at = policy.find(empty); at != std::string::npos) {
+      policy.replace(at, empty.size(), "\n" + key + " = [" + list + "]\n");
+    }
+  };
+  fill("distribution_points", config.publication.crl_urls);
+  fill("ocsp", config.publication.ocsp_urls);
+  fill("ca_issuers", config.publication.ca_issuers_urls);
+  out << "\n" << policy;
   return out.str();
 }
 

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "appliance/x509/certificate.h"
 #include "hsm/keys.h"
 
 namespace custos::engine {
@@ -56,6 +57,9 @@ struct ProfileSection {
   bool san_required = false;
   bool ca = false;
   std::optional<std::int64_t> path_length;
+  // certificatePolicies: "OID" or {oid = "…", cps = "https://…"} in
+  // custos.toml.
+  std::vector<x509::CertificatePolicy> certificate_policies;
   // What custosd does with a request from a client it could not
   // authenticate: refuse it (the default), pend it for an officer, or
   // issue it (closed networks only).
@@ -87,6 +91,10 @@ struct PublicationSection {
   std::vector<std::string> ca_issuers_urls;  // [aia] ca_issuers
 };
 
+// Throws custos::Error naming a CRL, OCSP or caIssuers URL that cannot be
+// used (not a URL, or with a comma OpenSSL's extension syntax would split).
+void check_publication_urls(const PublicationSection& publication);
+
 // The common-criteria CA roles. Requesters need none.
 enum class Role { kAdministrator, kOfficer, kAuditor, kOperator };
 std::string_view role_name(Role role);  // "administrator", …
@@ -114,14 +122,17 @@ struct HttpSection {
   std::filesystem::path certificate;      // an operator's TLS certificate (PEM) …
   std::filesystem::path key;              // … and key; else Custos issues one at first start
   std::int64_t max_connections = 64;
-  std::string est_profile = "server";     // for /.well-known/est/simpleenroll without a label
+  // For /.well-known/est/simpleenroll without a label. EST enrolls devices
+  // whose certificate then authenticates them, their renewal first
+  // (RFC 7030 §3.3.2): a TLS client certificate, so `client`.
+  std::string est_profile = "client";
   std::map<std::string, std::string> users;  // [http.users.NAME] password_hash (crypto_pwhash_str)
 };
 
 // [ocsp]: who signs OCSP responses and for how long they are good.
 struct OcspSection {
   bool delegated = false;               // signer = "delegated": an OCSP signing key of its own on the token
-  std::int64_t response_validity_minutes = 60;
+  std::int64_t response_validity_minutes = 720;  // 12 hours: inside BR 4.9.10's 8 hours to 10 days
   std::int64_t signer_validity_days = 30;
 };
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 
@@ -276,7 +277,11 @@ Disposition Engine::enroll(std::span<const std::uint8_t> request, const std::map
                            const std::string& requester, bool hold_for_officer) {
   std::optional<storage::RequestRecord> earlier =
       ca_.store().find_request_by_csr(x509::request_der(request), requester);
-  if (earlier && earlier->state != RequestState::kRevoked && earlier->state != RequestState::kFailed) {
+  // The same request under the same label (profile) is the client polling;
+  // under another label it is a new request.
+  auto wanted = attributes.find("profile");
+  bool same_label = earlier && (wanted == attributes.end() || earlier->profile == wanted->second);
+  if (same_label && earlier->state != RequestState::kRevoked && earlier->state != RequestState::kFailed) {
     return retrieve_for_client(earlier->id, requester);
   }
   return submit(request, attributes, requester, hold_for_officer);
@@ -454,26 +459,52 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
   }
   spec.key_usage = key_usage_bits(profile.key_usage);
   spec.extended_key_usage = profile.extended_key_usage;
-  bool server = std::find(spec.extended_key_usage.begin(), spec.extended_key_usage.end(), "serverAuth") !=
-                spec.extended_key_usage.end();
-  if (server && checked.key.type == "rsa") spec.key_usage |= x509::kKeyEncipherment;
+  spec.policies = profile.certificate_policies;
+  // A TLS server certificate: a subscriber's, not a CA's (BR 7.1.2.7 and
+  // 6.3.2 speak of subscriber certificates; a CA's key usages are BR
+  // 7.1.2.10.7's: keyCertSign, cRLSign, digitalSignature and no others).
+  bool server_leaf = !spec.ca && std::find(spec.extended_key_usage.begin(), spec.extended_key_usage.end(),
+                                           "serverAuth") != spec.extended_key_usage.end();
+  if (server_leaf && checked.key.type == "rsa") spec.key_usage |= x509::kKeyEncipherment;
 
   std::time_t now = std::time(nullptr);
   std::int64_t days = std::min(properties.validity_days.value_or(profile.validity_days), kMaxValidityDays);
-  if (server && days > cabf_max_server_validity_days(now)) {
+  // The requester may ask for fewer days (attribute validity_days), never
+  // for more than the profile and the verdict allow.
+  if (auto asked = record.attributes.find("validity_days"); asked != record.attributes.end()) {
+    std::string text = asked->is_string() ? asked->get<std::string>() : asked->dump();
+    std::int64_t wanted = 0;
+    auto [end, problem] = std::from_chars(text.data(), text.data() + text.size(), wanted);
+    if (problem != std::errc() || end != text.data() + text.size() || wanted < 1) {
+      return settle(record.id, from, RequestState::kDenied,
+                    "the attribute validity_days must be a whole number of days, not '" + text + "'", actor,
+                    "request_denied");
+    }
+    if (wanted > days) {
+      notes += "; validity_days=" + text + " asked for more than the " + std::to_string(days) + " days allowed";
+    }
+    days = std::min(days, wanted);
+  }
+  if (server_leaf && days > cabf_max_server_validity_days(now)) {
     days = cabf_max_server_validity_days(now);
     notes += "; validity capped at " + std::to_string(days) + " days (CA/Browser Forum)";
   }
   spec.not_before = now;
-  spec.not_after = now + static_cast<std::time_t>(days) * 86400;
+  spec.not_after = x509::validity_end(now, days);
   std::time_t ca_not_after = x509::not_after_time(ca_certificate_.get());
   if (spec.not_after > ca_not_after) {
     spec.not_after = ca_not_after;
     notes += "; validity ends with the CA certificate";
   }
 
-  spec.crl_urls = config.publication.crl_urls;
-  spec.ocsp_urls = config.publication.ocsp_urls;
+  // An OCSP responder's certificate (BR 7.1.2.8) is not checked for
+  // revocation (it carries id-pkix-ocsp-nocheck): no CRL, no OCSP pointer.
+  bool ocsp_responder = std::find(spec.extended_key_usage.begin(), spec.extended_key_usage.end(), "OCSPSigning") !=
+                        spec.extended_key_usage.end();
+  if (!ocsp_responder) {
+    spec.crl_urls = config.publication.crl_urls;
+    spec.ocsp_urls = config.publication.ocsp_urls;
+  }
   spec.ca_issuers_urls = config.publication.ca_issuers_urls;
   Overrides overrides = Overrides::from_json(record.overrides);
   for (const protocol::Extension& extension : properties.extensions_add) {
@@ -645,6 +676,34 @@ void Engine::revoke(const std::string& serial_text, const std::string& reason_na
   ca_.store().set_revocation(serial, current, revocation,
                              {"certificate_revoked", certificate->request_id, serial, {}},
                              {actor, "certificate_revoked", detail});
+}
+
+nlohmann::json CertificateStatus::to_json() const {
+  nlohmann::json json = {{"serial", serial}, {"status", status}};
+  if (!record) return json;
+  json["request_id"] = record->request_id;
+  json["subject"] = subject;
+  json["not_before"] = record->not_before;
+  json["not_after"] = record->not_after;
+  if (record->revocation) {
+    json["revoked_at"] = record->revocation->revoked_at;
+    json["revocation_reason"] = record->revocation->reason;
+    if (record->revocation->invalidity_date) json["invalidity_date"] = *record->revocation->invalidity_date;
+  }
+  return json;
+}
+
+CertificateStatus Engine::certificate_status(const std::string& serial_text) {
+  CertificateStatus status{normalize_serial(serial_text), "unknown", std::nullopt, ""};
+  status.record = ca_.store().find_certificate(status.serial);
+  if (!status.record) return status;
+  const unsigned char* cursor = status.record->der.data();
+  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(status.record->der.size())));
+  if (certificate) status.subject = x509::format_name(X509_get_subject_name(certificate.get()));
+  status.status = status.record->revocation                                        ? "revoked"
+                  : parse_rfc3339(status.record->not_after) < std::time(nullptr) ? "expired"
+                                                                                   : "valid";
+  return status;
 }
 
 void Engine::unrevoke(const std::string& serial_text, const std::string& actor) {

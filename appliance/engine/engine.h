@@ -56,6 +56,16 @@ class UntrustedClient : public Error {
   using Error::Error;
 };
 
+// One certificate as `custos admin show` reports it (IsValidCertificate):
+// valid, revoked (with when and why), expired, or unknown to this CA.
+struct CertificateStatus {
+  std::string serial;  // normalised upper-case hex
+  std::string status;  // valid | revoked | expired | unknown
+  std::optional<storage::CertificateRecord> record;
+  std::string subject;  // RFC 4514, when known
+  nlohmann::json to_json() const;
+};
+
 struct PublishedCrl {
   std::int64_t number = 0;
   std::vector<std::uint8_t> der;
@@ -149,6 +159,8 @@ class Engine {
   void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> invalidity_date,
               const std::string& actor);
   void unrevoke(const std::string& serial, const std::string& actor);
+  // A certificate's status by serial (hex, colons allowed).
+  CertificateStatus certificate_status(const std::string& serial);
   PublishedCrl publish_crl(const std::string& actor);
   // The newest CRL, publishing one first when there is none or it is past
   // its nextUpdate.
@@ -159,8 +171,10 @@ class Engine {
   // "delegated", by an OCSP signing key of its own whose certificate the
   // CA issues and renews (ocsp/ in the CA directory). A malformed request
   // gets malformedRequest, one about another CA's certificate
-  // unauthorized. `next_update` is when the answer goes stale.
-  std::vector<std::uint8_t> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& next_update);
+  // unauthorized. `this_update` is when it was made, `next_update` when
+  // it goes stale.
+  std::vector<std::uint8_t> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& this_update,
+                                        std::time_t& next_update);
 
   // The audit log's checkpoints (audit_checkpoints.cpp). `checkpoint_audit`
   // signs the chain's newest entry with the CA key on the token, with the

@@ -54,7 +54,10 @@ Engine::OcspSigner Engine::make_ocsp_signer() {
   std::string label = config.ca.key.label + "-ocsp-" + to_hex(token.random_bytes(4));
   hsm::KeyRef key = token.generate_key_pair(config.ca.key_type, hsm::KeyPurpose::kSigning, label);
   try {
-    ossl::Ptr<X509_NAME> subject = x509::parse_name("CN=" + config.ca.name + " OCSP Responder");
+    // Named like its CA (organisation and all), the CN marking it the
+    // responder.
+    ossl::Ptr<X509_NAME> subject(X509_NAME_dup(X509_get_subject_name(ca_certificate_.get())));
+    x509::set_common_name(subject.get(), config.ca.name + " OCSP Responder");
     ossl::Ptr<X509_REQ> request =
         x509::make_request(subject.get(), token.public_key_info(key), config.ca.signature,
                            [&](std::span<const std::uint8_t> tbs) { return token.sign(key, config.ca.signature, tbs); });
@@ -98,8 +101,10 @@ Engine::OcspSigner Engine::make_ocsp_signer() {
   }
 }
 
-std::vector<std::uint8_t> Engine::answer_ocsp(std::span<const std::uint8_t> request_der, std::time_t& next_update) {
+std::vector<std::uint8_t> Engine::answer_ocsp(std::span<const std::uint8_t> request_der, std::time_t& this_update,
+                                              std::time_t& next_update) {
   std::time_t now = std::time(nullptr);
+  this_update = now;
   next_update = now + static_cast<std::time_t>(ca_.config().ocsp.response_validity_minutes) * 60;
   x509::OcspRequest request;
   try {

@@ -105,6 +105,11 @@ nlohmann::json request_record_to_wire(const storage::RequestRecord& record) {
                           {"profile", record.profile},
                           {"submitted_at", record.submitted_at}};
   if (record.serial) entry["serial"] = *record.serial;
+  if (record.not_after) entry["not_after"] = *record.not_after;
+  if (record.revocation) {
+    entry["revoked_at"] = record.revocation->revoked_at;
+    entry["revocation_reason"] = record.revocation->reason;
+  }
   return entry;
 }
 
@@ -237,6 +242,8 @@ nlohmann::json Api::dispatch(const std::string& op, const nlohmann::json& args_j
     std::string profile = args.text_or("profile", config.http.est_profile);
     bool reenroll = args.flag_or("reenroll", false);
     args.done();
+    // An EST label names a profile; an unknown one is not a place to enroll.
+    if (config.find_profile(profile) == nullptr) throw engine::NotFound("there is no EST label '" + profile + "'");
     if (reenroll) {
       if (caller.certificate.empty()) {
         throw Unauthenticated("simplereenroll needs the client's current certificate in the TLS handshake");
@@ -251,6 +258,12 @@ nlohmann::json Api::dispatch(const std::string& op, const nlohmann::json& args_j
     args.done();
     may_see(id);
     return disposition_to_wire(engine.retrieve_for_client(id, caller.identity));
+  }
+  if (op == "show") {
+    std::string serial = args.text("serial");
+    args.done();
+    Access::require(caller, {Role::kOfficer, Role::kAuditor});
+    return engine.certificate_status(serial).to_json();
   }
   if (op == "list") {
     std::string state_name = args.text_or("state", "");
@@ -285,9 +298,10 @@ nlohmann::json Api::dispatch(const std::string& op, const nlohmann::json& args_j
   if (op == "ocsp") {
     std::vector<std::uint8_t> request = args.bytes("request");
     args.done();
+    std::time_t this_update = 0;
     std::time_t next_update = 0;
-    std::vector<std::uint8_t> response = engine.answer_ocsp(request, next_update);
-    return {{"response", to_base64(response)}, {"next_update", next_update}};
+    std::vector<std::uint8_t> response = engine.answer_ocsp(request, this_update, next_update);
+    return {{"response", to_base64(response)}, {"this_update", this_update}, {"next_update", next_update}};
   }
 
   if (op == "backup") {

@@ -12,6 +12,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <initializer_list>
 #include <memory>
@@ -571,7 +572,12 @@ class Routes {
     response.set_header("Expires", http_date(next_update));
     response.set_header("Cache-Control",
                         "public, max-age=" + std::to_string(cache_seconds(next_update)) + ", no-transform");
-    if (etag_listed(request.get_header_value("If-None-Match"), etag)) {
+    // RFC 9110 §13.1.3: If-Modified-Since counts only without If-None-Match.
+    std::optional<std::time_t> since = request.has_header("If-None-Match")
+                                           ? std::nullopt
+                                           : parse_http_date(request.get_header_value("If-Modified-Since"));
+    if (etag_listed(request.get_header_value("If-None-Match"), etag) ||
+        (since && crl.at("this_update").get<std::time_t>() <= *since)) {
       response.status = 304;
       return;
     }
@@ -650,8 +656,11 @@ class Routes {
     std::vector<std::uint8_t> body = from_base64(answer.at("response").get<std::string>());
     if (cacheable) {
       // RFC 5019 §6.2: a GET answer may be cached until its nextUpdate.
-      std::time_t seconds = cache_seconds(answer.at("next_update").get<std::time_t>());
-      response.set_header("Cache-Control", "max-age=" + std::to_string(seconds) + ", public, no-transform");
+      auto next_update = answer.at("next_update").get<std::time_t>();
+      response.set_header("Cache-Control", "max-age=" + std::to_string(cache_seconds(next_update)) + ", public, no-transform");
+      response.set_header("Last-Modified", http_date(answer.value("this_update", std::time_t{0})));
+      response.set_header("Expires", http_date(next_update));
+      response.set_header("ETag", "\"" + to_hex(ossl::sha_digest("SHA1", body)) + "\"");
     }
     response.status = 200;
     response.set_content(as_text(body), "application/ocsp-response");
@@ -769,6 +778,10 @@ void HttpFrontEnd::serve_on(httplib::Server& server, bool tls, std::size_t max_c
   server.set_error_handler(httplib::Server::HandlerWithResponse(describe_bare_error));
   server.set_exception_handler(answer_exception);
   server.set_logger(log_exchange);
+  // RFC 9110 §6.6.1: an origin server with a clock sends Date on every answer.
+  server.set_post_routing_handler([](const Request&, Response& response) {
+    if (!response.has_header("Date")) response.set_header("Date", http_date(std::time(nullptr)));
+  });
 
   Routes routes(engine_, tls);
   auto route = [routes](void (Routes::*handler)(const Request&, Response&) const) -> httplib::Server::Handler {
@@ -897,6 +910,28 @@ BasicCredentials parse_basic_authorization(std::string_view header) {
   OPENSSL_cleanse(text.data(), text.size());
   if (problem) throw Error(*problem);
   return credentials;
+}
+
+std::optional<std::time_t> parse_http_date(std::string_view text) {
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  // IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT": what clients send today
+  // (RFC 9110 §5.6.7). The obsolete forms are treated as absent.
+  std::string copy(text.substr(0, 64));
+  char day[4] = {};
+  char month[4] = {};
+  std::tm parts{};
+  int consumed = 0;
+  if (std::sscanf(copy.c_str(), "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", day, &parts.tm_mday, month, &parts.tm_year,
+                  &parts.tm_hour, &parts.tm_min, &parts.tm_sec, &consumed) != 7 ||
+      static_cast<std::size_t>(consumed) != copy.size()) {
+    return std::nullopt;
+  }
+  auto found = std::find_if(std::begin(kMonths), std::end(kMonths), [&](const char* name) { return std::strcmp(name, month) == 0; });
+  if (found == std::end(kMonths)) return std::nullopt;
+  parts.tm_mon = static_cast<int>(found - std::begin(kMonths));
+  parts.tm_year -= 1900;
+  return timegm(&parts);
 }
 
 std::string http_date(std::time_t when) {

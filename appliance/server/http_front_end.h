@@ -31,6 +31,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -109,6 +110,9 @@ BasicCredentials parse_basic_authorization(std::string_view header);
 
 // IMF-fixdate (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
 std::string http_date(std::time_t when);
+// The time an IMF-fixdate names ("Sun, 06 Nov 1994 08:49:37 GMT"); none
+// for any other text.
+std::optional<std::time_t> parse_http_date(std::string_view text);
 
 // Standard, padded base64 that may be broken by spaces, tabs and line
 // breaks (an EST body); anything else, or nothing at all, throws

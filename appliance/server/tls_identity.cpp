@@ -100,7 +100,9 @@ TlsIdentity ensure_tls_identity(engine::CertificateAuthority& ca, Api& api, cons
   std::filesystem::permissions(directory, std::filesystem::perms::owner_all);
   ossl::Ptr<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   if (!key) throw Error("making the front end's key: " + ossl::last_error());
-  std::vector<std::uint8_t> request = make_request(key.get(), "CN=" + config.ca.name + " custosd", names);
+  // BR 7.1.2.7.2: a CN, if any, is one of the SAN's values: the first.
+  std::string first = names.substr(0, names.find(','));
+  std::vector<std::uint8_t> request = make_request(key.get(), "CN=" + first.substr(first.find(':') + 1), names);
 
   engine::Disposition disposition;
   api.with_engine([&](engine::Engine& engine) {

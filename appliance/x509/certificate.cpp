@@ -33,12 +33,8 @@ ossl::Ptr<ASN1_OBJECT> object_of(const std::string& name) {
 // An extension's OID from a verdict or an edit: dotted, in its one
 // canonical spelling ("2.5.29.019" is refused, not read as 2.5.29.19).
 ossl::Ptr<ASN1_OBJECT> extension_object(const std::string& oid) {
-  ossl::Ptr<ASN1_OBJECT> object(OBJ_txt2obj(oid.c_str(), 1));
-  char canonical[128];
-  if (!object || OBJ_obj2txt(canonical, sizeof canonical, object.get(), 1) <= 0 || oid != canonical) {
-    throw Error("'" + oid + "' is not an OID in canonical dotted form");
-  }
-  return object;
+  if (!is_canonical_oid(oid)) throw Error("'" + oid + "' is not an OID in canonical dotted form");
+  return ossl::Ptr<ASN1_OBJECT>(OBJ_txt2obj(oid.c_str(), 1));
 }
 
 // basicConstraints, SKI and AKI are the engine's, compared as objects.
@@ -109,6 +105,30 @@ void remove_extension(X509* certificate, const std::string& oid) {
   delete_extensions(certificate, changeable_extension(oid, "removed").get());
 }
 
+struct PoliciesDeleter {
+  void operator()(CERTIFICATEPOLICIES* policies) const { CERTIFICATEPOLICIES_free(policies); }
+};
+
+// certificatePolicies built field by field, the CPS URI as an IA5String.
+std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> certificate_policies(const std::vector<CertificatePolicy>& entries) {
+  std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> policies(sk_POLICYINFO_new_null());
+  for (const CertificatePolicy& entry : entries) {
+    POLICYINFO* info = POLICYINFO_new();
+    sk_POLICYINFO_push(policies.get(), info);
+    info->policyid = extension_object(entry.oid).release();
+    if (entry.cps_uri.empty()) continue;
+    POLICYQUALINFO* qualifier = POLICYQUALINFO_new();
+    info->qualifiers = sk_POLICYQUALINFO_new_null();
+    sk_POLICYQUALINFO_push(info->qualifiers, qualifier);
+    qualifier->pqualid = OBJ_nid2obj(NID_id_qt_cps);
+    qualifier->d.cpsuri = ASN1_IA5STRING_new();
+    if (ASN1_STRING_set(qualifier->d.cpsuri, entry.cps_uri.data(), static_cast<int>(entry.cps_uri.size())) != 1) {
+      throw Error("building certificatePolicies: " + ossl::last_error());
+    }
+  }
+  return policies;
+}
+
 std::string joined_urls(const std::string& prefix, const std::vector<std::string>& urls) {
   std::string text;
   for (const std::string& url : urls) text += (text.empty() ? "" : ",") + prefix + "URI:" + url;
@@ -136,6 +156,12 @@ void check_spec(const CertificateSpec& spec, const IssuerSpec& issuer) {
 }
 
 }  // namespace
+
+bool is_canonical_oid(const std::string& text) {
+  ossl::Ptr<ASN1_OBJECT> object(OBJ_txt2obj(text.c_str(), 1));
+  char canonical[128];
+  return object && OBJ_obj2txt(canonical, sizeof canonical, object.get(), 1) > 0 && text == canonical;
+}
 
 ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_public_key_info) {
   const unsigned char* cursor = subject_public_key_info.data();
@@ -233,6 +259,10 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
                              access + (!access.empty() && !issuers.empty() ? "," : "") + issuers,
                              "authorityInfoAccess");
   }
+  if (!spec.policies.empty()) {
+    add_extension(certificate.get(), NID_certificate_policies, certificate_policies(spec.policies).get(), false,
+                  "certificatePolicies");
+  }
   for (const RequestedExtension& extra : spec.extra_extensions) replace_extension(certificate.get(), extra);
   for (const std::string& oid : spec.removed_extensions) remove_extension(certificate.get(), oid);
   check_certificate_rules(certificate.get(), spec, issuer);
@@ -308,6 +338,10 @@ std::time_t to_time(const ASN1_TIME* time) {
 }
 
 }  // namespace
+
+std::time_t validity_end(std::time_t not_before, std::int64_t days) {
+  return not_before + static_cast<std::time_t>(days) * 86400 - 1;
+}
 
 std::time_t not_before_time(const X509* certificate) { return to_time(X509_get0_notBefore(certificate)); }
 

@@ -34,6 +34,14 @@ enum KeyUsage : unsigned {
   kCrlSign = 1u << 6,
 };
 
+// A certificatePolicies entry: the policy's OID and, optionally, where its
+// certification practice statement is (an id-qt-cps qualifier).
+struct CertificatePolicy {
+  std::string oid;  // dotted
+  std::string cps_uri;
+  bool operator==(const CertificatePolicy&) const = default;
+};
+
 struct CertificateSpec {
   ossl::Ptr<X509_NAME> subject;
   std::vector<std::uint8_t> subject_public_key;  // DER SubjectPublicKeyInfo
@@ -48,6 +56,7 @@ struct CertificateSpec {
   std::vector<std::string> crl_urls;            // cRLDistributionPoints
   std::vector<std::string> ocsp_urls;           // authorityInfoAccess
   std::vector<std::string> ca_issuers_urls;     // authorityInfoAccess
+  std::vector<CertificatePolicy> policies;      // certificatePolicies, non-critical
   // Added last, replacing an extension of the same OID (policy's
   // extensions_add, an administrator's set-ext), then removed by OID.
   // basicConstraints, SKI and AKI are the engine's: neither may name them.
@@ -100,6 +109,10 @@ class UnsignedCertificate {
 // issuer's constraints exclude.
 UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const IssuerSpec& issuer);
 
+// True for an OID in its one dotted spelling ("2.5.29.19", not
+// "2.5.29.019" or a name).
+bool is_canonical_oid(const std::string& text);
+
 // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING.
 std::vector<std::uint8_t> key_identifier(std::span<const std::uint8_t> subject_public_key_info);
 
@@ -110,6 +123,11 @@ ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_publi
 std::vector<std::uint8_t> certificate_der(const X509* certificate);
 std::string sha256_fingerprint(const X509* certificate);  // lower-case hex of the DER's SHA-256
 std::string serial_hex(const X509* certificate);          // upper-case hex, as OpenSSL prints it
+
+// The notAfter of a certificate valid for `days` days from `not_before`.
+// RFC 5280 §4.1.2.5 and BR 6.3.2 count both ends of the validity period,
+// so N days end one second before notBefore + N × 86400.
+std::time_t validity_end(std::time_t not_before, std::int64_t days);
 
 std::time_t not_before_time(const X509* certificate);
 std::time_t not_after_time(const X509* certificate);

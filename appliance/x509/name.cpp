@@ -94,4 +94,14 @@ std::string format_name(const X509_NAME* name) {
   return std::string(data, static_cast<std::size_t>(length));
 }
 
+void set_common_name(X509_NAME* name, const std::string& value) {
+  int place = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (place >= 0) X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, place));
+  if (X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(value.data()), static_cast<int>(value.size()),
+                                 place, 0) != 1) {
+    throw Error("setting a common name: " + ossl::last_error());
+  }
+}
+
 }  // namespace custos::x509
