@@ -308,6 +308,19 @@ TEST_F(FlowTest, VersionChainShowListAndRevocationByFile) {
     saw_revoked = saw_revoked || entry.value("revocation_reason", "") == "keyCompromise";
   }
   EXPECT_TRUE(saw_revoked) << listed;
+  // What Custos issued passes its own linter, from the outside too; a
+  // certificate from elsewhere that breaks a rule is named and exits 1.
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca crl --out ca.crl.pem", true)));
+  for (const char* file : {"short.pem", "ca.crl.pem", "ca/ca.pem"}) {
+    CommandResult clean = cli_.custos(std::string("lint ") + file);
+    EXPECT_EQ(clean.status, 0) << file << ": " << clean.out << clean.err;
+    EXPECT_EQ(clean.out.find("error "), std::string::npos) << clean.out;  // warnings: this CA has no CRL URL
+  }
+  CommandResult broken = cli_.custos("lint other.pem");
+  EXPECT_EQ(broken.status, 1);
+  EXPECT_NE(broken.out.find("error rfc5280_4_2_1_3_key_usage (RFC 5280 4.2.1.3)"), std::string::npos) << broken.out;
+  EXPECT_NE(cli_.custos("lint --rules").out.find("br_6_3_2_subscriber_validity  (BR 6.3.2)"), std::string::npos);
+
   CommandResult table = cli_.custos("--dir ca admin list", true);
   EXPECT_TRUE(table.out.starts_with("ID  STATUS")) << table.out;
   EXPECT_NE(table.out.find("NOT AFTER"), std::string::npos) << table.out;

@@ -224,6 +224,23 @@ TEST_F(EngineTest, OcspResponseValidityKeepsToTheBaselineRequirements) {
   EXPECT_NE(error_of([&] { open(); }).find("'ocsp.response_validity_minutes' must be 480 to 14400"), std::string::npos);
 }
 
+// The linter stands between the profile and the token: a profile that
+// would issue a TLS server certificate without the BR policy gets it
+// nowhere near the token; the request waits with the rule and its clause.
+TEST_F(EngineTest, ALintErrorKeepsTheCertificateFromTheTokenAndThePendingMessageNamesTheRule) {
+  init();
+  edit_config(directory_, "certificate_policies = [\"2.23.140.1.2.1\"]   # BR 7.1.2.7.9: domain validated\n", "");
+  open();
+  Disposition held = submit("www.example");
+  EXPECT_EQ(held.state, RequestState::kPending);
+  EXPECT_NE(held.message.find("br_7_1_2_7_9_certificate_policies (BR 7.1.2.7.9)"), std::string::npos) << held.message;
+  EXPECT_FALSE(held.serial.has_value());
+  std::vector<storage::AuditRecord> log = ca_->store().audit_log();
+  EXPECT_EQ(log.back().event, "lint_refused");
+  // A CRL and an OCSP answer pass it.
+  EXPECT_EQ(engine_->publish_crl("test").number, 1);
+}
+
 TEST_F(EngineTest, ServerProfileNeedsASanAndRejectedRequestsAreKept) {
   init();
   open();

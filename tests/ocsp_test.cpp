@@ -151,7 +151,7 @@ TokenCa make_ca(const std::string& token_label, const std::string& name, hsm::Ke
 // The leaf certificate every request asks about, as leaf.pem beside ca.pem.
 IssuedKey make_leaf(const TokenCa& ca) {
   IssuedKey leaf = ca.issue(hsm::KeyType::kEcP256, "leaf", "CN=leaf.example", {0x10, 0x01},
-                            [](CertificateSpec& spec) { spec.extended_key_usage = {"serverAuth"}; });
+                            [](CertificateSpec& spec) { spec.extended_key_usage = {"clientAuth"}; });
   testing::write_file(ca.directory / "leaf.pem", to_pem(leaf.certificate.get()), 0644);
   return leaf;
 }

@@ -1,8 +1,12 @@
 #include "appliance/cli/commands.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include <iostream>
 
 #include "appliance/x509/certificate.h"
+#include "appliance/x509/lint.h"
 #include "appliance/x509/name.h"
 #include "common/files.h"
 
@@ -113,6 +117,59 @@ void run_config(const std::filesystem::path& directory, bool json) {
             << "policy      " << config.policy.module << " (timeout " << config.policy_timeout_ms << " ms)\n"
             << "profiles    " << describe_profiles(config) << "\n"
             << "exit        " << (exits.empty() ? "(none)" : exits) << "\n";
+}
+
+void run_lint(const std::filesystem::path& file, bool json) {
+  std::vector<std::uint8_t> bytes = read_file(file, 16 << 20);
+  std::string text(bytes.begin(), bytes.end());
+  ossl::Ptr<BIO> memory(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+  std::vector<x509::Finding> findings;
+  std::string what;
+  bool pem = text.find("-----BEGIN") != std::string::npos;
+  auto certificate = [&]() -> ossl::Ptr<X509> {
+    if (pem) return ossl::Ptr<X509>(PEM_read_bio_X509(memory.get(), nullptr, nullptr, nullptr));
+    const unsigned char* cursor = bytes.data();
+    return ossl::Ptr<X509>(d2i_X509(nullptr, &cursor, static_cast<long>(bytes.size())));
+  }();
+  if (certificate) {
+    findings = x509::lint_certificate(certificate.get());
+    what = "certificate " + x509::serial_hex(certificate.get());
+  } else {
+    BIO_reset(memory.get());
+    ERR_clear_error();
+    const unsigned char* cursor = bytes.data();
+    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(
+        pem ? PEM_read_bio_X509_CRL(memory.get(), nullptr, nullptr, nullptr)
+            : d2i_X509_CRL(nullptr, &cursor, static_cast<long>(bytes.size())),
+        &X509_CRL_free);
+    if (!crl) throw Error(file.string() + " is neither a certificate nor a CRL (PEM or DER)");
+    findings = x509::lint_crl(crl.get(), true);
+    what = "CRL";
+  }
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const x509::Finding& finding : findings) {
+      out.push_back({{"rule", finding.rule},
+                     {"clause", finding.clause},
+                     {"severity", finding.severity == x509::Severity::kError ? "error" : "warning"},
+                     {"message", finding.message}});
+    }
+    print_json(out);
+  } else {
+    for (const x509::Finding& finding : findings) std::cout << finding.to_text() << "\n";
+    if (findings.empty()) std::cout << file.string() << ": " << what << ": no finding\n";
+  }
+  if (x509::has_errors(findings)) throw Error(file.string() + ": the " + what + " breaks an error-level rule");
+}
+
+void run_lint_rules(bool json) {
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [rule, clause] : x509::lint_rules()) out.push_back({{"rule", rule}, {"clause", clause}});
+    print_json(out);
+    return;
+  }
+  for (const auto& [rule, clause] : x509::lint_rules()) std::cout << rule << "  (" << clause << ")\n";
 }
 
 }  // namespace custos::cli

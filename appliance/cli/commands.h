@@ -27,4 +27,11 @@ void run_install_ca_cert(const InstallCaCertCommand& command);
 void run_ca_cert(const std::filesystem::path& directory, const std::optional<std::filesystem::path>& out);
 void run_config(const std::filesystem::path& directory, bool json);
 
+// `custos lint FILE`: the engine's pre-issuance linter on a certificate or
+// CRL, PEM or DER, from anywhere. Prints each finding; throws custos::Error
+// (exit 1) when one is an error. A CRL is held to the TLS rules (BR 4.9.7).
+void run_lint(const std::filesystem::path& file, bool json);
+// `custos lint --rules`: every rule and its clause.
+void run_lint_rules(bool json);
+
 }  // namespace custos::cli

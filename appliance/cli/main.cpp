@@ -343,6 +343,24 @@ int custos::cli::run(int argc, char** argv) {
     };
   });
 
+  // lint
+  std::string lint_file;
+  bool list_rules = false;
+  CLI::App* lint_command = with_json(app.add_subcommand(
+      "lint", "run the pre-issuance linter on a certificate or CRL (PEM or DER); exit 1 on an error-level finding"));
+  lint_command->add_option("FILE", lint_file, "the certificate or CRL");
+  lint_command->add_flag("--rules", list_rules, "list the rules and the clauses they enforce");
+  lint_command->callback([&] {
+    if (lint_file.empty() == !list_rules) throw CLI::ValidationError("lint", "name a FILE, or --rules");
+    action = [&](const CaContext& context) {
+      if (list_rules) {
+        custos::cli::run_lint_rules(context.json);
+      } else {
+        custos::cli::run_lint(lint_file, context.json);
+      }
+    };
+  });
+
   // hash-password
   CLI::App* hash_command = app.add_subcommand(
       "hash-password", "read a password from standard input and print its hash for [http.users.NAME] password_hash");

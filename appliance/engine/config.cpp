@@ -367,11 +367,7 @@ CaConfig read_config(const toml::table& root) {
     }
   }
   // BR 4.9.10: a TLS CA's OCSP responses are valid for 8 hours to 10 days.
-  bool issues_server_certificates = std::any_of(config.profiles.begin(), config.profiles.end(), [](const ProfileSection& profile) {
-    return std::find(profile.extended_key_usage.begin(), profile.extended_key_usage.end(), "serverAuth") !=
-           profile.extended_key_usage.end();
-  });
-  if (issues_server_certificates &&
+  if (config.issues_tls_server_certificates() &&
       (config.ocsp.response_validity_minutes < 8 * 60 || config.ocsp.response_validity_minutes > 10 * 24 * 60)) {
     throw Error("'ocsp.response_validity_minutes' must be 480 to 14400 (8 hours to 10 days, CA/Browser Forum BR "
                 "4.9.10) for a CA whose profiles issue serverAuth, not " +
@@ -455,6 +451,13 @@ const ProfileSection* CaConfig::find_profile(const std::string& name) const {
     if (profile.name == name) return &profile;
   }
   return nullptr;
+}
+
+bool CaConfig::issues_tls_server_certificates() const {
+  return std::any_of(profiles.begin(), profiles.end(), [](const ProfileSection& profile) {
+    return std::find(profile.extended_key_usage.begin(), profile.extended_key_usage.end(), "serverAuth") !=
+           profile.extended_key_usage.end();
+  });
 }
 
 nlohmann::json policy_hello_config(const CaConfig& config) {

@@ -152,6 +152,9 @@ struct CaConfig {
   OcspSection ocsp;
 
   const ProfileSection* find_profile(const std::string& name) const;
+  // Whether a profile issues serverAuth: the CA/Browser Forum's rules then
+  // bind its CRLs and OCSP responses too.
+  bool issues_tls_server_certificates() const;
 };
 
 // hello.config for the policy module: its own [policy] keys, and for

@@ -12,6 +12,7 @@
 #include "appliance/engine/module_specs.h"
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/csr.h"
+#include "appliance/x509/lint.h"
 #include "appliance/x509/name.h"
 #include "appliance/x509/pem.h"
 #include "common/clock.h"
@@ -114,12 +115,7 @@ nlohmann::json Disposition::to_json() const {
   return json;
 }
 
-int cabf_max_server_validity_days(std::time_t when) {
-  if (when >= parse_rfc3339("2029-03-15T00:00:00Z")) return 47;
-  if (when >= parse_rfc3339("2027-03-15T00:00:00Z")) return 100;
-  if (when >= parse_rfc3339("2026-03-15T00:00:00Z")) return 200;
-  return 398;
-}
+int cabf_max_server_validity_days(std::time_t when) { return x509::br_max_subscriber_validity_days(when); }
 
 std::string normalize_serial(const std::string& text) {
   std::string hex;
@@ -525,6 +521,12 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
     std::optional<x509::UnsignedCertificate> prepared;
     try {
       prepared.emplace(x509::prepare_certificate(spec, issuer));
+    } catch (const x509::LintRefusal& refusal) {
+      // Nothing the requester did wrong, maybe: the profile, a verdict or an
+      // edit made something no standard allows. An officer looks.
+      return settle(record.id, from, RequestState::kPending,
+                    std::string("the certificate was not signed: ") + refusal.what() + "; fix the cause and resubmit",
+                    actor, "lint_refused");
     } catch (const Error& error) {
       return settle(record.id, from, RequestState::kDenied, std::string("the certificate cannot be issued: ") + error.what(),
                     actor, "request_denied");
@@ -730,6 +732,7 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
   spec.number = ca_.store().last_crl_number() + 1;
   spec.this_update = now;
   spec.next_update = now + static_cast<std::time_t>(config.publication.crl_next_update_hours) * 3600;
+  spec.tls = config.issues_tls_server_certificates();
   for (const storage::CertificateRecord& certificate : ca_.store().revoked_certificates(rfc3339_utc(now))) {
     x509::RevokedEntry entry;
     entry.serial = serial_bytes(certificate.serial);

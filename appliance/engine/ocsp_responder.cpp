@@ -120,6 +120,7 @@ std::vector<std::uint8_t> Engine::answer_ocsp(std::span<const std::uint8_t> requ
   spec.produced_at = now;
   spec.this_update = now;
   spec.next_update = next_update;
+  spec.tls = ca_.config().issues_tls_server_certificates();
   spec.nonce = request.nonce;
   for (const x509::OcspQuery& query : request.queries) {
     if (!x509::issued_by(query, ca_certificate_.get())) {

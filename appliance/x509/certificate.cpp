@@ -4,6 +4,7 @@
 
 #include "appliance/x509/algorithm.h"
 #include "appliance/x509/certificate_rules.h"
+#include "appliance/x509/lint.h"
 #include "common/encoding.h"
 #include "common/error.h"
 
@@ -273,6 +274,10 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
   ossl::Ptr<X509_ALGOR> algorithm = signature_algorithm(issuer.scheme);
   if (X509_ALGOR_copy(const_cast<X509_ALGOR*>(X509_get0_tbs_sigalg(certificate.get())), algorithm.get()) != 1) {
     throw Error("setting the certificate's signature algorithm: " + ossl::last_error());
+  }
+  // The TBS is whole: the linter sees exactly what the token will sign.
+  if (std::vector<Finding> findings = lint_certificate(certificate.get()); has_errors(findings)) {
+    throw LintRefusal(std::move(findings));
   }
   std::vector<std::uint8_t> tbs = ossl::to_der(certificate.get(), i2d_re_X509_tbs, "the TBSCertificate");
   return UnsignedCertificate(std::move(certificate), std::move(algorithm), std::move(tbs), std::move(issuer_key));

@@ -101,7 +101,8 @@ class UnsignedCertificate {
   ossl::Ptr<EVP_PKEY> issuer_key_;
 };
 
-// Builds and checks the TBSCertificate: version 3, serial, issuer, subject,
+// Builds and checks the TBSCertificate (certificate_rules.h, then the
+// linter, lint.h, which throws LintRefusal): version 3, serial, issuer, subject,
 // validity, the subject's key, basicConstraints (critical), keyUsage
 // (critical), EKU, SAN, SKI, AKI, CDP, AIA, then the extra extensions and
 // removals. Throws custos::Error naming what is wrong: a spec that breaks

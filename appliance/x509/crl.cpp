@@ -1,5 +1,7 @@
 #include "appliance/x509/crl.h"
 
+#include "appliance/x509/lint.h"
+
 #include <openssl/pem.h>
 
 #include <algorithm>
@@ -209,6 +211,9 @@ CrlPtr make_crl(const CrlSpec& spec, const Signer& signer) {
   aki->keyid = key_id.release();
   add_crl_extension(crl.get(), NID_authority_key_identifier, aki.get(), "authorityKeyIdentifier");
 
+  if (std::vector<Finding> findings = lint_crl(crl.get(), spec.tls); has_errors(findings)) {
+    throw LintRefusal(std::move(findings));
+  }
   std::vector<std::uint8_t> tbs = ossl::to_der(crl.get(), i2d_re_X509_CRL_tbs, "the TBSCertList");
   std::vector<std::uint8_t> signature = signer(tbs);
 

@@ -67,6 +67,7 @@ struct CrlSpec {
   std::time_t this_update = 0;
   std::time_t next_update = 0;
   std::vector<RevokedEntry> revoked;  // in any order; the CRL lists them by serial
+  bool tls = false;  // the CA issues TLS server certificates: the linter applies BR 4.9.7
 };
 
 // Builds a v2 CRL: version, issuer, thisUpdate, nextUpdate, the revoked

@@ -1,5 +1,7 @@
 #include "appliance/x509/ocsp.h"
 
+#include "appliance/x509/lint.h"
+
 #include <openssl/asn1t.h>
 
 #include <algorithm>
@@ -288,6 +290,10 @@ bool issued_by(const OcspQuery& query, const X509* ca) {
 
 std::vector<std::uint8_t> make_ocsp_response(const OcspResponseSpec& spec, const Signer& signer) {
   check_spec(spec);
+  if (std::vector<Finding> findings = lint_ocsp_validity(spec.this_update, spec.next_update, spec.tls);
+      has_errors(findings)) {
+    throw LintRefusal(std::move(findings));
+  }
 
   // OpenSSL 3.0 takes the certificate non-const, and only reads it.
   ossl::Ptr<OCSP_RESPID> responder_id(OCSP_RESPID_new());

@@ -90,6 +90,7 @@ struct OcspResponseSpec {
   std::time_t next_update = 0;  // for every answer
   std::vector<OcspAnswer> answers;  // in the order of the request's queries
   std::optional<std::vector<std::uint8_t>> nonce;  // OcspRequest::nonce, echoed in responseExtensions
+  bool tls = false;  // the CA issues TLS server certificates: the linter applies BR 4.9.10
 };
 
 // Builds a successful OCSPResponse holding a BasicOCSPResponse: ResponderID

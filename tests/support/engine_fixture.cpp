@@ -47,7 +47,9 @@ void EngineFixture::open() {
 }
 
 engine::Disposition EngineFixture::submit(const std::string& subject, const char* san, const std::string& profile) {
-  std::string request = csr_pem(key_.get(), subject, san);
+  std::string same_as_subject = "DNS:" + subject;
+  bool of_subject = san != nullptr && std::string_view(san) == kSanOfSubject;
+  std::string request = csr_pem(key_.get(), subject, of_subject ? same_as_subject.c_str() : san);
   return engine_->submit(std::span(reinterpret_cast<const std::uint8_t*>(request.data()), request.size()),
                          {{"profile", profile}}, "test");
 }

@@ -21,8 +21,11 @@ class EngineFixture : public ::testing::Test {
   // Opens the CA and its engine (again, if open).
   void open();
 
-  // Submits a fresh request for CN=`subject` with `san` under `profile`.
-  engine::Disposition submit(const std::string& subject, const char* san = "DNS:host.example",
+  // Submits a fresh request for CN=`subject` with `san` under `profile`:
+  // by default a dNSName equal to the CN, as a TLS server certificate
+  // needs (BR 7.1.2.7.2); nullptr for none.
+  static constexpr const char* kSanOfSubject = "DNS:<subject>";
+  engine::Disposition submit(const std::string& subject, const char* san = kSanOfSubject,
                              const std::string& profile = "server");
   ossl::Ptr<X509> certificate_of(const engine::Disposition& disposition);
   std::string module_log() const;
