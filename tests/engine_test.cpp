@@ -241,6 +241,19 @@ TEST_F(EngineTest, ALintErrorKeepsTheCertificateFromTheTokenAndThePendingMessage
   EXPECT_EQ(engine_->publish_crl("test").number, 1);
 }
 
+// BR 7.1.3.1 has no Ed25519: the default server profile refuses such a
+// key up front, rather than the linter holding the request.
+TEST_F(EngineTest, TheDefaultServerProfileRefusesAnEd25519Key) {
+  init();
+  open();
+  ossl::Ptr<EVP_PKEY> edwards = testing::edwards_key("ED25519");
+  std::string request = testing::csr_pem(edwards.get(), "ed.example", "DNS:ed.example");
+  Disposition refused = engine_->submit(std::span(reinterpret_cast<const std::uint8_t*>(request.data()), request.size()),
+                                        {{"profile", "server"}}, "test");
+  EXPECT_EQ(refused.state, RequestState::kDenied) << refused.message;
+  EXPECT_NE(refused.message.find("ed25519"), std::string::npos) << refused.message;
+}
+
 TEST_F(EngineTest, ServerProfileNeedsASanAndRejectedRequestsAreKept) {
   init();
   open();
