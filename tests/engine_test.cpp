@@ -8,6 +8,7 @@
 
 #include "appliance/engine/engine.h"
 #include "appliance/x509/certificate.h"
+#include "appliance/x509/name.h"
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "tests/support/engine_fixture.h"
@@ -254,6 +255,21 @@ TEST_F(EngineTest, TheDefaultServerProfileRefusesAnEd25519Key) {
   EXPECT_NE(refused.message.find("ed25519"), std::string::npos) << refused.message;
 }
 
+// BR 7.1.2.7.2: a domain-validated certificate names only what the CA
+// validated; the organisation a request claims is left out, and said so.
+TEST_F(EngineTest, ADomainValidatedCertificateNamesOnlyItsDomainAndCountry) {
+  init();
+  open();
+  ossl::Ptr<X509_NAME> name = x509::parse_name("CN=www.example,O=Unvalidated Ltd,C=DE");
+  ossl::Ptr<X509_EXTENSION> san = testing::san_extension("DNS:www.example");
+  std::vector<std::uint8_t> request = testing::make_request(key_.get(), name.get(), {san.get()});
+  Disposition issued = engine_->submit(request, {{"profile", "server"}}, "test");
+  ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message;
+  EXPECT_NE(issued.message.find("the subject keeps only its commonName and countryName"), std::string::npos)
+      << issued.message;
+  EXPECT_EQ(x509::format_name(X509_get_subject_name(certificate_of(issued).get())), "CN=www.example,C=DE");
+}
+
 TEST_F(EngineTest, ServerProfileNeedsASanAndRejectedRequestsAreKept) {
   init();
   open();
@@ -339,7 +355,8 @@ TEST_F(EngineTest, TheCertificateCarriesTheRequestsSubjectByteForByte) {
                              1);
   ossl::Ptr<X509_EXTENSION> san = testing::san_extension("DNS:both.example");
   std::vector<std::uint8_t> request = testing::make_request(key_.get(), subject.get(), {san.get()});
-  Disposition issued = engine_->submit(request, {}, "test");
+  // Under `client`: a domain-validated server certificate keeps its CN alone.
+  Disposition issued = engine_->submit(request, {{"profile", "client"}}, "test");
   ASSERT_EQ(issued.state, RequestState::kIssued) << issued.message;
   ossl::Ptr<X509> certificate = certificate_of(issued);
   EXPECT_EQ(ossl::to_der(X509_get_subject_name(certificate.get()), i2d_X509_NAME, "subject"),

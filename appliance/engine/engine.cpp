@@ -456,6 +456,14 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
   spec.key_usage = key_usage_bits(profile.key_usage);
   spec.extended_key_usage = profile.extended_key_usage;
   spec.policies = profile.certificate_policies;
+  // A domain-validated certificate's subject says nothing the CA has not
+  // validated (BR 7.1.2.7.2): its commonName and countryName at most. What
+  // else the request named is left out, and the message says so.
+  bool domain_validated = std::any_of(spec.policies.begin(), spec.policies.end(),
+                                      [](const x509::CertificatePolicy& policy) { return policy.oid == "2.23.140.1.2.1"; });
+  if (!spec.ca && domain_validated && x509::keep_only_common_name_and_country(spec.subject.get())) {
+    notes += "; the subject keeps only its commonName and countryName (domain validated, BR 7.1.2.7.2)";
+  }
   // A TLS server certificate: a subscriber's, not a CA's (BR 7.1.2.7 and
   // 6.3.2 speak of subscriber certificates; a CA's key usages are BR
   // 7.1.2.10.7's: keyCertSign, cRLSign, digitalSignature and no others).

@@ -18,7 +18,8 @@ enum class Scope {
   kAll,         // every certificate
   kServerLeaf,  // a TLS subscriber certificate: EKU serverAuth, not a CA
   kTlsCa,       // a CA certificate whose EKU names serverAuth
-  kTls,         // either
+  kTls,            // either
+  kOcspResponder,  // a certificate with EKU OCSPSigning: a delegated responder's
 };
 
 struct GeneralNamesDeleter {
@@ -35,6 +36,7 @@ struct CertificateFacts {
   bool ca = false;
   bool self_issued = false;
   bool tls = false;
+  bool ocsp_responder = false;
   std::optional<unsigned> key_usage;  // bit i = KeyUsage bit i (digitalSignature = 0)
   int key_usage_critical = -1;
   std::vector<const ASN1_OBJECT*> extended_key_usage;
@@ -74,6 +76,7 @@ CertificateFacts facts_of(X509* certificate) {
       const ASN1_OBJECT* purpose = sk_ASN1_OBJECT_value(facts.eku_owner.get(), i);
       facts.extended_key_usage.push_back(purpose);
       facts.tls = facts.tls || OBJ_obj2nid(purpose) == NID_server_auth;
+      facts.ocsp_responder = facts.ocsp_responder || OBJ_obj2nid(purpose) == NID_OCSP_sign;
     }
   }
   facts.san.reset(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr)));
@@ -108,6 +111,17 @@ std::optional<std::string> dns_name_problem(const std::string& name) {
     start = dot + 1;
   }
   return std::nullopt;
+}
+
+bool has_policy(const CertificateFacts& facts, const char* oid) {
+  std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> policies(static_cast<CERTIFICATEPOLICIES*>(
+      X509_get_ext_d2i(facts.certificate, NID_certificate_policies, nullptr, nullptr)));
+  for (int i = 0; policies && i < sk_POLICYINFO_num(policies.get()); ++i) {
+    char dotted[128];
+    OBJ_obj2txt(dotted, sizeof dotted, sk_POLICYINFO_value(policies.get(), i)->policyid, 1);
+    if (std::strcmp(dotted, oid) == 0) return true;
+  }
+  return false;
 }
 
 using Check = std::optional<std::string> (*)(const CertificateFacts&);
@@ -194,6 +208,25 @@ const CertificateRule kCertificateRules[] = {
                     type != V_ASN1_UTF8STRING && type != V_ASN1_PRINTABLESTRING) {
            return std::string(OBJ_nid2sn(nid)) + " must be a PrintableString or UTF8String";
          }
+       }
+       return std::nullopt;
+     }},
+    {"br_7_1_4_2_attribute_order", "BR 7.1.4.2", Severity::kWarning, Scope::kTls,
+     [](const CertificateFacts& facts) -> std::optional<std::string> {
+       // The order the BR recommend, most general first.
+       static const int kOrder[] = {NID_domainComponent,        NID_countryName,      NID_stateOrProvinceName,
+                                    NID_localityName,           NID_postalCode,       NID_streetAddress,
+                                    NID_organizationName,       NID_surname,          NID_givenName,
+                                    NID_organizationalUnitName, NID_commonName};
+       const X509_NAME* subject = X509_get_subject_name(facts.certificate);
+       long previous = -1;
+       for (int i = 0; i < X509_NAME_entry_count(subject); ++i) {
+         int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(subject, i)));
+         const int* at = std::find(std::begin(kOrder), std::end(kOrder), nid);
+         if (at == std::end(kOrder)) continue;
+         long place = at - std::begin(kOrder);
+         if (place < previous) return "the subject's attributes are not in the recommended order (C, ST, L, O, OU, CN)";
+         previous = place;
        }
        return std::nullopt;
      }},
@@ -290,6 +323,19 @@ const CertificateRule kCertificateRules[] = {
            }
          }
          if (!listed) return "the commonName '" + common_name + "' is not one of the subjectAltName's values";
+       }
+       return std::nullopt;
+     }},
+    {"br_7_1_2_7_2_domain_validated_subject", "BR 7.1.2.7.2", Severity::kError, Scope::kServerLeaf,
+     [](const CertificateFacts& facts) -> std::optional<std::string> {
+       if (!has_policy(facts, "2.23.140.1.2.1")) return std::nullopt;
+       const X509_NAME* subject = X509_get_subject_name(facts.certificate);
+       for (int i = 0; i < X509_NAME_entry_count(subject); ++i) {
+         int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(subject, i)));
+         if (nid != NID_commonName && nid != NID_countryName) {
+           return std::string("a domain-validated certificate's subject holds commonName and countryName only, not ") +
+                  OBJ_nid2sn(nid);
+         }
        }
        return std::nullopt;
      }},
@@ -391,6 +437,20 @@ const CertificateRule kCertificateRules[] = {
                   std::string(nid == NID_undef ? "an unknown algorithm" : OBJ_nid2sn(nid));
        }
      }},
+    {"br_7_1_2_8_ocsp_responder", "BR 7.1.2.8, RFC 6960 4.2.2.2.1", Severity::kError, Scope::kOcspResponder,
+     [](const CertificateFacts& facts) -> std::optional<std::string> {
+       if (!facts.has_extension(NID_id_pkix_OCSP_noCheck)) return "a delegated OCSP responder's certificate carries ocsp-nocheck";
+       if (facts.has_extension(NID_crl_distribution_points)) return "an OCSP responder's certificate has no cRLDistributionPoints";
+       std::unique_ptr<AUTHORITY_INFO_ACCESS, decltype(&AUTHORITY_INFO_ACCESS_free)> access(
+           static_cast<AUTHORITY_INFO_ACCESS*>(X509_get_ext_d2i(facts.certificate, NID_info_access, nullptr, nullptr)),
+           &AUTHORITY_INFO_ACCESS_free);
+       for (int i = 0; access && i < sk_ACCESS_DESCRIPTION_num(access.get()); ++i) {
+         if (OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(access.get(), i)->method) == NID_ad_OCSP) {
+           return "an OCSP responder's certificate has no OCSP pointer";
+         }
+       }
+       return std::nullopt;
+     }},
     {"br_7_1_2_10_7_ca_key_usage", "BR 7.1.2.10.7", Severity::kError, Scope::kTlsCa,
      [](const CertificateFacts& facts) -> std::optional<std::string> {
        unsigned allowed = (1u << 0) | (1u << 5) | (1u << 6);
@@ -420,6 +480,8 @@ bool applies(Scope scope, const CertificateFacts& facts) {
       return facts.tls && facts.ca;
     case Scope::kTls:
       return facts.tls;
+    case Scope::kOcspResponder:
+      return facts.ocsp_responder;
   }
   return false;
 }

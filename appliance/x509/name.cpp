@@ -104,4 +104,16 @@ void set_common_name(X509_NAME* name, const std::string& value) {
   }
 }
 
+bool keep_only_common_name_and_country(X509_NAME* name) {
+  bool removed = false;
+  for (int index = X509_NAME_entry_count(name) - 1; index >= 0; --index) {
+    int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(name, index)));
+    if (nid != NID_commonName && nid != NID_countryName) {
+      X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, index));
+      removed = true;
+    }
+  }
+  return removed;
+}
+
 }  // namespace custos::x509

@@ -20,6 +20,10 @@ ossl::Ptr<X509_NAME> parse_name(std::string_view text);
 // RFC 4514 text of a name.
 std::string format_name(const X509_NAME* name);
 
+// Removes every attribute but commonName and countryName; true when it
+// removed one.
+bool keep_only_common_name_and_country(X509_NAME* name);
+
 // Gives `name` the common name `value` (UTF-8), in the place of its CN if it
 // has one, else as its last RDN. Throws custos::Error if OpenSSL refuses.
 void set_common_name(X509_NAME* name, const std::string& value);
