@@ -24,7 +24,7 @@ class CaService {
   virtual engine::Disposition submit(const std::vector<std::uint8_t>& request,
                                      const std::map<std::string, std::string>& attributes) = 0;
   virtual engine::Disposition retrieve(std::int64_t id) = 0;
-  // Entries as CONTRACT.md's `admin list --json` prints them.
+  // Entries as `admin list --json` prints them (README).
   virtual nlohmann::json list(const std::string& state) = 0;
   virtual engine::Disposition resubmit(std::int64_t id) = 0;
   virtual engine::Disposition deny(std::int64_t id, const std::string& message) = 0;

@@ -1,4 +1,4 @@
-// custos [--dir DIR] COMMAND [OPTIONS] — see CONTRACT.md and `custos --help`.
+// custos [--dir DIR] COMMAND [OPTIONS] — see README.md and `custos --help`.
 #include <CLI/CLI.hpp>
 #include <openssl/crypto.h>
 #include <sodium.h>

@@ -4,7 +4,7 @@
 
 namespace custos::cli {
 
-// Parses argv and runs the command; returns the exit status (CONTRACT.md:
+// Parses argv and runs the command; returns the exit status (README:
 // 0 success, 1 runtime error, 2 usage error).
 int run(int argc, char** argv);
 

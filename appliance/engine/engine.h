@@ -1,4 +1,4 @@
-// The request flow of DESIGN.md on an open CA, and its administration:
+// The request flow of ARCHITECTURE.md on an open CA, and its administration:
 //
 //   receive  check the PKCS#10 request and store it (received, or denied
 //            with the reason when it parsed but failed a check) before
@@ -32,7 +32,7 @@
 
 namespace custos::engine {
 
-// What a client learns of its request (CONTRACT.md's disposition).
+// What a client learns of its request (the disposition of the README).
 struct Disposition {
   std::int64_t request_id = 0;
   storage::RequestState state = storage::RequestState::kReceived;

@@ -30,7 +30,7 @@ namespace custos::server {
 //   not_found → 404; conflict → 409; failed → 1 / 500; unavailable → 503.
 nlohmann::json failure(const std::string& kind, const std::string& message);
 
-// A disposition as it crosses the socket: CONTRACT.md's JSON with the
+// A disposition as it crosses the socket: the README's JSON with the
 // certificate, base64 DER, once there is one.
 nlohmann::json disposition_to_wire(const engine::Disposition& disposition);
 engine::Disposition disposition_from_wire(const nlohmann::json& wire);

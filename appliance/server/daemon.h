@@ -1,4 +1,4 @@
-// custosd: the engine as a daemon (DESIGN.md, Processes). It opens the CA
+// custosd: the engine as a daemon (ARCHITECTURE.md, Processes). It opens the CA
 // once — token session pool, store, module hosts — and answers the CLI on
 // custosd.sock and the HTTP front end, a process of its own that holds no
 // token and no database key, over socketpairs.

@@ -341,7 +341,7 @@ std::string certificate_pem(const std::vector<std::uint8_t>& der) {
   return x509::to_pem(certificate.get());
 }
 
-// CONTRACT.md's disposition, with the certificate as PEM for a REST client.
+// The disposition (README, --json), with the certificate as PEM for a REST client.
 nlohmann::json rest_disposition(nlohmann::json disposition) {
   auto certificate = disposition.find("certificate");
   if (certificate != disposition.end()) *certificate = certificate_pem(from_base64(certificate->get<std::string>()));

@@ -1,6 +1,6 @@
 // The front end's own TLS identity. Unless the operator provides one
 // ([http] certificate and key), custosd makes it at first start: a P-256
-// key made in software — the one software private key DESIGN.md allows,
+// key made in software — the one software private key ARCHITECTURE.md allows,
 // the front end's own, never a CA key — and a certificate the CA issues
 // to it under the `server` profile, for the listen address and [http]
 // hostnames. It is made again when it is missing, no longer names those,

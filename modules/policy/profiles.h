@@ -1,4 +1,4 @@
-// builtin:profiles — the policy of CONTRACT.md's profiles. hello.config is
+// builtin:profiles — the policy of the profiles in custos.toml (README). hello.config is
 // {"profiles": {NAME: {decision, validity_days, key_types, key_usage,
 // extended_key_usage, san_required, ca, path_length}}}, from custos.toml's
 // [profiles.*] tables. The request's `profile` attribute picks the profile.

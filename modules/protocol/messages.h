@@ -1,4 +1,4 @@
-// The messages of module protocol version 1 (CONTRACT.md), as C++ values,
+// The messages of module protocol version 1 (modules/sdk/PROTOCOL.md), as C++ values,
 // with encoders and strict decoders. A decoder refuses a missing field, a
 // field of the wrong type, and any field or message type it does not know:
 // both sides reject what they do not understand.

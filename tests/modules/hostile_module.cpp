@@ -97,7 +97,8 @@ void attack(const std::string& behaviour, const std::string& argument) {
     if (memory != nullptr) std::memset(memory, 1, size);
     outcome(memory != nullptr, "allocate 10 GiB: " + (memory != nullptr ? std::string("allocated") : error_text()));
   } else if (behaviour == "spin") {
-    for (volatile unsigned long i = 0;; i = i + 1) {
+    for (;;) {
+      asm volatile("" ::: "memory");  // a loop the compiler must keep
     }
   } else if (behaviour == "huge-frame") {
     write_bytes(std::string("\x80\x00\x00\x00", 4) + std::string(4096, 'x'));
