@@ -500,6 +500,16 @@ TEST_F(DaemonTest, TheReadmesEstEnrollThenRenewWorksAsWritten) {
   EXPECT_NE(shell("openssl x509 -noout -serial -in renewed.pem").out, shell("openssl x509 -noout -serial -in dev.pem").out);
 }
 
+// A custosd that cannot set its socket up leaves nothing behind: no
+// socket file, no descriptor.
+TEST_F(DaemonTest, ASocketGroupThatDoesNotExistLeavesNoSocketBehind) {
+  append_config("[server]\nsocket_group = \"custos-no-such-group\"\n");
+  CommandResult refused = cli_.custos("--dir ca serve --listen off", true);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("custos-no-such-group"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(cli_.work() / "ca" / "custosd.sock")));
+}
+
 TEST_F(DaemonTest, OcspAnswersGoodRevokedAndUnknownAndTheCrlVerifies) {
   start();
   make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
 #include <cerrno>
 #include <cstring>
 
@@ -353,13 +354,15 @@ Disposition Engine::decide(const storage::RequestRecord& record, const x509::Che
     throw;  // someone else moved the request on; nothing here to settle
   } catch (const std::exception& error) {
     // Whatever went wrong, the request does not stay "received": it waits,
-    // pending, with the reason, for an administrator's resubmission.
+    // pending, with the reason, for an administrator's resubmission. If
+    // even that fails, the first failure goes on, with its own type.
+    std::exception_ptr first = std::current_exception();
     try {
       return settle(record.id, {RequestState::kReceived}, RequestState::kPending,
                     std::string("the request could not be decided: ") + error.what() + "; resubmit it", actor,
                     "decision_failed");
     } catch (const std::exception&) {
-      throw error;
+      std::rethrow_exception(first);
     }
   }
 }

@@ -71,23 +71,30 @@ LocalListener::LocalListener(const std::filesystem::path& directory, const std::
     std::filesystem::remove(path_);
   }
   sockaddr_un address = address_of(path_);
-  listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener_ < 0) throw Error(std::string("socket: ") + std::strerror(errno));
+  // Looked up before anything is made: an unknown group leaves nothing behind.
+  std::optional<gid_t> gid;
+  if (!group.empty()) gid = group_id(group);
+  listener_ = FileDescriptor(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (listener_.get() < 0) throw Error(std::string("socket: ") + std::strerror(errno));
   // Created with no access at all, then opened to owner and group: no
   // moment where others could connect.
   mode_t previous = ::umask(0777);
-  int bound = ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  int bound = ::bind(listener_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
   int bind_errno = errno;
   ::umask(previous);
-  if (bound != 0) {
-    ::close(listener_);
-    throw Error("binding " + path_.string() + ": " + std::strerror(bind_errno));
+  if (bound != 0) throw Error("binding " + path_.string() + ": " + std::strerror(bind_errno));
+  // From here a failure also takes the socket file away (the descriptor
+  // closes itself).
+  auto refuse = [&](const std::string& what, int error) {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+    throw Error(what + ": " + std::strerror(error));
+  };
+  if (gid && ::chown(path_.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+    refuse("giving " + path_.string() + " to group " + group, errno);
   }
-  if (!group.empty() && ::chown(path_.c_str(), static_cast<uid_t>(-1), group_id(group)) != 0) {
-    throw Error("giving " + path_.string() + " to group " + group + ": " + std::strerror(errno));
-  }
-  if (::chmod(path_.c_str(), 0660) != 0 || ::listen(listener_, 64) != 0) {
-    throw Error("listening on " + path_.string() + ": " + std::strerror(errno));
+  if (::chmod(path_.c_str(), 0660) != 0 || ::listen(listener_.get(), 64) != 0) {
+    refuse("listening on " + path_.string(), errno);
   }
   acceptor_ = std::thread([this] { accept_loop(); });
 }
@@ -96,9 +103,9 @@ LocalListener::~LocalListener() { stop(); }
 
 void LocalListener::stop() {
   if (stopping_.exchange(true)) return;
-  ::shutdown(listener_, SHUT_RDWR);
+  ::shutdown(listener_.get(), SHUT_RDWR);
   if (acceptor_.joinable()) acceptor_.join();
-  ::close(listener_);
+  listener_ = FileDescriptor();
   std::filesystem::remove(path_);
   std::lock_guard lock(mutex_);
   for (Connection& connection : connections_) connection.thread.join();
@@ -107,9 +114,9 @@ void LocalListener::stop() {
 
 void LocalListener::accept_loop() {
   while (!stopping_) {
-    pollfd entry{listener_, POLLIN, 0};
+    pollfd entry{listener_.get(), POLLIN, 0};
     if (::poll(&entry, 1, 200) <= 0) continue;
-    int connection = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    int connection = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
     if (connection < 0) continue;
     if (open_connections_ >= kMaxConnections) {
       spdlog::warn("local socket: {} connections are open already; refusing another", kMaxConnections);

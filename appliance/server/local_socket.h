@@ -52,7 +52,7 @@ class LocalListener {
 
   std::filesystem::path path_;
   Handler handler_;
-  int listener_ = -1;
+  FileDescriptor listener_;
   std::atomic<bool> stopping_{false};
   // One thread a connection; a finished one is joined when the next
   // connection arrives, so a long-running daemon does not keep them.
