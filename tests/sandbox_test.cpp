@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/engine_fixture.h"
+#include "tests/support/python_module.h"
 #include "tests/support/softhsm.h"
 
 namespace custos::engine {
@@ -140,6 +141,12 @@ INSTANTIATE_TEST_SUITE_P(
         Lie{"NameConstraintsOnALeaf",
             R"({"extensions_add": [{"oid": "2.5.29.30", "critical": true, "der": "MAegBTADggF4"}]})",
             RequestState::kDenied, "only a CA certificate may carry nameConstraints"},
+        Lie{"ApplicationPoliciesBesideTheExtendedKeyUsage",
+            R"({"extensions_add": [{"oid": "1.3.6.1.4.1.311.21.10", "critical": false, "der": "MAwwCgYIKwYBBQUHAwM="}]})",
+            RequestState::kDenied, "Application Policies (1.3.6.1.4.1.311.21.10)"},
+        Lie{"AnotherCertificatePolicy",
+            R"({"extensions_add": [{"oid": "2.5.29.32", "critical": false, "der": "MAowCAYGZ4EMAQIC"}]})",
+            RequestState::kDenied, "is not one the profile grants"},
         Lie{"TrailingBytesInASubjectAltName",
             R"({"extensions_add": [{"oid": "2.5.29.17", "critical": false, "der": "MAaCBGEuZXgA"}]})",
             RequestState::kDenied, "subjectAltName (2.5.29.17) is not in DER"}),
@@ -176,6 +183,30 @@ TEST_F(Sandbox, AModuleThatDiesAtOnceIsReportedAtOnceWithItsLastWords) {
       << died.message;
   EXPECT_LT(took, std::chrono::seconds(5)) << died.message;
   EXPECT_NE(module_log().find("hostile: the configuration names no server"), std::string::npos) << module_log();
+}
+
+// A module script kept in the CA directory is seen alone: its directory,
+// which holds custos.toml and the database, is not put in the view.
+TEST_F(Sandbox, AScriptInTheCaDirectoryDoesNotBringTheDirectoryIntoView) {
+  init();
+  testing::write_file(directory_ / "peek.py", testing::python_module(R"py(
+read()
+write({"type": "hello", "protocol": 1, "name": "peek"})
+while True:
+    message = read()
+    if message["type"] == "shutdown":
+        sys.exit(0)
+    try:
+        open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "custos.toml")).read()
+        write({"type": "verdict", "decision": "issue", "message": "BREACHED: read custos.toml"})
+    except OSError as error:
+        write({"type": "verdict", "decision": "deny", "message": "blocked: " + type(error).__name__})
+)py"), 0644);
+  set_policy_module("exec:/usr/bin/python3 " + (directory_ / "peek.py").string(), 5000);
+  open();
+  Disposition peeked = submit("peek.example");
+  EXPECT_EQ(peeked.state, RequestState::kDenied) << peeked.message << "\n" << module_log();
+  EXPECT_EQ(peeked.message, "blocked: FileNotFoundError");
 }
 
 TEST_F(Sandbox, NamespacesAreRequiredByDefaultAndTheHostSaysWhichItHad) {

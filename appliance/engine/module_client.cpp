@@ -78,6 +78,10 @@ void ModuleClient::start() {
   std::vector<std::string> arguments = {module_host_path()};
   if (spec_.require_namespaces) arguments.emplace_back("--require-namespaces");
   if (spec_.network) arguments.emplace_back("--network");
+  for (const std::filesystem::path& hidden : spec_.hidden_directories) {
+    arguments.emplace_back("--hide");
+    arguments.push_back(hidden.string());
+  }
   for (const std::string& destination : spec_.destinations) {
     arguments.emplace_back("--connect");
     arguments.push_back(destination);

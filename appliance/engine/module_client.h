@@ -39,6 +39,9 @@ struct ModuleSpec {
   bool require_namespaces = false;  // [sandbox] require_namespaces
   bool network = false;             // the module's own `network = true`: the engine's whole network
   std::vector<std::string> destinations;  // `network = [...]`: "HOST:PORT" it may connect to, and nothing else
+  // Directories no module may see, nor any directory above them: the CA
+  // directory (a script kept there is seen alone, not its neighbours).
+  std::vector<std::filesystem::path> hidden_directories;
   std::optional<std::filesystem::path> writable_directory;
   // What the writable directory may hold in all; the module is stopped
   // when a write takes it past.

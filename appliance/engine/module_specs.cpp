@@ -19,6 +19,7 @@ ModuleSpec common_spec(const CaConfig& config, const ModuleSection& section, con
   spec.log_file = directory / "modules.log";
   spec.network = section.whole_network;
   spec.destinations = section.destinations;
+  spec.hidden_directories = {std::filesystem::absolute(directory)};
   return spec;
 }
 

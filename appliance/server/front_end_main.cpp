@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,7 +31,6 @@
 #include "appliance/server/http_front_end.h"
 #include "appliance/server/address.h"
 #include "common/error.h"
-#include "common/process.h"
 #include "modules/host/sandbox.h"
 #include "modules/host/seccomp_policy.h"
 
@@ -47,6 +47,7 @@ struct Options {
   std::size_t max_connections = 64;
   int channels = 1;
   bool require_namespaces = false;
+  pid_t engine_pid = 0;
 };
 
 // TLS 1.2 and later; the front end's certificate chain and key; client
@@ -83,12 +84,18 @@ std::vector<pollfd> channel_copies(const std::vector<int>& channels) {
 // free for the next custosd.
 void stop_when_the_engine_is_gone(std::vector<pollfd> watched) {
   std::thread([watched]() mutable {
-    for (;;) {
+    // A channel that hung up is closed and left out of the poll (fd -1),
+    // so the watcher sleeps until the next one does.
+    std::size_t gone = 0;
+    while (gone < watched.size()) {
       if (::poll(watched.data(), watched.size(), -1) < 0) continue;
-      bool all_gone = std::all_of(watched.begin(), watched.end(), [](const pollfd& entry) {
-        return (entry.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
-      });
-      if (all_gone) break;
+      for (pollfd& entry : watched) {
+        if (entry.fd >= 0 && (entry.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+          ::close(entry.fd);
+          entry.fd = -1;
+          ++gone;
+        }
+      }
     }
     spdlog::warn("custosd closed every channel: stopping");
     ::kill(::getpid(), SIGTERM);
@@ -106,14 +113,12 @@ int main(int argc, char** argv) {
   // It holds the TLS key: no core file. And it lives no longer than the
   // custosd that started it (its sandboxed child dies with it, sandbox.cpp),
   // so a restarted custosd finds its ports free.
-  try {
-    custos::forbid_core_dumps();
-  } catch (const Error& error) {
-    std::cerr << "custos-http: " << error.what() << "\n";
-    return 1;
-  }
+  // No core file from here; it becomes non-dumpable in enter_sandbox, once
+  // an unprivileged start has written its user-namespace maps (which a
+  // non-dumpable process cannot).
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() == 1) return 1;  // custosd died before the line above
   CLI::App app{"custos-http: custosd's HTTP front end (started by custosd)"};
   Options options;
   app.add_option("--listen", options.listen)->required();
@@ -124,7 +129,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-connections", options.max_connections);
   app.add_option("--channels", options.channels);
   app.add_flag("--require-namespaces", options.require_namespaces);
+  app.add_option("--engine-pid", options.engine_pid, "custosd's pid: gone already, the front end does not start");
   CLI11_PARSE(app, argc, argv);
+  // custosd died before the death signal was set: nothing to serve for.
+  if (options.engine_pid != 0 && ::getppid() != options.engine_pid) return 1;
   // custosd gives it its own stderr (the journal); stdout is /dev/null.
   spdlog::set_default_logger(spdlog::stderr_color_mt("custos-http"));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [custos-http] [%l] %v");

@@ -33,7 +33,8 @@ FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api, std::function<void
                                         "--key",                   spec.key.string(),
                                         "--client-ca",             spec.client_ca.string(),
                                         "--max-connections",       std::to_string(spec.max_connections),
-                                        "--channels",              std::to_string(kChannels)};
+                                        "--channels",              std::to_string(kChannels),
+                                        "--engine-pid",            std::to_string(::getpid())};
   if (!spec.plain_listen.empty()) {
     arguments.emplace_back("--plain-listen");
     arguments.push_back(spec.plain_listen);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "common/error.h"
 
@@ -151,6 +152,37 @@ void check_extended_key_usage(X509* certificate, const CertificateSpec& spec) {
   }
 }
 
+// What a certificate may be used for is said by extendedKeyUsage, which
+// the profile bounds, and by nothing else: Microsoft's Application
+// Policies (1.3.6.1.4.1.311.21.10), which Windows honours like an EKU,
+// would carry usages past that bound.
+void check_no_other_usage_extension(X509* certificate) {
+  ossl::Ptr<ASN1_OBJECT> application_policies(OBJ_txt2obj("1.3.6.1.4.1.311.21.10", 1));
+  if (X509_get_ext_by_OBJ(certificate, application_policies.get(), -1) >= 0) {
+    throw Error("Application Policies (1.3.6.1.4.1.311.21.10) would name usages beside the profile's extended key usage");
+  }
+}
+
+struct PoliciesDeleter {
+  void operator()(CERTIFICATEPOLICIES* policies) const { CERTIFICATEPOLICIES_free(policies); }
+};
+
+// A profile's certificatePolicies are the ones the CA vouches for: a
+// verdict or an edit may keep fewer, not name others.
+void check_policies(X509* certificate, const CertificateSpec& spec) {
+  if (spec.policies.empty()) return;
+  std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> policies(
+      static_cast<CERTIFICATEPOLICIES*>(X509_get_ext_d2i(certificate, NID_certificate_policies, nullptr, nullptr)));
+  for (int i = 0; policies && i < sk_POLICYINFO_num(policies.get()); ++i) {
+    const ASN1_OBJECT* policy = sk_POLICYINFO_value(policies.get(), i)->policyid;
+    bool granted = std::ranges::any_of(spec.policies, [&](const CertificatePolicy& allowed) {
+      ossl::Ptr<ASN1_OBJECT> object(OBJ_txt2obj(allowed.oid.c_str(), 1));
+      return object && OBJ_cmp(object.get(), policy) == 0;
+    });
+    if (!granted) throw Error("the certificate policy " + describe(policy) + " is not one the profile grants");
+  }
+}
+
 void check_ca_only_extensions(X509* certificate, const CertificateSpec& spec) {
   if (spec.ca) return;
   for (int nid : {NID_name_constraints, NID_policy_constraints, NID_inhibit_any_policy}) {
@@ -186,6 +218,8 @@ void check_certificate_rules(X509* certificate, const CertificateSpec& spec, con
   check_key_identifiers(certificate, spec, issuer);
   check_key_usage(certificate, spec);
   check_extended_key_usage(certificate, spec);
+  check_no_other_usage_extension(certificate);
+  check_policies(certificate, spec);
   check_ca_only_extensions(certificate, spec);
   check_names(certificate, spec, issuer);
 }

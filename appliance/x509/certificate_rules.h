@@ -25,6 +25,9 @@ namespace custos::x509 {
 //  - an extendedKeyUsage that widens the spec's list (a profile's EKU is
 //    the most a certificate may have), or names OCSPSigning or
 //    anyExtendedKeyUsage when the spec does not;
+//  - Application Policies (1.3.6.1.4.1.311.21.10), usages by another name;
+//  - a certificate policy the spec (the profile) does not list, when it
+//    lists any;
 //  - a leaf with nameConstraints, policyConstraints or inhibitAnyPolicy;
 //  - a certificate named as its issuer that is not self-signed;
 //  - an empty subject without a subjectAltName; a name outside the

@@ -57,8 +57,11 @@ void DirectoryQuota::count(const std::string& name) {
 void DirectoryQuota::count_all() {
   sizes_.clear();
   total_ = 0;
-  int copy = ::fcntl(directory_, F_DUPFD_CLOEXEC, 0);
-  DIR* listing = copy >= 0 ? ::fdopendir(copy) : nullptr;
+  // A description of its own: a duplicate would share the read position
+  // the last listing left at the end.
+  int fresh = ::openat(directory_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* listing = fresh >= 0 ? ::fdopendir(fresh) : nullptr;
+  if (listing == nullptr && fresh >= 0) ::close(fresh);
   if (listing == nullptr) return;
   while (dirent* entry = ::readdir(listing)) {
     std::string name = entry->d_name;

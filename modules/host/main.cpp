@@ -1,4 +1,4 @@
-// custos-module-host [--require-namespaces] [--network | --connect HOST:PORT…]
+// custos-module-host [--require-namespaces] [--network | --connect HOST:PORT…] [--hide DIR…]
 //                    [--writable-dir DIR [--writable-limit BYTES FILES]]
 //                    MODULE [ARGS…]
 //
@@ -247,6 +247,8 @@ int main(int argc, char** argv) {
       options.require_namespaces = true;
     } else if (flag == "--network") {
       options.network = true;
+    } else if (flag == "--hide" && next + 1 < argc) {
+      options.hidden_directories.emplace_back(argv[++next]);
     } else if (flag == "--connect" && next + 1 < argc) {
       options.destinations.push_back(host::parse_destination(argv[++next]));
     } else if (flag == "--writable-dir" && next + 1 < argc) {

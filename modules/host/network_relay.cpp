@@ -228,11 +228,11 @@ void NetworkRelay::add_to(std::vector<pollfd>& watched) const {
       if (!outgoing.empty()) wanted |= POLLOUT;
       return wanted;
     };
-    // An end that has said all it will and has nothing to be told is left
-    // out (fd -1): its hang-up would otherwise wake the poll at once, over
-    // and over.
+    // An end with nothing to wait for is left out (fd -1): its hang-up or
+    // error would otherwise wake the poll at once, over and over.
     auto end = [&](int fd, bool ended, const std::string& incoming, const std::string& outgoing) {
-      return pollfd{ended && outgoing.empty() ? -1 : fd, events(ended, incoming, outgoing), 0};
+      short wanted = events(ended, incoming, outgoing);
+      return pollfd{wanted == 0 ? -1 : fd, wanted, 0};
     };
     watched.push_back(end(connection.inside, connection.inside_ended, connection.to_outside, connection.to_inside));
     watched.push_back(end(connection.outside, connection.outside_ended, connection.to_inside, connection.to_outside));
@@ -241,7 +241,8 @@ void NetworkRelay::add_to(std::vector<pollfd>& watched) const {
 
 void NetworkRelay::move(Connection& connection, short inside_events, short outside_events) {
   auto read_into = [](int from, std::string& buffer, bool& ended, short events) {
-    if (ended || (events & (POLLIN | POLLHUP | POLLERR)) == 0 || buffer.size() >= kBufferBytes) return;
+    if (!ended && (events & POLLERR) != 0) ended = true;  // reset: nothing more will come
+    if (ended || (events & (POLLIN | POLLHUP)) == 0 || buffer.size() >= kBufferBytes) return;
     char chunk[16384];
     ssize_t count = ::recv(from, chunk, std::min(sizeof chunk, kBufferBytes - buffer.size()), 0);
     if (count > 0) {

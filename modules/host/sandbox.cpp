@@ -103,8 +103,16 @@ struct Visible {
 std::vector<Visible> open_view(const SandboxOptions& options) {
   std::vector<Visible> visible;
   auto add = [&](const std::filesystem::path& path, bool directory, bool writable) {
-    // Each path once: a second bind would write into the first, read-only.
-    if (std::any_of(visible.begin(), visible.end(), [&](const Visible& entry) { return entry.path == path; })) return;
+    // Each place once: a path at or beneath a directory already in the
+    // view is there already (binding it again would write into a
+    // read-only mount).
+    auto covers = [&](const Visible& entry) {
+      if (entry.path == path) return true;
+      if (!entry.directory) return false;
+      auto [mismatch, rest] = std::mismatch(entry.path.begin(), entry.path.end(), path.begin(), path.end());
+      return mismatch == entry.path.end();
+    };
+    if (!writable && std::any_of(visible.begin(), visible.end(), covers)) return;
     int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
     if (fd >= 0) visible.push_back({path, directory, writable, fd});
   };
@@ -124,7 +132,18 @@ std::vector<Visible> open_view(const SandboxOptions& options) {
     if (canonical != file) add(file, false, false);
   }
   for (const std::filesystem::path& directory : options.readable_directories) {
-    add(std::filesystem::weakly_canonical(directory), true, false);
+    std::filesystem::path canonical = std::filesystem::weakly_canonical(directory);
+    // Never a directory that is, or holds, one the engine keeps private
+    // (the CA directory): a module script kept there gets its own file
+    // in the view, not its neighbours.
+    bool private_inside = std::any_of(options.hidden_directories.begin(), options.hidden_directories.end(),
+                                      [&](const std::filesystem::path& hidden) {
+                                        std::filesystem::path kept = std::filesystem::weakly_canonical(hidden);
+                                        auto [mismatch, rest] = std::mismatch(canonical.begin(), canonical.end(),
+                                                                              kept.begin(), kept.end());
+                                        return mismatch == canonical.end();
+                                      });
+    if (!private_inside) add(canonical, true, false);
   }
   if (options.writable_directory) {
     // The engine made it beneath the CA directory; a symlink put in its
@@ -321,8 +340,11 @@ void close_all_but(std::vector<int> kept) {
   } else {
     close_all_but(kept);
   }
+  // It holds what the process held before the fork (custos-http's TLS
+  // key): no core file, and not readable by another process of its uid.
   rlimit no_core{0, 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // A request to stop (custosd's SIGTERM to its HTTP front end) is the
   // child's to act on: it finishes what it is doing and exits.
   static pid_t waited_for = 0;

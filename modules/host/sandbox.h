@@ -36,6 +36,9 @@ struct SandboxOptions {
   // Directories made visible read-only at their own paths: an interpreter's
   // standard library, the directory of a module's script.
   std::vector<std::filesystem::path> readable_directories;
+  // Directories that must not be seen, nor any directory holding them (the
+  // CA directory): a readable directory at or above one is left out.
+  std::vector<std::filesystem::path> hidden_directories;
   // The one directory the module may write (the file exit module's), at its
   // own path.
   std::optional<std::filesystem::path> writable_directory;
