@@ -115,13 +115,21 @@ TEST_F(FlowTest, AdministratorDeniesAPendingRequest) {
 TEST_F(FlowTest, ExtensionSetOnAPendingRequestIsInTheIssuedCertificate) {
   make_request("sub", "/CN=Policy CA");
   custos_json("--dir ca submit --csr sub.csr --profile subca");
-  // certificatePolicies: anyPolicy
-  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin set-ext 1 --oid 2.5.29.32 --value-der-hex 300830060604551d2000", true)));
+  // nameConstraints: permitted DNS:example.com
+  ASSERT_TRUE(succeeded(cli_.custos(
+      "--dir ca admin set-ext 1 --oid 2.5.29.30 --critical --value-der-hex 3011a00f300d820b6578616d706c652e636f6d", true)));
   ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin set-attr 1 department=pki", true)));
   custos_json("--dir ca admin resubmit 1");
   ASSERT_TRUE(succeeded(cli_.custos("--dir ca retrieve 1 --out sub.pem", true)));
-  CommandResult policies = shell("openssl x509 -noout -ext certificatePolicies -in sub.pem");
-  EXPECT_NE(policies.out.find("X509v3 Any Policy"), std::string::npos) << policies.out;
+  CommandResult constraints = shell("openssl x509 -noout -ext nameConstraints -in sub.pem");
+  EXPECT_NE(constraints.out.find("DNS:example.com"), std::string::npos) << constraints.out;
+  // A certificate policy the profile does not grant (anyPolicy) is refused.
+  make_request("other", "/CN=Other CA");
+  custos_json("--dir ca submit --csr other.csr --profile subca");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin set-ext 2 --oid 2.5.29.32 --value-der-hex 300830060604551d2000", true)));
+  nlohmann::json widened = custos_json("--dir ca admin resubmit 2");
+  EXPECT_EQ(widened["status"], "denied");
+  EXPECT_NE(widened["message"].get<std::string>().find("is not one the profile grants"), std::string::npos) << widened;
 
   CommandResult refused = cli_.custos("--dir ca admin set-ext 1 --oid 2.5.29.32 --value-der-hex 3000", true);
   EXPECT_EQ(refused.status, 1);

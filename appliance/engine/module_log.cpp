@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -17,6 +18,7 @@ namespace {
 constexpr off_t kRotateAtBytes = 8 << 20;
 constexpr std::size_t kBytesPerMinute = 256 << 10;
 constexpr std::size_t kMaxLineBytes = 4096;
+constexpr std::size_t kMinimumLineCost = 64;
 constexpr std::size_t kLastLines = 3;
 constexpr std::size_t kLastLineCharacters = 300;
 constexpr auto kFinishGrace = std::chrono::milliseconds(200);
@@ -119,7 +121,10 @@ void ModuleStderr::take(const std::string& line) {
     window_start_ = now;
     window_bytes_ = 0;
   }
-  window_bytes_ += line.size() + 1;
+  // What the line costs the log: its bytes as written, prefix and all, and
+  // at least kMinimumLineCost, so that empty lines cannot flood it either.
+  std::size_t cost = std::max(line.size() + module_.size() + 4, kMinimumLineCost);
+  window_bytes_ += cost;
   if (window_bytes_ > kBytesPerMinute) {
     dropped_bytes_ += line.size() + 1;
     return;

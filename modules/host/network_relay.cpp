@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -54,9 +55,13 @@ void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NON
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // changing uid cleared it
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   for (;;) {
-    unsigned char index = 0;
-    ssize_t got = ::recv(channel, &index, 1, 0);
+    // [destination index, sequence number]; the answer carries the
+    // sequence number back, and the connection when there is one.
+    unsigned char request[2] = {};
+    ssize_t got = ::recv(channel, request, sizeof request, 0);
     if (got <= 0) std::_Exit(0);
+    if (got != sizeof request) continue;
+    unsigned char index = request[0];
     int connected = -1;
     if (index < destinations.size()) {
       const Destination& destination = destinations[index];
@@ -78,7 +83,7 @@ void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NON
         ::freeaddrinfo(found);
       }
     }
-    send_descriptor(channel, connected >= 0 ? '0' : '1', connected);
+    send_descriptor(channel, static_cast<char>(request[1]), connected);
     if (connected >= 0) ::close(connected);
   }
 }
@@ -189,18 +194,20 @@ void NetworkRelay::close_all() {
 }
 
 int NetworkRelay::dial(std::size_t destination) {
-  auto index = static_cast<unsigned char>(destination);
-  if (::send(dialer_, &index, 1, MSG_NOSIGNAL) != 1) return -1;
-  // The dialer answers within its connect timeout; the relay waits for it.
-  pollfd answer{dialer_, POLLIN, 0};
-  if (::poll(&answer, 1, (kDialSeconds + 5) * 1000) != 1) return -1;
-  char status = 0;
-  int fd = receive_descriptor(dialer_, status);
-  if (status != '0' && fd >= 0) {
-    ::close(fd);
-    return -1;
+  // Numbered, so that an answer that comes after its dial gave up is not
+  // taken for the next one's (a connection to another destination).
+  unsigned char request[2] = {static_cast<unsigned char>(destination), ++sequence_};
+  if (::send(dialer_, request, sizeof request, MSG_NOSIGNAL) != sizeof request) return -1;
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(kDialSeconds + 5);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+    pollfd answer{dialer_, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&answer, 1, static_cast<int>(left.count())) != 1) return -1;
+    char number = 0;
+    int fd = receive_descriptor(dialer_, number);
+    if (static_cast<unsigned char>(number) == sequence_) return fd;  // -1: it could not connect
+    if (fd >= 0) ::close(fd);  // a late answer to an earlier dial
   }
-  return fd;
 }
 
 void NetworkRelay::accept_from(const Listener& listener) {
