@@ -175,6 +175,21 @@ TEST_F(NetworkedModules, AModuleReachesItsListAndNothingElse) {
                                 next + " ConnectionRefusedError; example.com:443 gaierror");
 }
 
+// A listed destination that cannot be reached: the module's connection is
+// reset, and the module log says which destination failed.
+TEST_F(NetworkedModules, AnUnreachableDestinationIsNamedInTheModuleLog) {
+  init();
+  testing::write_file(site_ / "probe.py", kProbingPolicy, 0755);
+  std::string closed = std::to_string(port_ + 1);  // nothing listens there
+  set_policy_module("exec:" + (site_ / "probe.py").string(), 30000,
+                    "port = \"" + closed + "\"\nnetwork = [\"localhost:" + closed + "\"]\n");
+  open();
+  Disposition probed = submit("probe.example");
+  ASSERT_EQ(probed.state, RequestState::kIssued) << probed.message << "\n" << module_log();
+  EXPECT_NE(module_log().find("could not reach localhost:" + closed + " for the module"), std::string::npos)
+      << module_log();
+}
+
 TEST_F(NetworkedModules, WithoutAListAModuleHasNoNetwork) {
   init();
   testing::write_file(site_ / "probe.py", kProbingPolicy, 0755);

@@ -216,7 +216,14 @@ void NetworkRelay::accept_from(const Listener& listener) {
   int outside = connections_.size() < kMaxConnections ? dial(listener.destination) : -1;
   if (outside < 0) {
     // The destination cannot be reached: the module sees its connection
-    // reset, as it would have connecting there itself.
+    // reset, as it would have connecting there itself, and the module log
+    // says where (the first few times).
+    constexpr int kLoggedFailures = 20;
+    if (++failed_dials_ <= kLoggedFailures) {
+      const Destination& failed = destinations_[listener.destination];
+      std::fprintf(stderr, "custos-module-host: could not reach %s:%u for the module%s\n", failed.host.c_str(),
+                   static_cast<unsigned>(failed.port), failed_dials_ == kLoggedFailures ? " (further failures not logged)" : "");
+    }
     linger reset{1, 0};
     ::setsockopt(inside, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     ::close(inside);

@@ -74,6 +74,7 @@ class NetworkRelay {
   std::vector<Destination> destinations_;
   int dialer_ = -1;  // SOCK_SEQPACKET to the dialer
   unsigned char sequence_ = 0;  // of the last dial
+  int failed_dials_ = 0;
   std::vector<Listener> listeners_;
   std::vector<Connection> connections_;
 };

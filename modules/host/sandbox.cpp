@@ -253,6 +253,15 @@ int receive_listener(int channel) {
 // 0 when it was not.
 int supervise(pid_t child, const Supervision& supervision, int& stopped_with) {
   int child_fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  if (child_fd < 0) {
+    // Without a pidfd (a kernel before 5.3) nothing would be watched: the
+    // module does not run unsupervised.
+    std::fprintf(stderr, "custos-module-host: sandbox: cannot watch the module (pidfd_open: %s)\n", std::strerror(errno));
+    ::kill(child, SIGKILL);
+    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    std::_Exit(kSandboxRefused);
+  }
   int channel = supervision.channel;
   int listener = -1;
   auto stop = [&](const std::string& why, int status) {
