@@ -676,7 +676,12 @@ TEST_F(DaemonTest, SixtyFourClientsForSixtySeconds) {
   long peak = *std::max_element(resident.begin(), resident.end());
   std::cout << "custosd resident memory: " << at_ten_seconds << " kB at 10 s, peak " << peak << " kB, "
             << resident.back() << " kB at the end\n";
-  EXPECT_LT(peak, at_ten_seconds + at_ten_seconds / 5) << "memory grew more than 20% after the first 10 s";
+  // A leak grows with the requests served (thousands here); warm-up does
+  // not. glibc gives each worker thread its own arena when it first
+  // allocates, and on a busy machine some workers start late, so the
+  // bound is 20% or 12 MiB, whichever is larger.
+  long allowed = std::max(at_ten_seconds / 5, 12L * 1024);
+  EXPECT_LT(peak, at_ten_seconds + allowed) << "memory grew more than " << allowed << " kB after the first 10 s";
   EXPECT_EQ(daemon_->stop(), 0);
 
   std::map<int, nlohmann::json> acknowledged;

@@ -186,8 +186,13 @@ TEST_F(NetworkedModules, AnUnreachableDestinationIsNamedInTheModuleLog) {
   open();
   Disposition probed = submit("probe.example");
   ASSERT_EQ(probed.state, RequestState::kIssued) << probed.message << "\n" << module_log();
-  EXPECT_NE(module_log().find("could not reach localhost:" + closed + " for the module"), std::string::npos)
-      << module_log();
+  // The relay dials after it accepted, so the line may come after the
+  // verdict: wait for it (10 s at most).
+  const std::string line = "could not reach localhost:" + closed + " for the module";
+  for (int attempt = 0; attempt < 200 && module_log().find(line) == std::string::npos; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(module_log().find(line), std::string::npos) << module_log();
 }
 
 TEST_F(NetworkedModules, WithoutAListAModuleHasNoNetwork) {
