@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "appliance/x509/certificate.h"
+#include "appliance/x509/crl.h"
 #include "appliance/x509/lint.h"
 #include "appliance/x509/name.h"
 #include "common/files.h"
@@ -138,10 +139,8 @@ void run_lint(const std::filesystem::path& file, bool json) {
     BIO_reset(memory.get());
     ERR_clear_error();
     const unsigned char* cursor = bytes.data();
-    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(
-        pem ? PEM_read_bio_X509_CRL(memory.get(), nullptr, nullptr, nullptr)
-            : d2i_X509_CRL(nullptr, &cursor, static_cast<long>(bytes.size())),
-        &X509_CRL_free);
+    x509::CrlPtr crl(pem ? PEM_read_bio_X509_CRL(memory.get(), nullptr, nullptr, nullptr)
+                         : d2i_X509_CRL(nullptr, &cursor, static_cast<long>(bytes.size())));
     if (!crl) throw Error(file.string() + " is neither a certificate nor a CRL (PEM or DER)");
     findings = x509::lint_crl(crl.get(), true);
     what = "CRL";

@@ -48,14 +48,10 @@ ossl::Ptr<ASN1_OBJECT> changeable_extension(const std::string& oid, const char* 
   return object;
 }
 
-struct GeneralNamesDeleter {
-  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
-};
-
 // The SAN from request values, built field by field: a value is data, never
 // parsed as OpenSSL configuration text (a comma in a name stays a comma).
-std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter> general_names(const std::vector<SubjectAltName>& entries) {
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter> names(sk_GENERAL_NAME_new_null());
+ossl::Ptr<GENERAL_NAMES> general_names(const std::vector<SubjectAltName>& entries) {
+  ossl::Ptr<GENERAL_NAMES> names(sk_GENERAL_NAME_new_null());
   for (const SubjectAltName& entry : entries) {
     GENERAL_NAME* name = nullptr;
     if (entry.type == "ip") {
@@ -106,13 +102,9 @@ void remove_extension(X509* certificate, const std::string& oid) {
   delete_extensions(certificate, changeable_extension(oid, "removed").get());
 }
 
-struct PoliciesDeleter {
-  void operator()(CERTIFICATEPOLICIES* policies) const { CERTIFICATEPOLICIES_free(policies); }
-};
-
 // certificatePolicies built field by field, the CPS URI as an IA5String.
-std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> certificate_policies(const std::vector<CertificatePolicy>& entries) {
-  std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> policies(sk_POLICYINFO_new_null());
+ossl::Ptr<CERTIFICATEPOLICIES> certificate_policies(const std::vector<CertificatePolicy>& entries) {
+  ossl::Ptr<CERTIFICATEPOLICIES> policies(sk_POLICYINFO_new_null());
   for (const CertificatePolicy& entry : entries) {
     POLICYINFO* info = POLICYINFO_new();
     sk_POLICYINFO_push(policies.get(), info);

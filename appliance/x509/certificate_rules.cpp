@@ -163,15 +163,11 @@ void check_no_other_usage_extension(X509* certificate) {
   }
 }
 
-struct PoliciesDeleter {
-  void operator()(CERTIFICATEPOLICIES* policies) const { CERTIFICATEPOLICIES_free(policies); }
-};
-
 // A profile's certificatePolicies are the ones the CA vouches for: a
 // verdict or an edit may keep fewer, not name others.
 void check_policies(X509* certificate, const CertificateSpec& spec) {
   if (spec.policies.empty()) return;
-  std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> policies(
+  ossl::Ptr<CERTIFICATEPOLICIES> policies(
       static_cast<CERTIFICATEPOLICIES*>(X509_get_ext_d2i(certificate, NID_certificate_policies, nullptr, nullptr)));
   for (int i = 0; policies && i < sk_POLICYINFO_num(policies.get()); ++i) {
     const ASN1_OBJECT* policy = sk_POLICYINFO_value(policies.get(), i)->policyid;

@@ -31,11 +31,8 @@ struct ExtensionsFree {
     sk_X509_EXTENSION_pop_free(extensions, X509_EXTENSION_free);
   }
 };
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
-};
 using Extensions = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionsFree>;
-using GeneralNames = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
+using GeneralNames = ossl::Ptr<GENERAL_NAMES>;
 
 std::string bytes_after_the_request(std::size_t count) {
   return "there are " + std::to_string(count) + " bytes after the request";

@@ -22,13 +22,6 @@ enum class Scope {
   kOcspResponder,  // a certificate with EKU OCSPSigning: a delegated responder's
 };
 
-struct GeneralNamesDeleter {
-  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
-};
-struct PoliciesDeleter {
-  void operator()(CERTIFICATEPOLICIES* policies) const { CERTIFICATEPOLICIES_free(policies); }
-};
-
 // What the rules look at, decoded once from the extensions themselves (a
 // certificate under construction has no cached flags).
 struct CertificateFacts {
@@ -41,7 +34,7 @@ struct CertificateFacts {
   int key_usage_critical = -1;
   std::vector<const ASN1_OBJECT*> extended_key_usage;
   ossl::Ptr<EXTENDED_KEY_USAGE> eku_owner;
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter> san;
+  ossl::Ptr<GENERAL_NAMES> san;
   std::time_t not_before = 0;
   std::time_t not_after = 0;
 
@@ -114,7 +107,7 @@ std::optional<std::string> dns_name_problem(const std::string& name) {
 }
 
 bool has_policy(const CertificateFacts& facts, const char* oid) {
-  std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> policies(static_cast<CERTIFICATEPOLICIES*>(
+  ossl::Ptr<CERTIFICATEPOLICIES> policies(static_cast<CERTIFICATEPOLICIES*>(
       X509_get_ext_d2i(facts.certificate, NID_certificate_policies, nullptr, nullptr)));
   for (int i = 0; policies && i < sk_POLICYINFO_num(policies.get()); ++i) {
     char dotted[128];
@@ -350,7 +343,7 @@ const CertificateRule kCertificateRules[] = {
      }},
     {"br_7_1_2_7_9_certificate_policies", "BR 7.1.2.7.9", Severity::kError, Scope::kServerLeaf,
      [](const CertificateFacts& facts) -> std::optional<std::string> {
-       std::unique_ptr<CERTIFICATEPOLICIES, PoliciesDeleter> policies(static_cast<CERTIFICATEPOLICIES*>(
+       ossl::Ptr<CERTIFICATEPOLICIES> policies(static_cast<CERTIFICATEPOLICIES*>(
            X509_get_ext_d2i(facts.certificate, NID_certificate_policies, nullptr, nullptr)));
        if (!policies) return "a TLS server certificate needs certificatePolicies with a CA/Browser Forum policy";
        int reserved = 0;
@@ -441,9 +434,8 @@ const CertificateRule kCertificateRules[] = {
      [](const CertificateFacts& facts) -> std::optional<std::string> {
        if (!facts.has_extension(NID_id_pkix_OCSP_noCheck)) return "a delegated OCSP responder's certificate carries ocsp-nocheck";
        if (facts.has_extension(NID_crl_distribution_points)) return "an OCSP responder's certificate has no cRLDistributionPoints";
-       std::unique_ptr<AUTHORITY_INFO_ACCESS, decltype(&AUTHORITY_INFO_ACCESS_free)> access(
-           static_cast<AUTHORITY_INFO_ACCESS*>(X509_get_ext_d2i(facts.certificate, NID_info_access, nullptr, nullptr)),
-           &AUTHORITY_INFO_ACCESS_free);
+       ossl::Ptr<AUTHORITY_INFO_ACCESS> access(
+           static_cast<AUTHORITY_INFO_ACCESS*>(X509_get_ext_d2i(facts.certificate, NID_info_access, nullptr, nullptr)));
        for (int i = 0; access && i < sk_ACCESS_DESCRIPTION_num(access.get()); ++i) {
          if (OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(access.get(), i)->method) == NID_ad_OCSP) {
            return "an OCSP responder's certificate has no OCSP pointer";
