@@ -494,13 +494,19 @@ CaConfig load_config(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) {
     throw Error(path.string() + " does not exist: this directory holds no CA (see custos init, or give --dir)");
   }
+  // custos.toml is a few kilobytes; a megabyte is surely not one.
+  std::string text = read_text_file(path, 1024 * 1024);
+  return parse_config(text, path.string());
+}
+
+CaConfig parse_config(std::string_view text, const std::string& origin) {
   try {
-    return read_config(toml::parse_file(path.string()));
+    return read_config(toml::parse(text, origin));
   } catch (const toml::parse_error& error) {
-    throw Error(path.string() + " line " + std::to_string(error.source().begin.line) + ": " +
+    throw Error(origin + " line " + std::to_string(error.source().begin.line) + ": " +
                 std::string(error.description()));
   } catch (const Error&) {
-    rethrow_with_context(path.string());
+    rethrow_with_context(origin);
   }
 }
 

@@ -164,6 +164,8 @@ nlohmann::json policy_hello_config(const CaConfig& config);
 // Reads and checks custos.toml. Throws custos::Error naming the file, the
 // key and what is wrong with it.
 CaConfig load_config(const std::filesystem::path& path);
+// The same for text in hand; `origin` names it in messages.
+CaConfig parse_config(std::string_view text, const std::string& origin);
 
 // The custos.toml text for a new CA: its [ca], [token] and [database]
 // tables, then the default policy and profiles from packaging/.

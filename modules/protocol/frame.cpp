@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -82,23 +83,32 @@ void write_frame(int fd, const nlohmann::json& message, Deadline deadline) {
   write_all(fd, frame.data(), frame.size(), deadline);
 }
 
-nlohmann::json read_frame(int fd, Deadline deadline) {
-  std::uint8_t header[4];
-  if (!read_exactly(fd, header, sizeof header, deadline, true)) {
-    throw FrameError(FrameError::Kind::kClosed, "the peer closed the stream");
-  }
+std::uint32_t declared_frame_length(std::span<const std::uint8_t, 4> header) {
   std::uint32_t length = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
                          (std::uint32_t{header[2]} << 8) | std::uint32_t{header[3]};
   if (length == 0 || length > kMaxFrameBytes) {
     throw FrameError(FrameError::Kind::kMalformed, "a frame declared " + std::to_string(length) +
                                                        " bytes; frames are 1 to " + std::to_string(kMaxFrameBytes));
   }
-  std::string body(length, '\0');
-  read_exactly(fd, reinterpret_cast<std::uint8_t*>(body.data()), length, deadline, false);
+  return length;
+}
+
+nlohmann::json parse_frame_body(std::string_view body) {
   nlohmann::json message = nlohmann::json::parse(body, nullptr, false);
   if (message.is_discarded()) throw FrameError(FrameError::Kind::kMalformed, "a frame is not valid JSON");
   if (!message.is_object()) throw FrameError(FrameError::Kind::kMalformed, "a frame is not a JSON object");
   return message;
+}
+
+nlohmann::json read_frame(int fd, Deadline deadline) {
+  std::array<std::uint8_t, 4> header{};
+  if (!read_exactly(fd, header.data(), header.size(), deadline, true)) {
+    throw FrameError(FrameError::Kind::kClosed, "the peer closed the stream");
+  }
+  std::uint32_t length = declared_frame_length(header);
+  std::string body(length, '\0');
+  read_exactly(fd, reinterpret_cast<std::uint8_t*>(body.data()), length, deadline, false);
+  return parse_frame_body(body);
 }
 
 }  // namespace custos::protocol

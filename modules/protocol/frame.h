@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -44,5 +46,11 @@ void write_frame(int fd, const nlohmann::json& message, Deadline deadline);
 // Reads one frame and parses its body; throws FrameError. A stream closed
 // cleanly between frames is Kind::kClosed; closed inside one is kMalformed.
 nlohmann::json read_frame(int fd, Deadline deadline);
+
+// The two halves of read_frame, without the stream: the length a 4-byte
+// header declares (throws kMalformed outside 1..kMaxFrameBytes), and the
+// body parsed as one JSON object (throws kMalformed otherwise).
+std::uint32_t declared_frame_length(std::span<const std::uint8_t, 4> header);
+nlohmann::json parse_frame_body(std::string_view body);
 
 }  // namespace custos::protocol
