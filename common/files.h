@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -37,6 +38,13 @@ class FileDescriptor {
   FileDescriptor& operator=(const FileDescriptor&) = delete;
   int get() const { return fd_; }
   int release() { return std::exchange(fd_, -1); }
+  explicit operator bool() const { return fd_ >= 0; }
+  // Closes the descriptor now; errno is kept for the caller's message.
+  void reset() {
+    int saved = errno;
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+    errno = saved;
+  }
 
  private:
   int fd_;

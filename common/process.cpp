@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "common/error.h"
 
@@ -88,6 +90,61 @@ std::string describe_exit(int status) {
     return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";
   }
   return "ended";
+}
+
+namespace {
+
+// Field 22 of /proc/PID/stat, after the command in parentheses (which may
+// itself hold spaces and parentheses, hence the last ')').
+std::optional<std::string> start_time_of(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return std::nullopt;
+  std::size_t close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  // After the command: state is field 3; starttime is field 22.
+  for (int index = 3; index <= 22; ++index) {
+    if (!(fields >> field)) return std::nullopt;
+  }
+  return field;
+}
+
+std::string boot_id() {
+  std::ifstream file("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(file, id);
+  return id;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
+}
+
+}  // namespace
+
+std::string process_identity() {
+  std::string pid = std::to_string(::getpid());
+  return host_name() + "/" + boot_id() + "/" + pid + "/" + start_time_of(pid).value_or("0");
+}
+
+std::optional<bool> process_running(const std::string& identity) {
+  std::istringstream parts(identity);
+  std::string host;
+  std::string boot;
+  std::string pid;
+  std::string start;
+  if (!std::getline(parts, host, '/') || !std::getline(parts, boot, '/') || !std::getline(parts, pid, '/') ||
+      !std::getline(parts, start)) {
+    return false;
+  }
+  if (host != host_name()) return std::nullopt;
+  if (boot != boot_id()) return false;
+  std::optional<std::string> running_since = start_time_of(pid);
+  return running_since && *running_since == start;
 }
 
 }  // namespace custos

@@ -41,4 +41,11 @@ void forbid_core_dumps();
 // (SIGSYS)" or "was killed by signal N (name)".
 std::string describe_exit(int status);
 
+// This process as no other, on this host or any, now or after a reboot:
+// "HOST/BOOT_ID/PID/START_TIME" (start time in clock ticks since boot).
+std::string process_identity();
+// Whether the process `identity` names runs now. A process on another host
+// cannot be seen from here: nullopt.
+std::optional<bool> process_running(const std::string& identity);
+
 }  // namespace custos

@@ -10,8 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "appliance/server/engine_link.h"
-#include "appliance/server/http_front_end.h"
+#include "appliance/http/engine_link.h"
+#include "appliance/http/http_front_end.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
-// Key types and signature schemes the token layer offers, with their names
-// as the command line and custos.toml spell them.
+// What the token layer says of keys: their purpose, the OAEP digest, and
+// how a key on the token is named.
 #pragma once
 
 #include <cstdint>
@@ -8,37 +8,24 @@
 #include <string_view>
 #include <vector>
 
+#include "common/algorithms.h"
+
 namespace custos::hsm {
 
-enum class KeyType { kEcP256, kEcP384, kRsa2048, kRsa3072, kRsa4096, kEd25519 };
-
-std::optional<KeyType> parse_key_type(std::string_view name);
-std::string_view key_type_name(KeyType type);
-std::string key_type_names();  // "ec-p256, ec-p384, …" for messages
-bool is_rsa(KeyType type);
-bool is_ec(KeyType type);
-unsigned rsa_bits(KeyType type);
-
-// How a signature is computed. ECDSA signatures are returned as DER
-// ECDSA-Sig-Value, RSA and Ed25519 as the raw signature.
-enum class SignatureScheme {
-  kEcdsaSha256,
-  kEcdsaSha384,
-  kEcdsaSha512,
-  kRsaPkcs1Sha256,
-  kRsaPkcs1Sha384,
-  kRsaPkcs1Sha512,
-  kRsaPssSha256,
-  kRsaPssSha384,
-  kRsaPssSha512,
-  kEd25519,
-};
-
-std::optional<SignatureScheme> parse_signature_scheme(std::string_view name);
-std::string_view signature_scheme_name(SignatureScheme scheme);
-// The digest name OpenSSL knows ("SHA256"), or empty for Ed25519.
-std::string_view signature_digest_name(SignatureScheme scheme);
-bool scheme_fits_key(SignatureScheme scheme, KeyType type);
+// The names of key types and signature schemes are common/algorithms.h;
+// the token layer uses them under its own namespace too.
+using custos::is_ec;
+using custos::is_rsa;
+using custos::key_type_name;
+using custos::key_type_names;
+using custos::KeyType;
+using custos::parse_key_type;
+using custos::parse_signature_scheme;
+using custos::rsa_bits;
+using custos::scheme_fits_key;
+using custos::signature_digest_name;
+using custos::signature_scheme_name;
+using custos::SignatureScheme;
 
 // What a key pair is for: signing (the CA key) or decryption (the key that
 // unwraps the database key on tokens without generic secret keys).

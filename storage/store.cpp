@@ -95,6 +95,16 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
         signature  BLOB NOT NULL
       );
     )sql",
+    // 6: what the token is about to sign, recorded before it signs.
+    R"sql(
+      CREATE TABLE signing_intents (
+        serial      TEXT PRIMARY KEY,
+        request_id  INTEGER NOT NULL REFERENCES requests (id),
+        tbs         BLOB NOT NULL,
+        owner       TEXT NOT NULL,
+        reserved_at TEXT NOT NULL
+      );
+    )sql",
 };
 
 constexpr const char* kRequestColumns =
@@ -293,9 +303,60 @@ class SqlCipherStoreImpl final : public Store {
                                          ") VALUES (?1, ?2, ?3, ?4, ?5, NULL, NULL, NULL)");
       insert.bind(1, certificate.serial).bind(2, certificate.request_id).bind(3, certificate.der);
       insert.bind(4, certificate.not_before).bind(5, certificate.not_after).run();
+      Statement cleared(*connection_, "DELETE FROM signing_intents WHERE serial = ?1");
+      cleared.bind(1, certificate.serial).run();
       Statement update(*connection_, "UPDATE requests SET state = 'issued', message = ?2, updated_at = ?3 WHERE id = ?1");
       update.bind(1, certificate.request_id).bind(2, message).bind(3, now_rfc3339()).run();
       add_event(event);
+      append_audit_in_transaction(audit);
+    });
+  }
+
+  void reserve_serial(const SigningIntent& intent) override {
+    write([&] {
+      Statement taken(*connection_,
+                      "SELECT 1 FROM certificates WHERE serial = ?1 UNION ALL SELECT 1 FROM signing_intents WHERE serial = ?1");
+      taken.bind(1, intent.serial);
+      if (taken.step()) throw SerialCollision("the serial " + intent.serial + " is already taken");
+      Statement insert(*connection_,
+                       "INSERT INTO signing_intents (serial, request_id, tbs, owner, reserved_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+      insert.bind(1, intent.serial).bind(2, intent.request_id).bind(3, intent.tbs).bind(4, intent.owner);
+      insert.bind(5, now_rfc3339()).run();
+    });
+  }
+
+  void release_serial(const std::string& serial) override {
+    write([&] {
+      Statement remove(*connection_, "DELETE FROM signing_intents WHERE serial = ?1");
+      remove.bind(1, serial).run();
+    });
+  }
+
+  std::vector<SigningIntent> signing_intents() override {
+    Statement select(*connection_,
+                     "SELECT serial, request_id, tbs, owner, reserved_at FROM signing_intents ORDER BY reserved_at");
+    std::vector<SigningIntent> intents;
+    while (select.step()) {
+      intents.push_back({select.column_text(0), select.column_int(1), select.column_blob(2), select.column_text(3),
+                         select.column_text(4)});
+    }
+    return intents;
+  }
+
+  void settle_signing_intent(const std::string& serial, const std::vector<RequestState>& from, RequestState to,
+                             const std::string& message, const AuditEvent& audit) override {
+    write([&] {
+      Statement select(*connection_, "SELECT request_id FROM signing_intents WHERE serial = ?1");
+      select.bind(1, serial);
+      if (!select.step()) throw StateConflict("no signing intent holds the serial " + serial);
+      std::int64_t request_id = select.column_int(0);
+      Statement remove(*connection_, "DELETE FROM signing_intents WHERE serial = ?1");
+      remove.bind(1, serial).run();
+      std::optional<RequestRecord> request = find_request(request_id);
+      if (request && std::find(from.begin(), from.end(), request->state) != from.end()) {
+        Statement update(*connection_, "UPDATE requests SET state = ?2, message = ?3, updated_at = ?4 WHERE id = ?1");
+        update.bind(1, request_id).bind(2, std::string(request_state_name(to))).bind(3, message).bind(4, now_rfc3339()).run();
+      }
       append_audit_in_transaction(audit);
     });
   }

@@ -95,6 +95,17 @@ struct CertificateRecord {
   std::optional<Revocation> revocation;
 };
 
+// What the engine records before the token signs: the serial it reserved
+// and the exact TBSCertificate bytes, so that a signature the database
+// never received (a crash between signing and storing) is found.
+struct SigningIntent {
+  std::string serial;  // upper-case hex
+  std::int64_t request_id = 0;
+  std::vector<std::uint8_t> tbs;
+  std::string owner;  // the process that reserved it (common/process.h process_identity)
+  std::string reserved_at;
+};
+
 struct CrlRecord {
   std::int64_t number = 0;
   std::string this_update;
@@ -180,10 +191,25 @@ class Store {
                                     const nlohmann::json& overrides, const AuditEvent& audit) = 0;
 
   // Stores the certificate and moves the request (from one of `from`) to
-  // issued. Throws SerialCollision when the serial is taken.
+  // issued, and the serial's signing intent is cleared. Throws
+  // SerialCollision when the serial is taken.
   virtual void issue_certificate(const CertificateRecord& certificate, const std::vector<RequestState>& from,
                                  const std::string& message, const ExitEvent& event, const AuditEvent& audit) = 0;
 
+  // Reserves intent.serial for intent.request_id with the TBS about to be
+  // signed. Throws SerialCollision when a certificate or another intent
+  // holds the serial.
+  virtual void reserve_serial(const SigningIntent& intent) = 0;
+  // The token refused to sign: the reservation goes.
+  virtual void release_serial(const std::string& serial) = 0;
+  // Intents no certificate cleared: each a signature that may exist and
+  // that no record shows.
+  virtual std::vector<SigningIntent> signing_intents() = 0;
+  // Settles one such intent in one transaction: it is removed, the audit
+  // entry appended, and its request, if still `from`, moved to `to` with
+  // `message`.
+  virtual void settle_signing_intent(const std::string& serial, const std::vector<RequestState>& from, RequestState to,
+                                     const std::string& message, const AuditEvent& audit) = 0;
   virtual std::optional<CertificateRecord> find_certificate(const std::string& serial) = 0;
 
   // Sets (or, with nullopt, lifts) a certificate's revocation and its
@@ -234,7 +260,7 @@ class SqlCipherStore {
   static std::unique_ptr<Store> open(const std::filesystem::path& path, const SecureBuffer& key,
                                      const std::string& expected_database_id);
 
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 };
 
 }  // namespace custos::storage

@@ -6,8 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
+#include "appliance/engine/authority.h"
 #include "tests/support/cli.h"
 
 namespace custos {
@@ -222,6 +224,45 @@ TEST_F(FlowTest, MalformedAndForgedRequestsGetTheirReason) {
   nlohmann::json weak = custos_json("--dir ca submit --csr weak.csr");
   EXPECT_EQ(weak["status"], "denied");
   EXPECT_NE(weak["message"].get<std::string>().find("2048"), std::string::npos) << weak;
+}
+
+// custos is killed after the token signed and before the certificate was
+// stored: the next command that opens the CA finds the signing intent
+// recorded before the signature, and says so (the request pends with the
+// serial, the audit log says unrecorded_signature); nothing is lost
+// silently, and the request can be resubmitted.
+TEST_F(FlowTest, AKillBetweenSigningAndStoringIsReportedAtTheNextOpen) {
+  make_request("k", "/CN=killed.example", "DNS:killed.example");
+  CommandResult killed = shell("CUSTOS_FAULT=after-signing " + quote(CUSTOS_CLI) +
+                               " --dir ca submit --csr k.csr --json --pin-file pin");
+  ASSERT_NE(killed.status, 0);
+  EXPECT_EQ(killed.out, "");
+  CommandResult next = cli_.custos("--dir ca retrieve 1 --json", true);
+  ASSERT_TRUE(succeeded(next)) << next.err;
+  nlohmann::json disposition = nlohmann::json::parse(next.out);
+  EXPECT_EQ(disposition["status"], "pending");
+  std::string message = disposition["message"];
+  EXPECT_NE(message.find("may have signed serial "), std::string::npos) << message;
+  EXPECT_NE(next.err.find("warning: request 1: the token may have signed serial"), std::string::npos) << next.err;
+  // Reported once: the next command has nothing to say.
+  CommandResult again = cli_.custos("--dir ca retrieve 1 --json", true);
+  EXPECT_EQ(again.err, "");
+  CommandResult audit = cli_.custos("--dir ca audit verify --json", true);
+  ASSERT_TRUE(succeeded(audit)) << audit.err;
+  EXPECT_EQ(nlohmann::json::parse(audit.out)["holds"], true);
+  {
+    auto ca = engine::CertificateAuthority::open(cli_.work() / "ca", cli_.token_options());
+    std::vector<storage::AuditRecord> log = ca->store().audit_log();
+    auto reported = std::find_if(log.begin(), log.end(),
+                                 [](const storage::AuditRecord& entry) { return entry.event == "unrecorded_signature"; });
+    ASSERT_NE(reported, log.end());
+    EXPECT_NE(reported->detail.find(message.substr(message.find("serial ") + 7, 8)), std::string::npos) << reported->detail;
+    EXPECT_TRUE(ca->store().signing_intents().empty());
+  }
+  nlohmann::json issued = custos_json("--dir ca admin resubmit 1");
+  EXPECT_EQ(issued["status"], "issued");
+  custos_json("--dir ca retrieve 1 --out k.pem");
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem k.pem")));
 }
 
 TEST_F(FlowTest, FourConcurrentSubmitLoopsLoseNothingAndRepeatNoSerial) {

@@ -18,12 +18,6 @@ using testing::quote;
 using testing::run_command;
 using testing::succeeded;
 
-engine::TokenOptions pin_options(const CliFixture& cli) {
-  engine::TokenOptions options;
-  options.pin.file = cli.pin_file();
-  return options;
-}
-
 class KeyTypeInit : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KeyTypeInit, RootCertificateVerifiesAndCarriesTheCaExtensions) {
@@ -89,7 +83,7 @@ TEST(Init, DatabaseIsEncryptedAndOpensOnlyThroughTheToken) {
       << wrong_key.out << wrong_key.err;
 
   // Through the token, the same file opens and holds the record of creation.
-  auto ca = engine::CertificateAuthority::open(cli.work() / "ca", pin_options(cli));
+  auto ca = engine::CertificateAuthority::open(cli.work() / "ca", cli.token_options());
   std::vector<storage::AuditRecord> log = ca->store().audit_log();
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].event, "ca_created");
@@ -137,7 +131,7 @@ TEST(Init, RsaOaepDatabaseKeyOpensTheDatabase) {
   CliFixture cli;
   ASSERT_TRUE(succeeded(
       cli.custos("--dir ca init --subject 'CN=Wrapped Root' --key ec-p256 --db-key-method rsa-oaep", true)));
-  auto ca = engine::CertificateAuthority::open(cli.work() / "ca", pin_options(cli));
+  auto ca = engine::CertificateAuthority::open(cli.work() / "ca", cli.token_options());
   EXPECT_EQ(ca->config().database.key_method, engine::DatabaseKeyMethod::kRsaOaep);
   EXPECT_EQ(ca->store().audit_log().size(), 1u);
 }
@@ -242,7 +236,7 @@ TEST(Init, SubordinateRequestIsSignedByTheParentAndInstalled) {
   EXPECT_EQ(chain, testing::read_file(cli.work() / "sub.pem") + testing::read_file(cli.work() / "parent.pem"));
   EXPECT_TRUE(succeeded(run_command(work + "openssl verify -CAfile parent.pem sub/ca.pem")));
 
-  auto ca = engine::CertificateAuthority::open(cli.work() / "sub", pin_options(cli));
+  auto ca = engine::CertificateAuthority::open(cli.work() / "sub", cli.token_options());
   std::vector<storage::AuditRecord> log = ca->store().audit_log();
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[1].event, "ca_certificate_installed");

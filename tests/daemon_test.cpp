@@ -35,7 +35,9 @@ class DaemonTest : public ::testing::Test {
     ASSERT_TRUE(succeeded(cli_.custos("--dir ca init --subject 'CN=Online Issuing CA,O=Custos Tests' --key ec-p256", true)));
   }
 
-  void start() { daemon_ = std::make_unique<Daemon>(cli_, cli_.work() / "ca"); }
+  void start(Daemon::Start how = Daemon::Start::kCustosd) {
+    daemon_ = std::make_unique<Daemon>(cli_, cli_.work() / "ca", how);
+  }
 
   void append_config(const std::string& text) {
     std::ofstream config(cli_.work() / "ca" / "custos.toml", std::ios::app);
@@ -164,6 +166,35 @@ TEST_F(DaemonTest, ACallOutsideTheCallersRoleIsRefusedNamingTheRole) {
   CommandResult reload = cli_.custos("--dir ca admin reload");
   EXPECT_EQ(reload.status, 1);
   EXPECT_NE(reload.err.find("needs the administrator role"), std::string::npos) << reload.err;
+}
+
+// `custos whoami` asks custosd who the caller is, as GET /api/v1/whoami
+// does over HTTPS; custosd here is started as `custos serve`.
+TEST_F(DaemonTest, WhoamiNamesTheCallersIdentityAndRolesOnTheSocketAndOverHttps) {
+  append_config("[roles]\nauditor = [\"uid:0\"]\n");
+  start(Daemon::Start::kCustosServe);
+  CommandResult local = cli_.custos("--dir ca whoami --json");
+  ASSERT_TRUE(succeeded(local)) << local.err;
+  nlohmann::json me = nlohmann::json::parse(local.out);
+  EXPECT_EQ(me["identity"], "uid:" + std::to_string(::getuid()));
+  EXPECT_EQ(me["roles"], nlohmann::json::array({"auditor"}));
+  EXPECT_FALSE(me.contains("local"));
+  client_certificate("alice");
+  CommandResult alice = shell(curl("--cert alice.pem --key alice.key " + daemon_->https_url() + "/api/v1/whoami"));
+  ASSERT_TRUE(succeeded(alice)) << alice.err;
+  nlohmann::json seen = nlohmann::json::parse(alice.out);
+  EXPECT_TRUE(seen["identity"].get<std::string>().starts_with("cert:")) << alice.out;
+  EXPECT_EQ(seen["roles"], nlohmann::json::array());
+  EXPECT_EQ(seen["authenticated"], true);
+  CommandResult anonymous = shell(curl(daemon_->https_url() + "/api/v1/whoami"));
+  ASSERT_TRUE(succeeded(anonymous)) << anonymous.err;
+  EXPECT_EQ(nlohmann::json::parse(anonymous.out)["identity"], "anonymous");
+  EXPECT_EQ(daemon_->stop(), 0);
+  // Without custosd, the CLI answers from [roles] itself.
+  CommandResult offline = cli_.custos("--dir ca whoami --json", true);
+  ASSERT_TRUE(succeeded(offline)) << offline.err;
+  EXPECT_EQ(nlohmann::json::parse(offline.out)["local"], true);
+  EXPECT_EQ(nlohmann::json::parse(offline.out)["roles"], nlohmann::json::array({"auditor"}));
 }
 
 // The operator backs the CA up while custosd serves; the administrator has

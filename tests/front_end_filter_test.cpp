@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "modules/host/seccomp_policy.h"
+#include "sandbox/seccomp_policy.h"
 
 namespace custos::host {
 namespace {

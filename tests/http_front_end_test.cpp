@@ -3,7 +3,7 @@
 // from a script: what reaches the engine and in what shape, what a client
 // gets back for each kind of answer, and that malformed input is refused
 // with a one-line reason before the engine hears of it.
-#include "appliance/server/http_front_end.h"
+#include "appliance/http/http_front_end.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

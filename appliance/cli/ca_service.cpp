@@ -1,13 +1,17 @@
 #include "appliance/cli/ca_service.h"
 
+#include <unistd.h>
+
 #include <iostream>
 
-#include "appliance/server/api.h"
-#include "appliance/server/local_socket.h"
+#include "appliance/engine/wire_form.h"
+#include "appliance/operations/daemon_client.h"
 #include "common/encoding.h"
 
 namespace custos::cli {
 namespace {
+
+using operations::Op;
 
 // The engine in this process. When the command is done, the exit modules
 // get what the outbox holds — this command's events, and any an earlier
@@ -38,16 +42,7 @@ class LocalCa : public CaService {
   }
   engine::Disposition retrieve(std::int64_t id) override { return engine_->retrieve_for_client(id, actor_); }
   nlohmann::json list(const std::string& state_name) override {
-    std::optional<storage::RequestState> state;
-    if (!state_name.empty()) {
-      state = storage::parse_request_state(state_name);
-      if (!state) throw UsageError("--state must be pending, issued, denied, revoked, failed or received");
-    }
-    nlohmann::json records = nlohmann::json::array();
-    for (const storage::RequestRecord& record : engine_->list(state)) {
-      records.push_back(server::request_record_to_wire(record));
-    }
-    return records;
+    return engine::list_requests_to_wire(*engine_, state_name);
   }
   engine::Disposition resubmit(std::int64_t id) override { return engine_->resubmit(id, actor_); }
   engine::Disposition deny(std::int64_t id, const std::string& message) override {
@@ -82,6 +77,15 @@ class LocalCa : public CaService {
     throw Error("no custosd serves " + ca_->paths().directory.string() +
                 ": each command reads custos.toml afresh, so there is nothing to reload");
   }
+  // Local mode: whoever holds the PIN drives the engine; [roles] says what
+  // this uid would hold through custosd.
+  nlohmann::json whoami() override {
+    std::string identity = "uid:" + std::to_string(::getuid());
+    std::vector<engine::Role> held = engine::roles_held(ca_->config().roles, identity, identity);
+    nlohmann::json roles = nlohmann::json::array();
+    for (engine::Role role : held) roles.push_back(engine::role_name(role));
+    return {{"identity", identity}, {"roles", roles}, {"authenticated", true}, {"local", true}};
+  }
 
  private:
   std::unique_ptr<engine::CertificateAuthority> ca_;
@@ -93,65 +97,66 @@ class LocalCa : public CaService {
 // options are not needed.
 class DaemonCa : public CaService {
  public:
-  explicit DaemonCa(server::DaemonConnection connection) : daemon_(std::move(connection)) {}
+  explicit DaemonCa(operations::DaemonConnection connection) : daemon_(std::move(connection)) {}
 
   engine::Disposition submit(const std::vector<std::uint8_t>& request,
                              const std::map<std::string, std::string>& attributes) override {
-    return call_for_disposition("submit", {{"csr", to_base64(request)}, {"attributes", attributes}});
+    return call_for_disposition(Op::kSubmit, {{"csr", to_base64(request)}, {"attributes", attributes}});
   }
-  engine::Disposition retrieve(std::int64_t id) override { return call_for_disposition("retrieve", {{"id", id}}); }
+  engine::Disposition retrieve(std::int64_t id) override { return call_for_disposition(Op::kRetrieve, {{"id", id}}); }
   nlohmann::json list(const std::string& state) override {
     nlohmann::json args = nlohmann::json::object();
     if (!state.empty()) args["state"] = state;
-    return daemon_.call("list", args);
+    return daemon_.call(Op::kList, args);
   }
-  engine::Disposition resubmit(std::int64_t id) override { return call_for_disposition("resubmit", {{"id", id}}); }
+  engine::Disposition resubmit(std::int64_t id) override { return call_for_disposition(Op::kResubmit, {{"id", id}}); }
   engine::Disposition deny(std::int64_t id, const std::string& message) override {
-    return call_for_disposition("deny", {{"id", id}, {"message", message}});
+    return call_for_disposition(Op::kDeny, {{"id", id}, {"message", message}});
   }
   void set_attribute(std::int64_t id, const std::string& name, const std::string& value) override {
-    daemon_.call("set_attr", {{"id", id}, {"name", name}, {"value", value}});
+    daemon_.call(Op::kSetAttribute, {{"id", id}, {"name", name}, {"value", value}});
   }
   void set_extension(std::int64_t id, const std::string& oid, const std::vector<std::uint8_t>& der,
                      bool critical) override {
-    daemon_.call("set_ext", {{"id", id}, {"oid", oid}, {"der", to_base64(der)}, {"critical", critical}});
+    daemon_.call(Op::kSetExtension, {{"id", id}, {"oid", oid}, {"der", to_base64(der)}, {"critical", critical}});
   }
   void remove_extension(std::int64_t id, const std::string& oid) override {
-    daemon_.call("remove_ext", {{"id", id}, {"oid", oid}});
+    daemon_.call(Op::kRemoveExtension, {{"id", id}, {"oid", oid}});
   }
   void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) override {
     nlohmann::json args = {{"serial", serial}, {"reason", reason}};
     if (at) args["at"] = *at;
-    daemon_.call("revoke", args);
+    daemon_.call(Op::kRevoke, args);
   }
-  void unrevoke(const std::string& serial) override { daemon_.call("unrevoke", {{"serial", serial}}); }
-  nlohmann::json show(const std::string& serial) override { return daemon_.call("show", {{"serial", serial}}); }
+  void unrevoke(const std::string& serial) override { daemon_.call(Op::kUnrevoke, {{"serial", serial}}); }
+  nlohmann::json show(const std::string& serial) override { return daemon_.call(Op::kShow, {{"serial", serial}}); }
   engine::PublishedCrl publish_crl() override {
-    nlohmann::json result = daemon_.call("publish_crl", nlohmann::json::object());
+    nlohmann::json result = daemon_.call(Op::kPublishCrl);
     return {result.at("number").get<std::int64_t>(), from_base64(result.at("der").get<std::string>()),
             result.at("pem").get<std::string>(), result.at("file").get<std::string>()};
   }
   nlohmann::json verify_audit(const std::optional<std::string>& expect) override {
     nlohmann::json args = nlohmann::json::object();
     if (expect) args["expect"] = *expect;
-    return daemon_.call("audit_verify", args);
+    return daemon_.call(Op::kAuditVerify, args);
   }
   nlohmann::json backup(const std::filesystem::path& directory) override {
-    return daemon_.call("backup", {{"directory", std::filesystem::absolute(directory).lexically_normal().string()}});
+    return daemon_.call(Op::kBackup, {{"directory", std::filesystem::absolute(directory).lexically_normal().string()}});
   }
-  void reload() override { daemon_.call("reload", nlohmann::json::object()); }
+  void reload() override { daemon_.call(Op::kReload); }
+  nlohmann::json whoami() override { return daemon_.call(Op::kWhoami); }
 
  private:
-  engine::Disposition call_for_disposition(const std::string& op, const nlohmann::json& args) {
-    return server::disposition_from_wire(daemon_.call(op, args));
+  engine::Disposition call_for_disposition(Op op, const nlohmann::json& args) {
+    return engine::disposition_from_wire(daemon_.call(op, args));
   }
-  server::DaemonConnection daemon_;
+  operations::DaemonConnection daemon_;
 };
 
 }  // namespace
 
 std::unique_ptr<CaService> open_ca_service(const CaContext& context) {
-  if (std::optional<server::DaemonConnection> daemon = server::DaemonConnection::connect(context.directory)) {
+  if (std::optional<operations::DaemonConnection> daemon = operations::DaemonConnection::connect(context.directory)) {
     return std::make_unique<DaemonCa>(std::move(*daemon));
   }
   return std::make_unique<LocalCa>(context);

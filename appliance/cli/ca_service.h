@@ -44,6 +44,9 @@ class CaService {
   // custosd reads custos.toml again (as on SIGHUP); local mode has nothing
   // to reload.
   virtual void reload() = 0;
+  // The caller's identity and roles (ICertAdmin's GetMyRoles):
+  // {"identity", "roles", "authenticated"}; "local": true without custosd.
+  virtual nlohmann::json whoami() = 0;
 };
 
 // custosd's when one serves the directory, else the engine in this process.

@@ -4,19 +4,34 @@
 #include <vector>
 
 #include "appliance/cli/main.h"
+#include "appliance/server/daemon.h"
+
+namespace {
+
+int run_daemon(const custos::cli::ServeOptions& serve) {
+  custos::server::DaemonOptions options;
+  options.directory = serve.directory;
+  options.token = serve.token;
+  options.listen = serve.listen;
+  options.plain_listen = serve.plain_listen;
+  return custos::server::run_daemon(options);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // custosd --version and --help are custos's own.
-  if (argc == 2 && (std::string(argv[1]) == "--version")) return custos::cli::run(argc, argv);
-  static char serve[] = "serve";
-  std::vector<char*> arguments = {argv[0]};
-  // --dir belongs before the command; everything else after it.
-  int index = 1;
-  for (; index + 1 < argc && std::string(argv[index]) == "--dir"; index += 2) {
-    arguments.push_back(argv[index]);
-    arguments.push_back(argv[index + 1]);
+  if (argc == 2 && (std::string(argv[1]) == "--version")) return custos::cli::run(argc, argv, run_daemon);
+  std::vector<char*> arguments(argv, argv + argc);
+  // `custos serve …` hands over its arguments as they are; custosd's own
+  // get "serve" after --dir, which belongs before the command.
+  bool has_serve = false;
+  for (int index = 1; index < argc; ++index) has_serve = has_serve || std::string(argv[index]) == "serve";
+  if (!has_serve) {
+    static char serve[] = "serve";
+    int index = 1;
+    while (index + 1 < argc && std::string(argv[index]) == "--dir") index += 2;
+    arguments.insert(arguments.begin() + index, serve);
   }
-  arguments.push_back(serve);
-  for (; index < argc; ++index) arguments.push_back(argv[index]);
-  return custos::cli::run(static_cast<int>(arguments.size()), arguments.data());
+  return custos::cli::run(static_cast<int>(arguments.size()), arguments.data(), run_daemon);
 }

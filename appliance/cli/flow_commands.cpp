@@ -262,6 +262,18 @@ void run_backup(const CaContext& context, const std::filesystem::path& directory
             << " entries. It opens only with this CA's token.\n";
 }
 
+void run_whoami(const CaContext& context) {
+  nlohmann::json me = open_ca_service(context)->whoami();
+  if (context.json) {
+    std::cout << me.dump(2) << "\n";
+    return;
+  }
+  std::string roles;
+  for (const nlohmann::json& role : me.at("roles")) roles += (roles.empty() ? "" : ", ") + role.get<std::string>();
+  std::cout << me.at("identity").get<std::string>() << (me.value("local", false) ? " (local mode)" : " (through custosd)")
+            << ": " << (roles.empty() ? "no role" : roles) << "\n";
+}
+
 void run_admin_reload(const CaContext& context) {
   open_ca_service(context)->reload();
   std::cout << "custosd reloaded " << (context.directory / "custos.toml").string() << "\n";

@@ -54,6 +54,8 @@ void run_crl(const CaContext& context, const std::optional<std::filesystem::path
 // Exit 1 when the log does not hold, naming the first bad entry.
 void run_audit_verify(const CaContext& context, const std::optional<std::string>& expect);
 void run_backup(const CaContext& context, const std::filesystem::path& directory);
+// `custos whoami`: the caller's identity and roles, through custosd or locally.
+void run_whoami(const CaContext& context);
 void run_admin_reload(const CaContext& context);
 
 }  // namespace custos::cli

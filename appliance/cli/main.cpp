@@ -11,9 +11,8 @@
 #include "appliance/cli/flow_commands.h"
 #include "appliance/cli/main.h"
 #include "appliance/cli/module_test.h"
-#include "appliance/server/access.h"
-#include "appliance/server/daemon.h"
 #include "common/error.h"
+#include "common/password.h"
 #include "common/process.h"
 #include "packaging/revision.h"
 #include "storage/sqlite.h"
@@ -71,7 +70,7 @@ std::string version_text() {
 
 }  // namespace
 
-int custos::cli::run(int argc, char** argv) {
+int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
   // The PIN and the database key pass through this process (custosd is this
   // process too): never into a core file.
   try {
@@ -261,6 +260,10 @@ int custos::cli::run(int argc, char** argv) {
   unrevoke_command->callback(
       [&] { action = [&](const CaContext& context) { custos::cli::run_admin_unrevoke(context, serial); }; });
 
+  CLI::App* whoami_command = with_json(opens_ca(app.add_subcommand(
+      "whoami", "print who you are to the CA and the roles you hold (through custosd when one serves the directory)")));
+  whoami_command->callback([&] { action = [&](const CaContext& context) { custos::cli::run_whoami(context); }; });
+
   CLI::App* reload_command =
       opens_ca(admin->add_subcommand("reload", "have custosd read custos.toml again (as SIGHUP does)"));
   reload_command->callback([&] { action = [&](const CaContext& context) { custos::cli::run_admin_reload(context); }; });
@@ -324,7 +327,7 @@ int custos::cli::run(int argc, char** argv) {
   });
 
   // serve (custosd)
-  custos::server::DaemonOptions daemon;
+  custos::cli::ServeOptions daemon;
   std::string listen;
   std::string plain_listen;
   int daemon_status = 0;
@@ -339,7 +342,7 @@ int custos::cli::run(int argc, char** argv) {
       daemon.token = context.token;
       if (!listen.empty()) daemon.listen = listen;
       if (!plain_listen.empty()) daemon.plain_listen = plain_listen;
-      daemon_status = custos::server::run_daemon(daemon);
+      daemon_status = serve(daemon);
     };
   });
 
@@ -369,7 +372,7 @@ int custos::cli::run(int argc, char** argv) {
       std::string password;
       std::getline(std::cin, password);
       if (password.empty()) throw custos::UsageError("give the password on standard input");
-      std::cout << custos::server::hash_password(password) << "\n";
+      std::cout << custos::hash_password(password) << "\n";
     };
   });
 

@@ -460,24 +460,19 @@ bool CaConfig::issues_tls_server_certificates() const {
   });
 }
 
+std::vector<Role> roles_held(const RolesSection& roles, const std::string& identity, const std::string& owner) {
+  if (!roles.configured) {
+    if (identity == owner) return {Role::kAdministrator, Role::kOfficer, Role::kAuditor, Role::kOperator};
+    return {};
+  }
+  auto found = roles.grants.find(identity);
+  return found == roles.grants.end() ? std::vector<Role>{} : found->second;
+}
+
 nlohmann::json policy_hello_config(const CaConfig& config) {
   nlohmann::json hello = config.policy.config;
   if (config.policy.module == "builtin:profiles") hello["profiles"] = config_to_json(config)["profiles"];
   return hello;
-}
-
-std::string_view role_name(Role role) {
-  switch (role) {
-    case Role::kAdministrator:
-      return "administrator";
-    case Role::kOfficer:
-      return "officer";
-    case Role::kAuditor:
-      return "auditor";
-    case Role::kOperator:
-      return "operator";
-  }
-  return "?";
 }
 
 std::string_view database_key_method_name(DatabaseKeyMethod method) {

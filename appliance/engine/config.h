@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "appliance/operations/operations.h"
+
 #include "appliance/x509/certificate.h"
 #include "hsm/keys.h"
 
@@ -95,9 +97,12 @@ struct PublicationSection {
 // used (not a URL, or with a comma OpenSSL's extension syntax would split).
 void check_publication_urls(const PublicationSection& publication);
 
-// The common-criteria CA roles. Requesters need none.
-enum class Role { kAdministrator, kOfficer, kAuditor, kOperator };
-std::string_view role_name(Role role);  // "administrator", …
+// The profile of a request that names none.
+inline constexpr char kDefaultProfile[] = "server";
+
+// The common-criteria CA roles (the operation table's). Requesters need none.
+using Role = operations::Role;
+using operations::role_name;
 
 // [roles]: who holds which role, as identities "uid:N" (a local user on
 // custosd's socket), "cert:SHA256" (a TLS client certificate's fingerprint,
@@ -107,6 +112,10 @@ struct RolesSection {
   std::map<std::string, std::vector<Role>> grants;  // identity → its roles
   bool allow_officer_administrator = false;
 };
+
+// The roles `identity` holds under [roles]. Without [roles], `owner` (the
+// identity the CA runs as) holds every role and nobody else any.
+std::vector<Role> roles_held(const RolesSection& roles, const std::string& identity, const std::string& owner);
 
 // [server]: custosd's local socket, custosd.sock in the CA directory
 // (mode 0660), where the CLI finds it without reading custos.toml.

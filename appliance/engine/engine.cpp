@@ -9,7 +9,9 @@
 #include <exception>
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 
+#include "appliance/engine/fault_point.h"
 #include "appliance/engine/module_specs.h"
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/csr.h"
@@ -19,6 +21,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "common/files.h"
+#include "common/process.h"
 #include "modules/protocol/frame.h"
 
 namespace custos::engine {
@@ -144,6 +147,7 @@ Engine::Engine(CertificateAuthority& ca) : ca_(ca) {
                 "' on the token: refusing to sign with a key the CA certificate does not name");
   }
   ca_key_identifier_ = x509::subject_key_identifier(ca_certificate_.get());
+  report_unrecorded_signatures();
 }
 
 ModuleClient& Engine::policy() {
@@ -242,7 +246,7 @@ Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map
                            const std::string& requester, bool hold_for_officer) {
   nlohmann::json attribute_json = nlohmann::json::object();
   for (const auto& [name, value] : attributes) attribute_json[name] = value;
-  if (!attribute_json.contains("profile")) attribute_json["profile"] = "server";
+  if (!attribute_json.contains("profile")) attribute_json["profile"] = kDefaultProfile;
 
   storage::NewRequest stored;
   stored.profile = attribute_json["profile"];
@@ -542,34 +546,69 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
       return settle(record.id, from, RequestState::kDenied, std::string("the certificate cannot be issued: ") + error.what(),
                     actor, "request_denied");
     }
+    // The intent is durable before the token signs: the serial and the
+    // exact TBS. A signature that never reaches the database is then
+    // found at the next start (report_unrecorded_signatures).
+    std::string serial = prepared->serial();
+    std::span<const std::uint8_t> tbs = prepared->to_be_signed();
+    try {
+      ca_.store().reserve_serial({serial, record.id, {tbs.begin(), tbs.end()}, process_identity(), {}});
+    } catch (const storage::SerialCollision&) {
+      if (attempt == kSerialAttempts) throw;
+      continue;
+    }
     ossl::Ptr<X509> certificate;
     try {
-      certificate = std::move(*prepared).sign([&](std::span<const std::uint8_t> tbs) {
-        return ca_.token().sign(config.ca.key, config.ca.signature, tbs);
+      certificate = std::move(*prepared).sign([&](std::span<const std::uint8_t> to_sign) {
+        return ca_.token().sign(config.ca.key, config.ca.signature, to_sign);
       });
     } catch (const Error& error) {
+      ca_.store().release_serial(serial);
       return settle(record.id, from, RequestState::kFailed, std::string("signing failed: ") + error.what(), actor,
                     "issuance_failed");
     }
-    storage::CertificateRecord stored{x509::serial_hex(certificate.get()),
+    fault_point("after-signing");
+    storage::CertificateRecord stored{serial,
                                       record.id,
                                       x509::certificate_der(certificate.get()),
                                       rfc3339_utc(spec.not_before),
                                       rfc3339_utc(spec.not_after),
                                       std::nullopt};
+    ca_.store().issue_certificate(stored, from, message, {"certificate_issued", record.id, stored.serial, {}},
+                                  {actor,
+                                   "certificate_issued",
+                                   {{"request_id", record.id},
+                                    {"serial", stored.serial},
+                                    {"subject", x509::format_name(spec.subject.get())},
+                                    {"profile", record.profile},
+                                    {"certificate_sha256", x509::sha256_fingerprint(certificate.get())}}});
+    return retrieve(record.id);
+  }
+}
+
+void Engine::report_unrecorded_signatures() {
+  for (const storage::SigningIntent& intent : ca_.store().signing_intents()) {
+    // Another process is signing it now, or one on another host (a shared
+    // store) may be: that process stores or reports its own.
+    std::optional<bool> running = process_running(intent.owner);
+    if (!running || *running) continue;
+    std::string message = "the token may have signed serial " + intent.serial + " for this request at " +
+                          intent.reserved_at +
+                          " but the certificate was never recorded (custos stopped in between; the audit log "
+                          "keeps the serial and the digest of what was to be signed); resubmit the request";
     try {
-      ca_.store().issue_certificate(stored, from, message, {"certificate_issued", record.id, stored.serial, {}},
-                                    {actor,
-                                     "certificate_issued",
-                                     {{"request_id", record.id},
-                                      {"serial", stored.serial},
-                                      {"subject", x509::format_name(spec.subject.get())},
-                                      {"profile", record.profile},
-                                      {"certificate_sha256", x509::sha256_fingerprint(certificate.get())}}});
-      return retrieve(record.id);
-    } catch (const storage::SerialCollision&) {
-      if (attempt == kSerialAttempts) throw;
+      ca_.store().settle_signing_intent(
+          intent.serial, {RequestState::kReceived}, RequestState::kPending, message,
+          {"engine",
+           "unrecorded_signature",
+           {{"request_id", intent.request_id},
+            {"serial", intent.serial},
+            {"reserved_at", intent.reserved_at},
+            {"tbs_sha256", to_hex(ossl::sha_digest("SHA256", intent.tbs))}}});
+    } catch (const storage::StateConflict&) {
+      continue;  // another process starting at the same time reported it
     }
+    std::cerr << "custos: warning: request " << intent.request_id << ": " << message << "\n";
   }
 }
 

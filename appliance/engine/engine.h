@@ -212,6 +212,10 @@ class Engine {
   Disposition issue(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
                     const protocol::Verdict& verdict, const std::vector<storage::RequestState>& from,
                     const std::string& actor);
+  // Every signing intent no certificate cleared (a crash between the
+  // token's signature and the database): its request waits, pending, with
+  // the serial in its message, and the audit log says unrecorded_signature.
+  void report_unrecorded_signatures();
   Disposition form_and_sign(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
                             const protocol::Verdict& verdict, const ProfileSection& profile,
                             const std::vector<storage::RequestState>& from, const std::string& actor);

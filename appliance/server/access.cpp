@@ -16,7 +16,7 @@ namespace {
 constexpr std::int64_t kPasswordCacheSeconds = 300;
 constexpr std::size_t kMaxCachedPasswords = 4096;
 
-std::string role_list(std::initializer_list<engine::Role> roles) {
+std::string role_list(const std::vector<engine::Role>& roles) {
   std::string text;
   for (engine::Role role : roles) text += (text.empty() ? "" : " or ") + std::string(engine::role_name(role));
   return text;
@@ -34,16 +34,8 @@ Access::Access(engine::RolesSection roles, std::map<std::string, std::string> us
 }
 
 std::vector<engine::Role> Access::roles_of(const std::string& identity) const {
-  if (!roles_.configured) {
-    // Without [roles], the account custosd runs as is the single operator,
-    // as it is of the CLI in local mode.
-    if (identity == "uid:" + std::to_string(own_uid_)) {
-      return {engine::Role::kAdministrator, engine::Role::kOfficer, engine::Role::kAuditor, engine::Role::kOperator};
-    }
-    return {};
-  }
-  auto found = roles_.grants.find(identity);
-  return found == roles_.grants.end() ? std::vector<engine::Role>{} : found->second;
+  // The account custosd runs as is the owner, as it is of the CLI in local mode.
+  return engine::roles_held(roles_, identity, "uid:" + std::to_string(own_uid_));
 }
 
 Caller Access::from_uid(uid_t uid) const {
@@ -115,21 +107,12 @@ bool Access::password_matches(const std::string& user, const std::string& passwo
   return true;
 }
 
-void Access::require(const Caller& caller, std::initializer_list<engine::Role> roles) {
+void Access::require(const Caller& caller, const std::vector<engine::Role>& roles) {
   for (engine::Role role : roles) {
     if (caller.holds(role)) return;
   }
-  throw Forbidden(caller.identity + " may not do this: it needs the " + role_list(roles) + " role", *roles.begin());
+  throw Forbidden(caller.identity + " may not do this: it needs the " + role_list(roles) + " role", roles.front());
 }
 
-std::string hash_password(const std::string& password) {
-  if (sodium_init() < 0) throw Error("libsodium failed to initialise");
-  char hash[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(hash, password.c_str(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-    throw Error("hashing the password: out of memory");
-  }
-  return hash;
-}
 
 }  // namespace custos::server

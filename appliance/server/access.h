@@ -60,7 +60,7 @@ class Access {
   Caller from_http(const nlohmann::json& caller);
 
   // Throws Forbidden unless the caller holds one of `roles`.
-  static void require(const Caller& caller, std::initializer_list<engine::Role> roles);
+  static void require(const Caller& caller, const std::vector<engine::Role>& roles);
 
  private:
   std::vector<engine::Role> roles_of(const std::string& identity) const;
@@ -75,9 +75,5 @@ class Access {
   std::map<std::string, std::int64_t> verified_until_;
   std::vector<std::uint8_t> cache_key_;
 };
-
-// crypto_pwhash_str of `password` (Argon2id, interactive limits): what
-// [http.users.NAME] password_hash holds.
-std::string hash_password(const std::string& password);
 
 }  // namespace custos::server

@@ -20,22 +20,13 @@
 
 #include "appliance/engine/authority.h"
 #include "appliance/engine/engine.h"
+#include "appliance/operations/operations.h"
 #include "appliance/server/access.h"
 
 namespace custos::server {
 
-// The kinds of failure a caller is told, which the CLI maps to its exit
-// status and the front end to an HTTP status.
-//   usage, bad_request → 2 / 400; unauthenticated → 401; forbidden → 403;
-//   not_found → 404; conflict → 409; failed → 1 / 500; unavailable → 503.
-nlohmann::json failure(const std::string& kind, const std::string& message);
-
-// A disposition as it crosses the socket: the README's JSON with the
-// certificate, base64 DER, once there is one.
-nlohmann::json disposition_to_wire(const engine::Disposition& disposition);
-engine::Disposition disposition_from_wire(const nlohmann::json& wire);
-// A request as `admin list --json` prints it.
-nlohmann::json request_record_to_wire(const storage::RequestRecord& record);
+// The arguments of one call, checked against its row of the operation table.
+class Arguments;
 
 class Api {
  public:
@@ -53,7 +44,16 @@ class Api {
   void reload();
 
  private:
-  nlohmann::json dispatch(const std::string& op, const nlohmann::json& args, const Caller& caller);
+  nlohmann::json dispatch(operations::Op op, const Arguments& args, const Caller& caller);
+  nlohmann::json submit(const Arguments& args, const Caller& caller);
+  nlohmann::json enroll(const Arguments& args, const Caller& caller);
+  nlohmann::json retrieve(const Arguments& args, const Caller& caller);
+  nlohmann::json current_crl();
+  nlohmann::json ca_certs();
+  nlohmann::json ocsp(const Arguments& args);
+  nlohmann::json backup(const Arguments& args, const Caller& caller);
+  nlohmann::json audit_verify(const Arguments& args);
+  static nlohmann::json whoami(const Caller& caller);
 
   engine::CertificateAuthority& ca_;
   std::mutex mutex_;  // the engine's: one call at a time

@@ -10,6 +10,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "appliance/operations/daemon_client.h"
 #include "appliance/server/api.h"
 #include "appliance/server/front_end_process.h"
 #include "appliance/server/local_socket.h"
@@ -145,7 +146,7 @@ int run_daemon(const DaemonOptions& options) {
   };
   start_front_end();
 
-  spdlog::info("custosd serves {} on {}", options.directory.string(), socket_path(options.directory).string());
+  spdlog::info("custosd serves {} on {}", options.directory.string(), operations::socket_path(options.directory).string());
   sd_notify(0, "READY=1\nSTATUS=serving");
 
   for (;;) {

@@ -13,39 +13,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "appliance/operations/daemon_client.h"
 #include "modules/protocol/frame.h"
 
 namespace custos::server {
 namespace {
 
 constexpr int kMaxConnections = 64;
-constexpr auto kCallTimeout = std::chrono::minutes(5);
 // How long a connection may take to send a call it has begun.
 constexpr auto kFrameTimeout = std::chrono::seconds(10);
-
-sockaddr_un address_of(const std::filesystem::path& path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.string().size() >= sizeof address.sun_path) {
-    throw Error("the socket path " + path.string() + " is too long for a Unix socket; use a shorter CA directory");
-  }
-  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-  return address;
-}
-
-// A connected socket to `path`, or -1 with errno set.
-int connect_to(const std::filesystem::path& path) {
-  sockaddr_un address = address_of(path);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw Error(std::string("socket: ") + std::strerror(errno));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    int saved = errno;
-    ::close(fd);
-    errno = saved;
-    return -1;
-  }
-  return fd;
-}
 
 gid_t group_id(const std::string& group) {
   if (!group.empty() && std::all_of(group.begin(), group.end(), [](char c) { return std::isdigit(c) != 0; })) {
@@ -58,19 +34,15 @@ gid_t group_id(const std::string& group) {
 
 }  // namespace
 
-std::filesystem::path socket_path(const std::filesystem::path& directory) { return directory / "custosd.sock"; }
-
 LocalListener::LocalListener(const std::filesystem::path& directory, const std::string& group, Handler handler)
-    : path_(socket_path(directory)), handler_(std::move(handler)) {
+    : path_(operations::socket_path(directory)), handler_(std::move(handler)) {
   if (std::filesystem::exists(std::filesystem::symlink_status(path_))) {
-    int live = connect_to(path_);
-    if (live >= 0) {
-      ::close(live);
+    if (operations::connect_unix(path_)) {
       throw Error("another custosd already serves " + directory.string() + " (" + path_.string() + " answers)");
     }
     std::filesystem::remove(path_);
   }
-  sockaddr_un address = address_of(path_);
+  sockaddr_un address = operations::unix_address(path_);
   // Looked up before anything is made: an unknown group leaves nothing behind.
   std::optional<gid_t> gid;
   if (!group.empty()) gid = group_id(group);
@@ -167,30 +139,6 @@ void LocalListener::serve(int connection) {
       return;
     }
   }
-}
-
-std::optional<DaemonConnection> DaemonConnection::connect(const std::filesystem::path& directory) {
-  std::filesystem::path path = socket_path(directory);
-  if (!std::filesystem::exists(std::filesystem::symlink_status(path))) return std::nullopt;
-  int fd = connect_to(path);
-  if (fd >= 0) return DaemonConnection(fd);
-  if (errno == ECONNREFUSED || errno == ENOENT) return std::nullopt;  // left by a custosd that is gone
-  throw Error("custosd serves " + directory.string() + " but " + path.string() + " cannot be reached: " +
-              std::strerror(errno));
-}
-
-nlohmann::json DaemonConnection::call(const std::string& op, const nlohmann::json& args) {
-  nlohmann::json answer;
-  try {
-    protocol::write_frame(socket_.get(), {{"op", op}, {"args", args}}, protocol::Clock::now() + kFrameTimeout);
-    answer = protocol::read_frame(socket_.get(), protocol::Clock::now() + kCallTimeout);
-  } catch (const protocol::FrameError& error) {
-    throw Error(std::string("talking to custosd: ") + error.what());
-  }
-  if (answer.value("ok", false)) return answer.value("result", nlohmann::json());
-  std::string message = answer.value("error", "custosd refused the call");
-  if (answer.value("kind", "") == "usage") throw UsageError(message);
-  throw Error(message);
 }
 
 }  // namespace custos::server

@@ -7,7 +7,8 @@
 //   …
 //   listener.stop();   // refuses new connections, lets each finish its call
 //
-//   if (auto daemon = DaemonConnection::connect(directory)) daemon->call("retrieve", {{"id", 7}});
+//
+// The client's side is appliance/operations/daemon_client.h.
 #pragma once
 
 #include <sys/types.h>
@@ -29,7 +30,6 @@
 
 namespace custos::server {
 
-std::filesystem::path socket_path(const std::filesystem::path& directory);
 
 class LocalListener {
  public:
@@ -64,23 +64,6 @@ class LocalListener {
   std::list<Connection> connections_;
   std::atomic<int> open_connections_{0};
   std::thread acceptor_;
-};
-
-// The CLI's side: a connection to the custosd serving a CA directory.
-class DaemonConnection {
- public:
-  // Nothing when no custosd serves `directory` (no socket, or one left by a
-  // custosd that is gone); throws custos::Error when one does but cannot be
-  // reached (permissions).
-  static std::optional<DaemonConnection> connect(const std::filesystem::path& directory);
-
-  // Makes one call and returns its result; throws UsageError or Error with
-  // custosd's one-line message when the call failed.
-  nlohmann::json call(const std::string& op, const nlohmann::json& args);
-
- private:
-  explicit DaemonConnection(int fd) : socket_(fd) {}
-  FileDescriptor socket_;
 };
 
 }  // namespace custos::server

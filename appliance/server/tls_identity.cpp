@@ -1,6 +1,6 @@
 #include "appliance/server/tls_identity.h"
 
-#include "appliance/server/address.h"
+#include "common/address.h"
 
 #include <arpa/inet.h>
 #include <openssl/pem.h>

@@ -7,8 +7,7 @@
 namespace custos::x509 {
 namespace {
 
-int nid_of(hsm::SignatureScheme scheme) {
-  using hsm::SignatureScheme;
+int nid_of(SignatureScheme scheme) {
   switch (scheme) {
     case SignatureScheme::kEcdsaSha256:
       return NID_ecdsa_with_SHA256;
@@ -61,7 +60,7 @@ ossl::Ptr<ASN1_STRING> pss_parameters(const EVP_MD* md) {
 
 }  // namespace
 
-ossl::Ptr<X509_ALGOR> signature_algorithm(hsm::SignatureScheme scheme) {
+ossl::Ptr<X509_ALGOR> signature_algorithm(SignatureScheme scheme) {
   ossl::Ptr<X509_ALGOR> algorithm(X509_ALGOR_new());
   int nid = nid_of(scheme);
   int parameter_type = V_ASN1_UNDEF;
@@ -69,7 +68,7 @@ ossl::Ptr<X509_ALGOR> signature_algorithm(hsm::SignatureScheme scheme) {
   if (nid == NID_sha256WithRSAEncryption || nid == NID_sha384WithRSAEncryption || nid == NID_sha512WithRSAEncryption) {
     parameter_type = V_ASN1_NULL;
   } else if (nid == NID_rsassaPss) {
-    const EVP_MD* md = EVP_get_digestbyname(std::string(hsm::signature_digest_name(scheme)).c_str());
+    const EVP_MD* md = EVP_get_digestbyname(std::string(signature_digest_name(scheme)).c_str());
     parameter = pss_parameters(md).release();
     parameter_type = V_ASN1_SEQUENCE;
   }

@@ -275,6 +275,8 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
   return UnsignedCertificate(std::move(certificate), std::move(algorithm), std::move(tbs), std::move(issuer_key));
 }
 
+std::string UnsignedCertificate::serial() const { return serial_hex(certificate_.get()); }
+
 ossl::Ptr<X509> UnsignedCertificate::sign(const Signer& signer) && {
   std::vector<std::uint8_t> signature = signer(tbs_);
 

@@ -19,7 +19,7 @@
 
 #include "appliance/x509/csr.h"
 #include "common/openssl.h"
-#include "hsm/keys.h"
+#include "common/algorithms.h"
 
 namespace custos::x509 {
 
@@ -68,7 +68,7 @@ struct IssuerSpec {
   const X509_NAME* name = nullptr;              // the subject itself for a self-signed certificate
   std::vector<std::uint8_t> public_key;         // DER SubjectPublicKeyInfo
   std::vector<std::uint8_t> key_identifier;     // the issuer's SKI, for the AKI
-  hsm::SignatureScheme scheme = hsm::SignatureScheme::kEcdsaSha256;
+  SignatureScheme scheme = SignatureScheme::kEcdsaSha256;
   // The issuer certificate's nameConstraints, checked against the
   // certificate before it is signed; null when it has none.
   const NAME_CONSTRAINTS* name_constraints = nullptr;
@@ -84,6 +84,7 @@ using Signer = std::function<std::vector<std::uint8_t>(std::span<const std::uint
 class UnsignedCertificate {
  public:
   std::span<const std::uint8_t> to_be_signed() const { return tbs_; }
+  std::string serial() const;  // upper-case hex, as serial_hex writes it
 
   // Signs the checked TBS, assembles the certificate, re-parses it and
   // verifies the signature under the issuer's key. Throws custos::Error if

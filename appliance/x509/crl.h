@@ -20,7 +20,7 @@
 
 #include "appliance/x509/certificate.h"
 #include "common/openssl.h"
-#include "hsm/keys.h"
+#include "common/algorithms.h"
 
 namespace custos::x509 {
 
@@ -62,7 +62,7 @@ struct CrlSpec {
   const X509_NAME* issuer = nullptr;
   std::vector<std::uint8_t> issuer_public_key;      // DER SubjectPublicKeyInfo, to verify the signed CRL
   std::vector<std::uint8_t> issuer_key_identifier;  // the issuer's SKI, for the AKI extension
-  hsm::SignatureScheme scheme = hsm::SignatureScheme::kEcdsaSha256;
+  SignatureScheme scheme = SignatureScheme::kEcdsaSha256;
   std::int64_t number = 0;  // cRLNumber, > 0
   std::time_t this_update = 0;
   std::time_t next_update = 0;

@@ -27,7 +27,7 @@
 #include "appliance/x509/crl.h"
 #include "common/error.h"
 #include "common/openssl.h"
-#include "hsm/keys.h"
+#include "common/algorithms.h"
 
 namespace custos::x509 {
 
@@ -83,7 +83,7 @@ struct OcspResponseSpec {
   // The certificate whose key signs: the CA itself, or a delegated OCSP
   // signing certificate (EKU id-kp-OCSPSigning) the CA issued.
   const X509* responder = nullptr;
-  hsm::SignatureScheme scheme = hsm::SignatureScheme::kEcdsaSha256;
+  SignatureScheme scheme = SignatureScheme::kEcdsaSha256;
   std::vector<const X509*> certificates;  // the response's certs: a delegated responder's certificate, or none
   std::time_t produced_at = 0;
   std::time_t this_update = 0;  // for every answer

@@ -6,7 +6,7 @@
 namespace custos::x509 {
 
 ossl::Ptr<X509_REQ> make_request(const X509_NAME* subject, std::span<const std::uint8_t> public_key,
-                                 hsm::SignatureScheme scheme, const Signer& signer) {
+                                 SignatureScheme scheme, const Signer& signer) {
   ossl::Ptr<X509_REQ> request(X509_REQ_new());
   ossl::Ptr<EVP_PKEY> key = parse_public_key(public_key);
   ossl::Ptr<X509_ALGOR> algorithm = signature_algorithm(scheme);

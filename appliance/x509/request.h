@@ -13,6 +13,6 @@ namespace custos::x509 {
 // (DER SPKI), has `signer` sign it with `scheme`, and verifies the result
 // (proof of possession) before returning it.
 ossl::Ptr<X509_REQ> make_request(const X509_NAME* subject, std::span<const std::uint8_t> public_key,
-                                 hsm::SignatureScheme scheme, const Signer& signer);
+                                 SignatureScheme scheme, const Signer& signer);
 
 }  // namespace custos::x509

@@ -29,7 +29,7 @@ std::vector<std::uint8_t> message_to_be_signed(std::span<const std::uint8_t> mes
   return bytes;
 }
 
-bool message_signature_holds(EVP_PKEY* key, hsm::SignatureScheme scheme, std::span<const std::uint8_t> message,
+bool message_signature_holds(EVP_PKEY* key, SignatureScheme scheme, std::span<const std::uint8_t> message,
                              std::span<const std::uint8_t> signature) {
   ossl::Ptr<ASN1_OCTET_STRING> wrapped = octet_string(message);
   ossl::Ptr<X509_ALGOR> algorithm = signature_algorithm(scheme);

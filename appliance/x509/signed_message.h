@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/openssl.h"
-#include "hsm/keys.h"
+#include "common/algorithms.h"
 
 namespace custos::x509 {
 
@@ -21,7 +21,7 @@ std::vector<std::uint8_t> message_to_be_signed(std::span<const std::uint8_t> mes
 
 // Verified as a certificate's signature is: the scheme's
 // AlgorithmIdentifier (RSA-PSS parameters included) and the public key.
-bool message_signature_holds(EVP_PKEY* key, hsm::SignatureScheme scheme, std::span<const std::uint8_t> message,
+bool message_signature_holds(EVP_PKEY* key, SignatureScheme scheme, std::span<const std::uint8_t> message,
                              std::span<const std::uint8_t> signature);
 
 }  // namespace custos::x509

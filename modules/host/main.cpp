@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "modules/exit/exit_module.h"
-#include "modules/host/sandbox.h"
+#include "sandbox/sandbox.h"
 #include "modules/sdk/custos_module_v1.h"
-#include "modules/host/seccomp_policy.h"
+#include "sandbox/seccomp_policy.h"
 #include "modules/policy/policy_module.h"
 #include "modules/protocol/frame.h"
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "appliance/engine/authority.h"
 #include "tests/support/softhsm.h"
 
 namespace custos::testing {
@@ -22,6 +23,12 @@ class CliFixture {
 
   const std::filesystem::path& work() const { return work_; }
   const std::filesystem::path& pin_file() const { return pin_file_; }
+  // The token options a test opens the CA with itself: the PIN from pin_file().
+  engine::TokenOptions token_options() const {
+    engine::TokenOptions options;
+    options.pin.file = pin_file_;
+    return options;
+  }
   const std::string& token_label() const { return label_; }
 
   // Every object on the token, counted with raw PKCS#11 (the test's own

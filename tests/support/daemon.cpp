@@ -42,9 +42,10 @@ int free_port() {
   return ntohs(address.sin_port);
 }
 
-Daemon::Daemon(const CliFixture& cli, const std::filesystem::path& directory)
+Daemon::Daemon(const CliFixture& cli, const std::filesystem::path& directory, Start how)
     : https_port_(free_port()), http_port_(free_port()), log_(cli.work() / "custosd.log") {
-  std::vector<std::string> arguments = {CUSTOS_DAEMON,
+  const char* program = how == Start::kCustosd ? CUSTOS_DAEMON : CUSTOS_CLI;
+  std::vector<std::string> arguments = {program,
                                         "--dir",
                                         directory.string(),
                                         "--pin-file",
@@ -53,6 +54,7 @@ Daemon::Daemon(const CliFixture& cli, const std::filesystem::path& directory)
                                         "127.0.0.1:" + std::to_string(https_port_),
                                         "--plain-listen",
                                         "127.0.0.1:" + std::to_string(http_port_)};
+  if (how == Start::kCustosServe) arguments.insert(arguments.begin() + 3, "serve");
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
@@ -60,7 +62,7 @@ Daemon::Daemon(const CliFixture& cli, const std::filesystem::path& directory)
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  int spawned = ::posix_spawn(&pid_, CUSTOS_DAEMON, &actions, nullptr, argv.data(), environ);
+  int spawned = ::posix_spawn(&pid_, program, &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) throw std::runtime_error("custosd could not be started");
   std::filesystem::path socket = directory / "custosd.sock";

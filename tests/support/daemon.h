@@ -18,7 +18,10 @@ int free_port();
 class Daemon {
  public:
   // Starts custosd and waits until its socket and both ports answer.
-  Daemon(const CliFixture& cli, const std::filesystem::path& directory);
+  // Started as custosd; with `as_custos_serve`, as `custos serve`, which
+  // hands over to the custosd beside it.
+  enum class Start { kCustosd, kCustosServe };
+  Daemon(const CliFixture& cli, const std::filesystem::path& directory, Start how = Start::kCustosd);
   ~Daemon();
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;

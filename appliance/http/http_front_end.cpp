@@ -1,4 +1,4 @@
-#include "appliance/server/http_front_end.h"
+#include "appliance/http/http_front_end.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "appliance/operations/operations.h"
 #include "appliance/x509/crl.h"
 #include "appliance/x509/csr.h"
 #include "appliance/x509/pem.h"
@@ -32,6 +33,8 @@
 
 namespace custos::server {
 namespace {
+
+using operations::Op;
 
 using httplib::Request;
 using httplib::Response;
@@ -412,16 +415,6 @@ nlohmann::json caller_of(const Request& request, const Response& response, bool 
   return caller;
 }
 
-int status_for_kind(const std::string& kind) {
-  if (kind == "usage" || kind == "bad_request") return 400;
-  if (kind == "unauthenticated") return 401;
-  if (kind == "forbidden") return 403;
-  if (kind == "not_found") return 404;
-  if (kind == "conflict") return 409;
-  if (kind == "unavailable") return 503;
-  return 500;  // "failed", and a kind this front end does not know
-}
-
 // The routes. Each throws HttpError for an answer other than success; any
 // other exception is a fault of ours or of the engine's answer (500).
 class Routes {
@@ -454,12 +447,12 @@ class Routes {
       throw HttpError(415, "send the request as application/json, or as application/pkcs10 (PEM or DER)");
     }
     nlohmann::json args = {{"csr", to_base64(der)}, {"attributes", std::move(attributes)}};
-    send_json(response, rest_disposition(ask(request, response, "submit", std::move(args))));
+    send_json(response, rest_disposition(ask(request, response, Op::kSubmit, std::move(args))));
   }
 
   void retrieve(const Request& request, Response& response) const {
     allow_parameters(request, {});
-    send_json(response, rest_disposition(ask(request, response, "retrieve", {{"id", id_in_path(request)}})));
+    send_json(response, rest_disposition(ask(request, response, Op::kRetrieve, {{"id", id_in_path(request)}})));
   }
 
   void list(const Request& request, Response& response) const {
@@ -473,14 +466,19 @@ class Routes {
       }
       args["state"] = state;
     }
-    send_json(response, ask(request, response, "list", std::move(args)));
+    send_json(response, ask(request, response, Op::kList, std::move(args)));
+  }
+
+  void whoami(const Request& request, Response& response) const {
+    allow_parameters(request, {});
+    send_json(response, ask(request, response, Op::kWhoami));
   }
 
   void resubmit(const Request& request, Response& response) const {
     allow_parameters(request, {});
     std::int64_t id = id_in_path(request);
     json_body(request, {});
-    send_json(response, rest_disposition(ask(request, response, "resubmit", {{"id", id}})));
+    send_json(response, rest_disposition(ask(request, response, Op::kResubmit, {{"id", id}})));
   }
 
   void deny(const Request& request, Response& response) const {
@@ -488,7 +486,7 @@ class Routes {
     std::int64_t id = id_in_path(request);
     nlohmann::json body = json_body(request, {"message"});
     nlohmann::json args = {{"id", id}, {"message", optional_string(body, "message").value_or("")}};
-    send_json(response, rest_disposition(ask(request, response, "deny", std::move(args))));
+    send_json(response, rest_disposition(ask(request, response, Op::kDeny, std::move(args))));
   }
 
   void revoke(const Request& request, Response& response) const {
@@ -507,26 +505,26 @@ class Routes {
         throw HttpError(400, std::string("\"at\": ") + error.what());
       }
     }
-    send_json(response, ask(request, response, "revoke", std::move(args)));
+    send_json(response, ask(request, response, Op::kRevoke, std::move(args)));
   }
 
   void unrevoke(const Request& request, Response& response) const {
     allow_parameters(request, {});
     std::string serial = serial_in_path(request);
     json_body(request, {});
-    send_json(response, ask(request, response, "unrevoke", {{"serial", serial}}));
+    send_json(response, ask(request, response, Op::kUnrevoke, {{"serial", serial}}));
   }
 
   void publish_crl(const Request& request, Response& response) const {
     allow_parameters(request, {});
     json_body(request, {});
-    nlohmann::json published = ask(request, response, "publish_crl", nlohmann::json::object());
+    nlohmann::json published = ask(request, response, Op::kPublishCrl);
     send_json(response, {{"number", published.at("number")}});
   }
 
   void est_cacerts(const Request& request, Response& response) const {
     est_label(request);  // every profile has the same CA, but an unusable label is still 404
-    nlohmann::json result = ask(request, response, "ca_certs", nlohmann::json::object());
+    nlohmann::json result = ask(request, response, Op::kCaCerts);
     std::vector<std::vector<std::uint8_t>> certificates;
     for (const nlohmann::json& certificate : result.at("certificates")) {
       certificates.push_back(from_base64(certificate.get<std::string>()));
@@ -563,7 +561,7 @@ class Routes {
   }
 
   void crl(const Request& request, Response& response) const {
-    nlohmann::json crl = ask(request, response, "current_crl", nlohmann::json::object());
+    nlohmann::json crl = ask(request, response, Op::kCurrentCrl);
     std::vector<std::uint8_t> der = from_base64(crl.at("der").get<std::string>());
     std::string etag = "\"" + std::to_string(crl.at("number").get<std::int64_t>()) + "\"";
     auto next_update = crl.at("next_update").get<std::time_t>();
@@ -588,27 +586,29 @@ class Routes {
  private:
   // One engine call. The engine being gone is a 503; its refusals carry
   // their kind, which becomes the status.
-  nlohmann::json ask(const Request& request, const Response& response, const std::string& op,
-                     nlohmann::json args) const {
-    nlohmann::json call = {{"op", op}, {"caller", caller_of(request, response, tls_)}, {"args", std::move(args)}};
+  nlohmann::json ask(const Request& request, const Response& response, Op op,
+                     nlohmann::json args = nlohmann::json::object()) const {
+    const operations::Operation& row = operations::operation(op);
+    operations::check_arguments(row, args);
+    nlohmann::json call = {{"op", row.name}, {"caller", caller_of(request, response, tls_)}, {"args", std::move(args)}};
     nlohmann::json answer;
     try {
       answer = engine_->call(call);
     } catch (const Error& error) {
-      spdlog::error("http {} {}: the engine did not answer: {}", request_id(response), op, one_line(error.what()));
+      spdlog::error("http {} {}: the engine did not answer: {}", request_id(response), row.name, one_line(error.what()));
       throw HttpError(503, "the CA engine is unavailable; try again later");
     }
     if (!answer.is_object() || !answer.contains("ok") || !answer.at("ok").is_boolean()) {
-      throw Error("the engine's answer to " + op + " has no \"ok\"");
+      throw Error("the engine's answer to " + std::string(row.name) + " has no \"ok\"");
     }
     if (answer.at("ok").get<bool>()) return answer.at("result");
     std::string message = answer.at("error").get<std::string>();
-    std::string kind = answer.at("kind").get<std::string>();
+    operations::FailureKind kind = operations::parse_failure_kind(answer.at("kind").get<std::string>());
     auto role = answer.find("role");
-    if (kind == "forbidden" && role != answer.end() && role->is_string()) {
+    if (kind == operations::FailureKind::kForbidden && role != answer.end() && role->is_string()) {
       message += " (this needs the " + role->get<std::string>() + " role)";
     }
-    throw HttpError(status_for_kind(kind), message);
+    throw HttpError(operations::http_status(kind), message);
   }
 
   void est_enroll(const Request& request, Response& response, bool reenroll) const {
@@ -626,7 +626,7 @@ class Routes {
     nlohmann::json args = {{"csr", to_base64(der)}, {"reenroll", reenroll}};
     if (label) args["profile"] = *label;
 
-    nlohmann::json disposition = ask(request, response, "enroll", std::move(args));
+    nlohmann::json disposition = ask(request, response, Op::kEnroll, std::move(args));
     std::string status = disposition.at("status").get<std::string>();
     std::string id = std::to_string(disposition.at("request_id").get<std::int64_t>());
     std::string message = disposition.value("message", "");
@@ -652,7 +652,7 @@ class Routes {
     if (!parsed) throw HttpError(400, "not a DER OCSP request: " + ossl::last_error());
     if (cursor != der.data() + der.size()) throw HttpError(400, "bytes follow the DER OCSP request");
 
-    nlohmann::json answer = ask(request, response, "ocsp", {{"request", to_base64(der)}});
+    nlohmann::json answer = ask(request, response, Op::kOcsp, {{"request", to_base64(der)}});
     std::vector<std::uint8_t> body = from_base64(answer.at("response").get<std::string>());
     if (cacheable) {
       // RFC 5019 §6.2: a GET answer may be cached until its nextUpdate.
@@ -808,6 +808,7 @@ void HttpFrontEnd::serve_on(httplib::Server& server, bool tls, std::size_t max_c
 
   server.Post("/api/v1/requests", route(&Routes::submit));
   server.Get("/api/v1/requests", route(&Routes::list));
+  server.Get("/api/v1/whoami", route(&Routes::whoami));
   server.Get("/api/v1/requests/([^/]{1,32})", route(&Routes::retrieve));
   server.Post("/api/v1/requests/([^/]{1,32})/resubmit", route(&Routes::resubmit));
   server.Post("/api/v1/requests/([^/]{1,32})/deny", route(&Routes::deny));

@@ -1,4 +1,4 @@
-#include "modules/host/seccomp_policy.h"
+#include "sandbox/seccomp_policy.h"
 
 #include <fcntl.h>
 #include <seccomp.h>
@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "modules/host/descriptor_passing.h"
-#include "modules/host/sandbox.h"
+#include "sandbox/descriptor_passing.h"
+#include "sandbox/sandbox.h"
 
 namespace custos::host {
 namespace {

@@ -37,7 +37,7 @@
 #include <thread>
 #include <vector>
 
-#include "appliance/server/engine_link.h"
+#include "appliance/http/engine_link.h"
 
 namespace custos::server {
 

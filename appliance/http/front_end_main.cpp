@@ -27,12 +27,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "appliance/server/engine_link.h"
-#include "appliance/server/http_front_end.h"
-#include "appliance/server/address.h"
+#include "appliance/http/engine_link.h"
+#include "appliance/http/http_front_end.h"
+#include "common/address.h"
 #include "common/error.h"
-#include "modules/host/sandbox.h"
-#include "modules/host/seccomp_policy.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/seccomp_policy.h"
 
 namespace {
 
@@ -103,7 +103,7 @@ void stop_when_the_engine_is_gone(std::vector<pollfd> watched) {
 }
 
 void bind_listener(httplib::Server& server, const std::string& address) {
-  auto [host, port] = custos::server::split_host_port(address);
+  auto [host, port] = custos::split_host_port(address);
   if (!server.bind_to_port(host, port)) throw Error("cannot listen on " + address);
 }
 

@@ -1,4 +1,4 @@
-#include "modules/host/directory_quota.h"
+#include "sandbox/directory_quota.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "modules/host/sandbox.h"
+#include "sandbox/sandbox.h"
 
 namespace custos::host {
 namespace {

@@ -4,9 +4,9 @@
 #include <string>
 #include <utility>
 
-namespace custos::server {
+namespace custos {
 
 // HOST and PORT of "HOST:PORT" ("[::1]:443" for IPv6); throws UsageError.
 std::pair<std::string, int> split_host_port(const std::string& address);
 
-}  // namespace custos::server
+}  // namespace custos

@@ -1,4 +1,4 @@
-#include "modules/host/descriptor_passing.h"
+#include "sandbox/descriptor_passing.h"
 
 #include <sys/socket.h>
 

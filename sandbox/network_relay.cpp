@@ -1,4 +1,4 @@
-#include "modules/host/network_relay.h"
+#include "sandbox/network_relay.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include <map>
 #include <set>
 
-#include "modules/host/descriptor_passing.h"
-#include "modules/host/sandbox.h"
+#include "sandbox/descriptor_passing.h"
+#include "sandbox/sandbox.h"
 
 namespace custos::host {
 namespace {

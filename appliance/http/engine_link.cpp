@@ -1,4 +1,4 @@
-#include "appliance/server/engine_link.h"
+#include "appliance/http/engine_link.h"
 
 #include <unistd.h>
 

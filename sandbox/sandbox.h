@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "modules/host/directory_quota.h"
-#include "modules/host/network_relay.h"
+#include "sandbox/directory_quota.h"
+#include "sandbox/network_relay.h"
 
 namespace custos::host {
 

@@ -1,11 +1,11 @@
-#include "appliance/server/address.h"
+#include "common/address.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include "common/error.h"
 
-namespace custos::server {
+namespace custos {
 
 std::pair<std::string, int> split_host_port(const std::string& address) {
   std::size_t colon = address.rfind(':');
@@ -22,4 +22,4 @@ std::pair<std::string, int> split_host_port(const std::string& address) {
   return {host, std::stoi(port_text)};
 }
 
-}  // namespace custos::server
+}  // namespace custos

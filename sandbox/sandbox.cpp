@@ -1,4 +1,4 @@
-#include "modules/host/sandbox.h"
+#include "sandbox/sandbox.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -24,10 +24,10 @@
 #include <utility>
 #include <vector>
 
-#include "modules/host/descriptor_passing.h"
-#include "modules/host/directory_quota.h"
-#include "modules/host/network_relay.h"
-#include "modules/host/seccomp_policy.h"
+#include "sandbox/descriptor_passing.h"
+#include "sandbox/directory_quota.h"
+#include "sandbox/network_relay.h"
+#include "sandbox/seccomp_policy.h"
 
 namespace custos::host {
 namespace {

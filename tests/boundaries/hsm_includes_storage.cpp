@@ -1,0 +1,2 @@
+// Must not compile: the token layer knows nothing of the store.
+#include "storage/store.h"

@@ -1,0 +1,2 @@
+// Must not compile: the module protocol knows nothing of the engine.
+#include "appliance/engine/authority.h"

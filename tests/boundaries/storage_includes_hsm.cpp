@@ -1,0 +1,2 @@
+// Must not compile: the store knows nothing of PKCS#11.
+#include "hsm/token.h"
