@@ -213,9 +213,9 @@ class SqlCipherStoreImpl final : public Store {
     write([&] { append_audit_in_transaction(event); });
   }
 
-  std::int64_t add_request(const NewRequest& request, const AuditEvent& audit,
-                           const std::optional<ExitEvent>& event) override {
-    std::int64_t id = 0;
+  RequestRecord add_request(const NewRequest& request, const AuditEvent& audit,
+                            const std::optional<ExitEvent>& event) override {
+    RequestRecord stored;
     write([&] {
       std::string now = now_rfc3339();
       Statement insert(*connection_,
@@ -224,7 +224,7 @@ class SqlCipherStoreImpl final : public Store {
       insert.bind(1, request_state_name(request.state)).bind(2, request.csr).bind(3, request.subject);
       insert.bind(4, request.profile).bind(5, request.attributes.dump()).bind(6, request.requester);
       insert.bind(7, request.message).bind(8, now).run();
-      id = sqlite3_last_insert_rowid(connection_->get());
+      std::int64_t id = sqlite3_last_insert_rowid(connection_->get());
       if (event) {
         ExitEvent about_this = *event;
         about_this.request_id = id;
@@ -233,8 +233,19 @@ class SqlCipherStoreImpl final : public Store {
       AuditEvent entry = audit;
       entry.detail["request_id"] = id;
       append_audit_in_transaction(entry);
+      stored.id = id;
+      stored.state = request.state;
+      stored.csr = request.csr;
+      stored.subject = request.subject;
+      stored.profile = request.profile;
+      stored.attributes = request.attributes;
+      stored.requester = request.requester;
+      stored.message = request.message;
+      stored.overrides = nlohmann::json::object();
+      stored.submitted_at = now;
+      stored.updated_at = now;
     });
-    return id;
+    return stored;
   }
 
   std::optional<RequestRecord> find_request(std::int64_t id) override {

@@ -171,8 +171,10 @@ class Store {
 
   // Stores a new request, with its audit entry and (for one refused on
   // receipt) its exit event; returns its id.
-  virtual std::int64_t add_request(const NewRequest& request, const AuditEvent& audit,
-                                   const std::optional<ExitEvent>& event = std::nullopt) = 0;
+  // Stores a new request (one transaction with its audit entry and event)
+  // and returns it as stored, id and times included.
+  virtual RequestRecord add_request(const NewRequest& request, const AuditEvent& audit,
+                                    const std::optional<ExitEvent>& event = std::nullopt) = 0;
   virtual std::optional<RequestRecord> find_request(std::int64_t id) = 0;
   // The newest request `requester` made with exactly these DER bytes.
   virtual std::optional<RequestRecord> find_request_by_csr(const std::vector<std::uint8_t>& csr,

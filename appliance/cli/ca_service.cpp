@@ -13,22 +13,18 @@ namespace {
 
 using operations::Op;
 
-// The engine in this process. When the command is done, the exit modules
-// get what the outbox holds — this command's events, and any an earlier
-// command left undelivered — and the token signs an audit checkpoint over
-// what it logged.
+// The engine in this process. Each change's events go to the exit modules
+// as the engine makes it (its publisher); the end of the command delivers
+// what an earlier one left and has the token sign an audit checkpoint.
 class LocalCa : public CaService {
  public:
   explicit LocalCa(const CaContext& context)
       : ca_(engine::CertificateAuthority::open(context.directory, context.token)),
-        engine_(std::make_unique<engine::Engine>(*ca_)),
+        engine_(std::make_unique<engine::Engine>(*ca_, [this] { deliver(); })),
         actor_(engine::local_actor()) {}
-  ~LocalCa() override {
-    try {
-      for (const std::string& failure : engine_->deliver_events()) std::cerr << "custos: warning: " << failure << "\n";
-    } catch (const std::exception& error) {
-      std::cerr << "custos: warning: delivering events to the exit modules: " << error.what() << "\n";
-    }
+
+  void finish() override {
+    deliver();
     try {
       engine_->checkpoint_audit();
     } catch (const std::exception& error) {
@@ -88,6 +84,14 @@ class LocalCa : public CaService {
   }
 
  private:
+  void deliver() {
+    try {
+      for (const std::string& failure : engine_->deliver_events()) std::cerr << "custos: warning: " << failure << "\n";
+    } catch (const std::exception& error) {
+      std::cerr << "custos: warning: delivering events to the exit modules: " << error.what() << "\n";
+    }
+  }
+
   std::unique_ptr<engine::CertificateAuthority> ca_;
   std::unique_ptr<engine::Engine> engine_;
   std::string actor_;
@@ -145,6 +149,7 @@ class DaemonCa : public CaService {
   }
   void reload() override { daemon_.call(Op::kReload); }
   nlohmann::json whoami() override { return daemon_.call(Op::kWhoami); }
+  void finish() override {}
 
  private:
   engine::Disposition call_for_disposition(Op op, const nlohmann::json& args) {

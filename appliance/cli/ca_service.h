@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -47,9 +48,29 @@ class CaService {
   // The caller's identity and roles (ICertAdmin's GetMyRoles):
   // {"identity", "roles", "authenticated"}; "local": true without custosd.
   virtual nlohmann::json whoami() = 0;
+  // The end of a command. Locally: the exit modules get what an earlier
+  // command left in the outbox (this command's own events went at once),
+  // and the token signs an audit checkpoint over what was logged. Through
+  // custosd: nothing, custosd does both.
+  virtual void finish() = 0;
 };
 
 // custosd's when one serves the directory, else the engine in this process.
 std::unique_ptr<CaService> open_ca_service(const CaContext& context);
+
+// Opens the CA service, runs `call` on it, finishes the command and returns
+// what `call` returned.
+template <typename Call>
+auto on_ca(const CaContext& context, Call call) {
+  std::unique_ptr<CaService> ca = open_ca_service(context);
+  if constexpr (std::is_void_v<std::invoke_result_t<Call, CaService&>>) {
+    call(*ca);
+    ca->finish();
+  } else {
+    auto result = call(*ca);
+    ca->finish();
+    return result;
+  }
+}
 
 }  // namespace custos::cli

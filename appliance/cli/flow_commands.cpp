@@ -56,16 +56,16 @@ void run_submit(const CaContext& context, const SubmitCommand& command) {
   for (const std::string& assignment : command.attributes) attributes.insert(split_assignment(assignment));
   if (!command.profile.empty()) attributes["profile"] = command.profile;
   std::vector<std::uint8_t> request = read_file(command.request_file, kMaxInputBytes);
-  print_disposition(context, open_ca_service(context)->submit(request, attributes), command.out);
+  print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.submit(request, attributes); }), command.out);
 }
 
 void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out,
                   bool chain) {
-  print_disposition(context, open_ca_service(context)->retrieve(id), out, chain);
+  print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.retrieve(id); }), out, chain);
 }
 
 void run_admin_list(const CaContext& context, const std::string& state_name) {
-  nlohmann::json records = open_ca_service(context)->list(state_name);
+  nlohmann::json records = on_ca(context, [&](CaService& ca) { return ca.list(state_name); });
   if (context.json) {
     std::cout << records.dump(2) << "\n";
     return;
@@ -96,16 +96,16 @@ void run_admin_list(const CaContext& context, const std::string& state_name) {
 }
 
 void run_admin_resubmit(const CaContext& context, std::int64_t id) {
-  print_disposition(context, open_ca_service(context)->resubmit(id), std::nullopt);
+  print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.resubmit(id); }), std::nullopt);
 }
 
 void run_admin_deny(const CaContext& context, std::int64_t id, const std::string& message) {
-  print_disposition(context, open_ca_service(context)->deny(id, message), std::nullopt);
+  print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.deny(id, message); }), std::nullopt);
 }
 
 void run_admin_set_attr(const CaContext& context, std::int64_t id, const std::string& assignment) {
   auto [name, value] = split_assignment(assignment);
-  open_ca_service(context)->set_attribute(id, name, value);
+  on_ca(context, [&](CaService& ca) { return ca.set_attribute(id, name, value); });
   if (!context.json) std::cout << "request " << id << ": " << name << " = " << value << "\n";
 }
 
@@ -117,12 +117,12 @@ void run_admin_set_ext(const CaContext& context, std::int64_t id, const std::str
   } catch (const Error&) {
     throw UsageError("--value-der-hex must be hex, not '" + hex + "'");
   }
-  open_ca_service(context)->set_extension(id, oid, der, critical);
+  on_ca(context, [&](CaService& ca) { return ca.set_extension(id, oid, der, critical); });
   if (!context.json) std::cout << "request " << id << ": extension " << oid << (critical ? " (critical)" : "") << " set\n";
 }
 
 void run_admin_remove_ext(const CaContext& context, std::int64_t id, const std::string& oid) {
-  open_ca_service(context)->remove_extension(id, oid);
+  on_ca(context, [&](CaService& ca) { return ca.remove_extension(id, oid); });
   if (!context.json) std::cout << "request " << id << ": extension " << oid << " removed\n";
 }
 
@@ -130,28 +130,29 @@ void run_admin_revoke(const CaContext& context, const std::vector<std::string>& 
                       const std::string& at) {
   std::optional<std::time_t> invalidity;
   if (!at.empty()) invalidity = parse_rfc3339(at);
-  std::unique_ptr<CaService> ca = open_ca_service(context);
   // One at a time, each its own transaction; the first refusal stops the
   // run, naming how far it got.
-  for (std::size_t index = 0; index < serials.size(); ++index) {
-    try {
-      ca->revoke(serials[index], reason, invalidity);
-    } catch (const Error& error) {
-      if (serials.size() == 1) throw;
-      throw Error(std::string(error.what()) + " (" + std::to_string(index) + " of " + std::to_string(serials.size()) +
-                  " revoked before it)");
+  on_ca(context, [&](CaService& ca) {
+    for (std::size_t index = 0; index < serials.size(); ++index) {
+      try {
+        ca.revoke(serials[index], reason, invalidity);
+      } catch (const Error& error) {
+        if (serials.size() == 1) throw;
+        throw Error(std::string(error.what()) + " (" + std::to_string(index) + " of " +
+                    std::to_string(serials.size()) + " revoked before it)");
+      }
+      if (!context.json) std::cout << "revoked " << engine::normalize_serial(serials[index]) << " (" << reason << ")\n";
     }
-    if (!context.json) std::cout << "revoked " << engine::normalize_serial(serials[index]) << " (" << reason << ")\n";
-  }
+  });
 }
 
 void run_admin_unrevoke(const CaContext& context, const std::string& serial) {
-  open_ca_service(context)->unrevoke(serial);
+  on_ca(context, [&](CaService& ca) { return ca.unrevoke(serial); });
   if (!context.json) std::cout << "lifted the hold on " << engine::normalize_serial(serial) << "\n";
 }
 
 void run_admin_show(const CaContext& context, const std::string& serial) {
-  nlohmann::json status = open_ca_service(context)->show(serial);
+  nlohmann::json status = on_ca(context, [&](CaService& ca) { return ca.show(serial); });
   if (context.json) {
     std::cout << status.dump(2) << "\n";
     return;
@@ -212,7 +213,7 @@ std::vector<std::string> serials_from_file(const std::filesystem::path& file) {
 }
 
 void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der) {
-  engine::PublishedCrl crl = open_ca_service(context)->publish_crl();
+  engine::PublishedCrl crl = on_ca(context, [&](CaService& ca) { return ca.publish_crl(); });
   std::string text = der ? std::string(crl.der.begin(), crl.der.end()) : crl.pem;
   if (out) {
     write_file_atomic(*out, text);
@@ -223,7 +224,7 @@ void run_crl(const CaContext& context, const std::optional<std::filesystem::path
 }
 
 void run_audit_verify(const CaContext& context, const std::optional<std::string>& expect) {
-  nlohmann::json report = open_ca_service(context)->verify_audit(expect);
+  nlohmann::json report = on_ca(context, [&](CaService& ca) { return ca.verify_audit(expect); });
   const bool holds = report.at("holds").get<bool>();
   if (context.json) {
     std::cout << report.dump(2) << "\n";
@@ -251,7 +252,7 @@ void run_audit_verify(const CaContext& context, const std::optional<std::string>
 }
 
 void run_backup(const CaContext& context, const std::filesystem::path& directory) {
-  nlohmann::json report = open_ca_service(context)->backup(directory);
+  nlohmann::json report = on_ca(context, [&](CaService& ca) { return ca.backup(directory); });
   if (context.json) {
     std::cout << report.dump(2) << "\n";
     return;
@@ -263,7 +264,7 @@ void run_backup(const CaContext& context, const std::filesystem::path& directory
 }
 
 void run_whoami(const CaContext& context) {
-  nlohmann::json me = open_ca_service(context)->whoami();
+  nlohmann::json me = on_ca(context, [&](CaService& ca) { return ca.whoami(); });
   if (context.json) {
     std::cout << me.dump(2) << "\n";
     return;
@@ -275,7 +276,7 @@ void run_whoami(const CaContext& context) {
 }
 
 void run_admin_reload(const CaContext& context) {
-  open_ca_service(context)->reload();
+  on_ca(context, [&](CaService& ca) { return ca.reload(); });
   std::cout << "custosd reloaded " << (context.directory / "custos.toml").string() << "\n";
 }
 

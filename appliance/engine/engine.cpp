@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <variant>
 
 #include "appliance/engine/fault_point.h"
 #include "appliance/engine/module_specs.h"
@@ -32,15 +33,9 @@ using storage::RequestState;
 constexpr int kSerialAttempts = 5;
 constexpr std::time_t kStaleReceivedSeconds = 600;
 constexpr std::int64_t kMaxValidityDays = 36500;
-// The request's subject exactly as it signed it (DER), not re-read from
-// its text form, which cannot carry every name a request may hold.
-ossl::Ptr<X509_NAME> request_subject(const std::vector<std::uint8_t>& request_der) {
-  const unsigned char* cursor = request_der.data();
-  ossl::Ptr<X509_REQ> request(d2i_X509_REQ(nullptr, &cursor, static_cast<long>(request_der.size())));
-  ossl::Ptr<X509_NAME> subject(request ? X509_NAME_dup(X509_REQ_get_subject_name(request.get())) : nullptr);
-  if (!subject) throw Error("reading the request's subject: " + ossl::last_error());
-  return subject;
-}
+// Every decision starts from "received": a new request, or one an
+// administrator's resubmission claimed.
+const std::vector<RequestState> kFrom = {RequestState::kReceived};
 
 unsigned key_usage_bits(const std::vector<std::string>& names) {
   static const std::map<std::string, unsigned> kBits = {
@@ -138,7 +133,7 @@ std::string normalize_serial(const std::string& text) {
   return result;
 }
 
-Engine::Engine(CertificateAuthority& ca) : ca_(ca) {
+Engine::Engine(CertificateAuthority& ca, Publisher publisher) : ca_(ca), publisher_(std::move(publisher)) {
   std::string pem = read_ca_chain(ca.paths().directory);
   ca_certificate_ = std::move(x509::read_pem_certificates(pem).front());
   ca_public_key_ = ca.token().public_key_info(ca.config().ca.key);
@@ -242,36 +237,57 @@ std::vector<std::string> Engine::deliver_events() {
   return failures;
 }
 
+// Issuance, step by step: receive → approve → form → sign → store →
+// publish. Each step returns its value, or the disposition the request
+// settled in on the way (denied, pending, failed), which ends the run.
 Disposition Engine::submit(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
                            const std::string& requester, bool hold_for_officer) {
-  nlohmann::json attribute_json = nlohmann::json::object();
-  for (const auto& [name, value] : attributes) attribute_json[name] = value;
-  if (!attribute_json.contains("profile")) attribute_json["profile"] = kDefaultProfile;
+  Step<Received> received = receive(request, attributes, requester);
+  if (Disposition* refused = std::get_if<Disposition>(&received)) return *refused;
+  return decide(std::get<Received>(received), /*resubmission=*/false, requester, hold_for_officer);
+}
 
-  storage::NewRequest stored;
-  stored.profile = attribute_json["profile"];
-  stored.attributes = attribute_json;
-  stored.requester = requester;
-  std::optional<x509::CheckedRequest> checked;
+Step<Engine::Received> Engine::receive(std::span<const std::uint8_t> request,
+                                       const std::map<std::string, std::string>& attributes,
+                                       const std::string& requester) {
   try {
-    checked = x509::check_request(request);
-    stored.csr = checked->der;
-    stored.subject = checked->subject;
+    return store_received(x509::check_request(request), attributes, requester);
   } catch (const x509::RejectedRequest& rejected) {
     // It parsed, so it is kept: denied, with the reason.
+    storage::NewRequest stored = new_request(attributes, requester);
     stored.csr = x509::request_der(request);
     stored.state = RequestState::kDenied;
     stored.message = std::string("rejected on receipt: ") + rejected.what();
+    storage::RequestRecord record =
+        ca_.store().add_request(stored,
+                                {requester, "request_denied",
+                                 {{"profile", stored.profile}, {"subject", stored.subject}, {"message", stored.message}}},
+                                storage::ExitEvent{"request_denied", {}, {}, {}});
+    publish();
+    return Disposition{record.id, record.state, std::nullopt, record.message, {}};
   }
-  bool refused = stored.state == RequestState::kDenied;
-  nlohmann::json detail = {{"profile", stored.profile}, {"subject", stored.subject}};
-  if (refused) detail["message"] = stored.message;
-  std::int64_t id = ca_.store().add_request(
-      stored, {requester, refused ? "request_denied" : "request_received", detail},
-      refused ? std::optional<storage::ExitEvent>(storage::ExitEvent{"request_denied", {}, {}, {}}) : std::nullopt);
-  if (refused) return retrieve(id);
-  storage::RequestRecord record = *ca_.store().find_request(id);
-  return decide(record, *checked, false, requester, hold_for_officer);
+}
+
+Engine::Received Engine::store_received(x509::CheckedRequest checked,
+                                        const std::map<std::string, std::string>& attributes,
+                                        const std::string& requester) {
+  storage::NewRequest stored = new_request(attributes, requester);
+  stored.csr = checked.der;
+  stored.subject = checked.subject;
+  storage::RequestRecord record = ca_.store().add_request(
+      stored, {requester, "request_received", {{"profile", stored.profile}, {"subject", stored.subject}}});
+  return Received{std::move(record), std::move(checked)};
+}
+
+storage::NewRequest Engine::new_request(const std::map<std::string, std::string>& attributes,
+                                        const std::string& requester) {
+  storage::NewRequest stored;
+  stored.attributes = nlohmann::json::object();
+  for (const auto& [name, value] : attributes) stored.attributes[name] = value;
+  if (!stored.attributes.contains("profile")) stored.attributes["profile"] = kDefaultProfile;
+  stored.profile = stored.attributes["profile"];
+  stored.requester = requester;
+  return stored;
 }
 
 Disposition Engine::enroll(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
@@ -309,8 +325,7 @@ Disposition Engine::reenroll(std::span<const std::uint8_t> request, std::span<co
   const unsigned char* cursor = record.der.data();
   ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(record.der.size())));
   x509::CheckedRequest checked = x509::check_request(request);
-  ossl::Ptr<X509_NAME> subject = request_subject(checked.der);
-  if (X509_NAME_cmp(subject.get(), X509_get_subject_name(certificate.get())) != 0) {
+  if (X509_NAME_cmp(checked.subject_name.get(), X509_get_subject_name(certificate.get())) != 0) {
     throw x509::RejectedRequest("a re-enrollment request must carry the subject of the current certificate");
   }
   std::vector<x509::SubjectAltName> names;
@@ -326,7 +341,8 @@ Disposition Engine::reenroll(std::span<const std::uint8_t> request, std::span<co
     throw x509::RejectedRequest("a re-enrollment request must carry the subjectAltName of the current certificate");
   }
   storage::RequestRecord original = *ca_.store().find_request(record.request_id);
-  return submit(request, {{"profile", original.profile}, {"renews", record.serial}}, requester);
+  return decide(store_received(std::move(checked), {{"profile", original.profile}, {"renews", record.serial}}, requester),
+                /*resubmission=*/false, requester);
 }
 
 Disposition Engine::retrieve(std::int64_t id) {
@@ -342,6 +358,7 @@ Disposition Engine::retrieve_for_client(std::int64_t id, const std::string& requ
   if (disposition.state == RequestState::kPending) {
     ca_.store().record_event({"request_retrieved", id, {}, {}},
                              {requester, "request_retrieved", {{"request_id", id}}});
+    publish();
   }
   return disposition;
 }
@@ -350,10 +367,10 @@ std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestS
   return ca_.store().list_requests(state);
 }
 
-Disposition Engine::decide(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                           bool resubmission, const std::string& actor, bool hold_for_officer) {
+Disposition Engine::decide(const Received& received, bool resubmission, const std::string& actor,
+                           bool hold_for_officer) {
   try {
-    return ask_and_act(record, checked, resubmission, actor, hold_for_officer);
+    return approve_and_issue(received, resubmission, actor, hold_for_officer);
   } catch (const storage::StateConflict&) {
     throw;  // someone else moved the request on; nothing here to settle
   } catch (const std::exception& error) {
@@ -362,7 +379,7 @@ Disposition Engine::decide(const storage::RequestRecord& record, const x509::Che
     // even that fails, the first failure goes on, with its own type.
     std::exception_ptr first = std::current_exception();
     try {
-      return settle(record.id, {RequestState::kReceived}, RequestState::kPending,
+      return settle(received.record.id, {RequestState::kReceived}, RequestState::kPending,
                     std::string("the request could not be decided: ") + error.what() + "; resubmit it", actor,
                     "decision_failed");
     } catch (const std::exception&) {
@@ -371,30 +388,60 @@ Disposition Engine::decide(const storage::RequestRecord& record, const x509::Che
   }
 }
 
-Disposition Engine::ask_and_act(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                                bool resubmission, const std::string& actor, bool hold_for_officer) {
-  // Every decision starts from "received": a new request, or one an
-  // administrator's resubmission claimed.
-  const std::vector<RequestState> from = {RequestState::kReceived};
+Disposition Engine::approve_and_issue(const Received& received, bool resubmission, const std::string& actor,
+                                      bool hold_for_officer) {
+  Step<protocol::Verdict> verdict = approve(received, resubmission, actor, hold_for_officer);
+  if (Disposition* settled = std::get_if<Disposition>(&verdict)) return *settled;
+  const ProfileSection* profile = ca_.config().find_profile(received.record.profile);
+  if (profile == nullptr) {
+    return settle(received.record.id, kFrom, RequestState::kDenied,
+                  "there is no profile '" + received.record.profile + "'", actor, "request_denied");
+  }
+  return issue(received, std::get<protocol::Verdict>(verdict), *profile, actor);
+}
+
+Disposition Engine::issue(const Received& received, const protocol::Verdict& verdict, const ProfileSection& profile,
+                          const std::string& actor) {
+  for (int attempt = 1;; ++attempt) {
+    Step<Formed> formed = form(received, verdict, profile, actor);
+    if (Disposition* settled = std::get_if<Disposition>(&formed)) return *settled;
+    Step<Signed> signed_certificate = Disposition{};
+    try {
+      signed_certificate = sign(received, std::get<Formed>(formed), actor);
+    } catch (const storage::SerialCollision&) {
+      // A serial another certificate holds: formed again with a new one.
+      if (attempt == kSerialAttempts) throw;
+      continue;
+    }
+    if (Disposition* settled = std::get_if<Disposition>(&signed_certificate)) return *settled;
+    Disposition issued = store(received, std::get<Formed>(formed), std::get<Signed>(signed_certificate), actor);
+    publish();
+    return issued;
+  }
+}
+
+Step<protocol::Verdict> Engine::approve(const Received& received, bool resubmission, const std::string& actor,
+                                        bool hold_for_officer) {
+  const storage::RequestRecord& record = received.record;
   protocol::Verdict verdict;
   try {
-    verdict = policy().verify({resubmission, snapshot_of(record, checked)});
+    verdict = policy().verify({resubmission, snapshot_of(record, received.checked)});
   } catch (const ModuleFailure& failure) {
-    return settle(record.id, from, RequestState::kPending, std::string(failure.what()) + "; resubmit once it is fixed",
+    return settle(record.id, kFrom, RequestState::kPending, std::string(failure.what()) + "; resubmit once it is fixed",
                   actor, "policy_failed");
   }
   switch (verdict.decision) {
     case protocol::Decision::kDeny:
-      return settle(record.id, from, RequestState::kDenied, verdict.message, actor, "request_denied");
+      return settle(record.id, kFrom, RequestState::kDenied, verdict.message, actor, "request_denied");
     case protocol::Decision::kPend:
-      return settle(record.id, from, RequestState::kPending, verdict.message, actor, "request_pending");
+      return settle(record.id, kFrom, RequestState::kPending, verdict.message, actor, "request_pending");
     case protocol::Decision::kIssue:
       if (hold_for_officer) {
-        return settle(record.id, from, RequestState::kPending,
+        return settle(record.id, kFrom, RequestState::kPending,
                       "the client was not authenticated: an officer must approve the request (resubmit it)", actor,
                       "request_pending");
       }
-      return issue(record, checked, verdict, from, actor);
+      return verdict;
   }
   throw Error("unknown verdict");
 }
@@ -406,23 +453,14 @@ Disposition Engine::settle(std::int64_t id, const std::vector<RequestState>& fro
   if (to == RequestState::kDenied) event = storage::ExitEvent{"request_denied", id, {}, {}};
   ca_.store().change_request_state(id, from, to, message, event,
                                    {actor, audit_event, {{"request_id", id}, {"message", message}}});
-  return retrieve(id);
+  if (event) publish();
+  return Disposition{id, to, std::nullopt, message, {}};
 }
 
-Disposition Engine::issue(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                          const protocol::Verdict& verdict, const std::vector<RequestState>& from,
-                          const std::string& actor) {
-  const ProfileSection* profile = ca_.config().find_profile(record.profile);
-  if (profile == nullptr) {
-    return settle(record.id, from, RequestState::kDenied, "there is no profile '" + record.profile + "'", actor,
-                  "request_denied");
-  }
-  return form_and_sign(record, checked, verdict, *profile, from, actor);
-}
-
-Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                                  const protocol::Verdict& verdict, const ProfileSection& profile,
-                                  const std::vector<RequestState>& from, const std::string& actor) {
+Step<Engine::Formed> Engine::form(const Received& received, const protocol::Verdict& verdict,
+                                  const ProfileSection& profile, const std::string& actor) {
+  const storage::RequestRecord& record = received.record;
+  const x509::CheckedRequest& checked = received.checked;
   const CaConfig& config = ca_.config();
   const protocol::CertificateProperties properties = verdict.certificate.value_or(protocol::CertificateProperties{});
   std::string notes;
@@ -432,11 +470,12 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
     try {
       spec.subject = x509::parse_name(*properties.subject);
     } catch (const Error& error) {
-      return settle(record.id, from, RequestState::kDenied, std::string("the verdict's subject: ") + error.what(), actor,
+      return settle(record.id, kFrom, RequestState::kDenied, std::string("the verdict's subject: ") + error.what(), actor,
                     "request_denied");
     }
   } else {
-    spec.subject = request_subject(checked.der);
+    spec.subject.reset(X509_NAME_dup(checked.subject_name.get()));
+    if (!spec.subject) throw Error("copying the request's subject: " + ossl::last_error());
   }
   spec.subject_public_key = checked.public_key;
   if (properties.san) {
@@ -450,7 +489,7 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
   if (spec.ca) {
     long ca_path_length = X509_get_pathlen(ca_certificate_.get());
     if (ca_path_length == 0) {
-      return settle(record.id, from, RequestState::kDenied,
+      return settle(record.id, kFrom, RequestState::kDenied,
                     "the CA certificate's pathlen 0 forbids issuing CA certificates", actor, "request_denied");
     }
     std::int64_t wanted = profile.path_length.value_or(ca_path_length > 0 ? ca_path_length - 1 : 0);
@@ -487,7 +526,7 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
     std::int64_t wanted = 0;
     auto [end, problem] = std::from_chars(text.data(), text.data() + text.size(), wanted);
     if (problem != std::errc() || end != text.data() + text.size() || wanted < 1) {
-      return settle(record.id, from, RequestState::kDenied,
+      return settle(record.id, kFrom, RequestState::kDenied,
                     "the attribute validity_days must be a whole number of days, not '" + text + "'", actor,
                     "request_denied");
     }
@@ -531,59 +570,62 @@ Disposition Engine::form_and_sign(const storage::RequestRecord& record, const x5
                           config.ca.signature, constraints.get()};
   std::string message = verdict.message + notes;
 
-  for (int attempt = 1;; ++attempt) {
-    spec.serial = random_serial(ca_.token());
-    std::optional<x509::UnsignedCertificate> prepared;
-    try {
-      prepared.emplace(x509::prepare_certificate(spec, issuer));
-    } catch (const x509::LintRefusal& refusal) {
-      // Nothing the requester did wrong, maybe: the profile, a verdict or an
-      // edit made something no standard allows. An officer looks.
-      return settle(record.id, from, RequestState::kPending,
-                    std::string("the certificate was not signed: ") + refusal.what() + "; fix the cause and resubmit",
-                    actor, "lint_refused");
-    } catch (const Error& error) {
-      return settle(record.id, from, RequestState::kDenied, std::string("the certificate cannot be issued: ") + error.what(),
-                    actor, "request_denied");
-    }
-    // The intent is durable before the token signs: the serial and the
-    // exact TBS. A signature that never reaches the database is then
-    // found at the next start (report_unrecorded_signatures).
-    std::string serial = prepared->serial();
-    std::span<const std::uint8_t> tbs = prepared->to_be_signed();
-    try {
-      ca_.store().reserve_serial({serial, record.id, {tbs.begin(), tbs.end()}, process_identity(), {}});
-    } catch (const storage::SerialCollision&) {
-      if (attempt == kSerialAttempts) throw;
-      continue;
-    }
-    ossl::Ptr<X509> certificate;
-    try {
-      certificate = std::move(*prepared).sign([&](std::span<const std::uint8_t> to_sign) {
-        return ca_.token().sign(config.ca.key, config.ca.signature, to_sign);
-      });
-    } catch (const Error& error) {
-      ca_.store().release_serial(serial);
-      return settle(record.id, from, RequestState::kFailed, std::string("signing failed: ") + error.what(), actor,
-                    "issuance_failed");
-    }
-    fault_point("after-signing");
-    storage::CertificateRecord stored{serial,
-                                      record.id,
-                                      x509::certificate_der(certificate.get()),
-                                      rfc3339_utc(spec.not_before),
-                                      rfc3339_utc(spec.not_after),
-                                      std::nullopt};
-    ca_.store().issue_certificate(stored, from, message, {"certificate_issued", record.id, stored.serial, {}},
-                                  {actor,
-                                   "certificate_issued",
-                                   {{"request_id", record.id},
-                                    {"serial", stored.serial},
-                                    {"subject", x509::format_name(spec.subject.get())},
-                                    {"profile", record.profile},
-                                    {"certificate_sha256", x509::sha256_fingerprint(certificate.get())}}});
-    return retrieve(record.id);
+  spec.serial = random_serial(ca_.token());
+  try {
+    return Formed{x509::prepare_certificate(spec, issuer), message, x509::format_name(spec.subject.get()),
+                  spec.not_before, spec.not_after};
+  } catch (const x509::LintRefusal& refusal) {
+    // Nothing the requester did wrong, maybe: the profile, a verdict or an
+    // edit made something no standard allows. An officer looks.
+    return settle(record.id, kFrom, RequestState::kPending,
+                  std::string("the certificate was not signed: ") + refusal.what() + "; fix the cause and resubmit",
+                  actor, "lint_refused");
+  } catch (const Error& error) {
+    return settle(record.id, kFrom, RequestState::kDenied, std::string("the certificate cannot be issued: ") + error.what(),
+                  actor, "request_denied");
   }
+}
+
+Step<Engine::Signed> Engine::sign(const Received& received, Formed& formed, const std::string& actor) {
+  // Throws SerialCollision when the serial is taken. The intent is durable before the token signs: the serial and the
+  // exact TBS. A signature that never reaches the database is then found
+  // at the next start (report_unrecorded_signatures).
+  std::string serial = formed.certificate.serial();
+  std::span<const std::uint8_t> tbs = formed.certificate.to_be_signed();
+  ca_.store().reserve_serial({serial, received.record.id, {tbs.begin(), tbs.end()}, process_identity(), {}});
+  const CaConfig& config = ca_.config();
+  try {
+    ossl::Ptr<X509> certificate = std::move(formed.certificate).sign([&](std::span<const std::uint8_t> to_sign) {
+      return ca_.token().sign(config.ca.key, config.ca.signature, to_sign);
+    });
+    fault_point("after-signing");
+    return Signed{std::move(certificate)};
+  } catch (const Error& error) {
+    ca_.store().release_serial(serial);
+    return settle(received.record.id, kFrom, RequestState::kFailed, std::string("signing failed: ") + error.what(), actor,
+                  "issuance_failed");
+  }
+}
+
+Disposition Engine::store(const Received& received, const Formed& formed, const Signed& signed_certificate,
+                          const std::string& actor) {
+  const X509* certificate = signed_certificate.certificate.get();
+  storage::CertificateRecord stored{x509::serial_hex(certificate), received.record.id,
+                                    x509::certificate_der(certificate), rfc3339_utc(formed.not_before),
+                                    rfc3339_utc(formed.not_after), std::nullopt};
+  ca_.store().issue_certificate(stored, kFrom, formed.message, {"certificate_issued", received.record.id, stored.serial, {}},
+                                {actor,
+                                 "certificate_issued",
+                                 {{"request_id", received.record.id},
+                                  {"serial", stored.serial},
+                                  {"subject", formed.subject},
+                                  {"profile", received.record.profile},
+                                  {"certificate_sha256", x509::sha256_fingerprint(certificate)}}});
+  return Disposition{received.record.id, RequestState::kIssued, stored.serial, formed.message, stored.der};
+}
+
+void Engine::publish() {
+  if (publisher_) publisher_();
 }
 
 void Engine::report_unrecorded_signatures() {
@@ -649,7 +691,8 @@ Disposition Engine::resubmit(std::int64_t id, const std::string& actor) {
   } catch (const storage::StateConflict& conflict) {
     throw Error(std::string("request ") + std::to_string(id) + " changed meanwhile: " + conflict.what());
   }
-  return decide(*ca_.store().find_request(id), *checked, true, actor);
+  // Read again after the claim: an edit made before it is in the record.
+  return decide(Received{*ca_.store().find_request(id), std::move(*checked)}, /*resubmission=*/true, actor);
 }
 
 void Engine::deny(std::int64_t id, const std::string& message, const std::string& actor) {
@@ -728,6 +771,7 @@ void Engine::revoke(const std::string& serial_text, const std::string& reason_na
   ca_.store().set_revocation(serial, current, revocation,
                              {"certificate_revoked", certificate->request_id, serial, {}},
                              {actor, "certificate_revoked", detail});
+  publish();
 }
 
 nlohmann::json CertificateStatus::to_json() const {
@@ -769,6 +813,7 @@ void Engine::unrevoke(const std::string& serial_text, const std::string& actor) 
   ca_.store().set_revocation(serial, std::string("certificateHold"), std::nullopt,
                              {"certificate_revoked", certificate->request_id, serial, {}},
                              {actor, "certificate_unrevoked", {{"serial", serial}}});
+  publish();
 }
 
 PublishedCrl Engine::publish_crl(const std::string& actor) {
@@ -800,6 +845,7 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
                       {"crl_issued", {}, {}, spec.number},
                       {actor, "crl_issued", {{"number", spec.number}, {"entries", spec.revoked.size()}}});
   write_file_atomic(published.file, published.der);
+  publish();
   return published;
 }
 

@@ -17,15 +17,18 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "appliance/engine/authority.h"
 #include "appliance/engine/module_client.h"
+#include "appliance/x509/certificate.h"
 #include "appliance/x509/crl.h"
 #include "appliance/x509/csr.h"
 #include "storage/store.h"
@@ -114,11 +117,22 @@ struct AuditExpectation {
   static AuditExpectation parse(std::string_view text);  // UsageError when malformed
 };
 
+// A step of issuance: its value, or the disposition the request settled in
+// on the way (denied, pending, failed), which ends the run.
+template <typename T>
+using Step = std::variant<T, Disposition>;
+
+// The last half of issuance's last step: what happens once the outbox
+// holds something new. The CLI delivers it to the exit modules at once
+// (deliver_events); custosd wakes its delivery thread. Empty: the events
+// wait in the outbox for whoever delivers next.
+using Publisher = std::function<void()>;
+
 class Engine {
  public:
   // Needs the CA certificate installed. The policy module starts at the
   // first question.
-  explicit Engine(CertificateAuthority& ca);
+  explicit Engine(CertificateAuthority& ca, Publisher publisher = {});
 
   // With `hold_for_officer` (an unauthenticated client whose profile
   // pends such requests), a verdict to issue leaves the request pending
@@ -205,20 +219,52 @@ class Engine {
   const X509* ca_certificate() const { return ca_certificate_.get(); }
 
  private:
-  Disposition decide(const storage::RequestRecord& record, const x509::CheckedRequest& checked, bool resubmission,
-                     const std::string& actor, bool hold_for_officer = false);
-  Disposition ask_and_act(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                          bool resubmission, const std::string& actor, bool hold_for_officer);
-  Disposition issue(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                    const protocol::Verdict& verdict, const std::vector<storage::RequestState>& from,
+  // Step 1's value: the request as stored, and as checked (parsed once).
+  struct Received {
+    storage::RequestRecord record;
+    x509::CheckedRequest checked;
+  };
+  // Step 3's value: the to-be-signed certificate, built and checked, with
+  // what the requester will read.
+  struct Formed {
+    x509::UnsignedCertificate certificate;
+    std::string message;
+    std::string subject;  // RFC 4514, for the audit log
+    std::time_t not_before = 0;
+    std::time_t not_after = 0;
+  };
+  struct Signed {
+    ossl::Ptr<X509> certificate;
+  };
+
+  // The steps, in order (engine.cpp).
+  Step<Received> receive(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
+                         const std::string& requester);
+  Received store_received(x509::CheckedRequest checked, const std::map<std::string, std::string>& attributes,
+                          const std::string& requester);
+  static storage::NewRequest new_request(const std::map<std::string, std::string>& attributes,
+                                         const std::string& requester);
+  // Steps 2 to 4 for a received request; whatever fails leaves it pending
+  // with the reason.
+  Disposition decide(const Received& received, bool resubmission, const std::string& actor,
+                     bool hold_for_officer = false);
+  Disposition approve_and_issue(const Received& received, bool resubmission, const std::string& actor,
+                                bool hold_for_officer);
+  Step<protocol::Verdict> approve(const Received& received, bool resubmission, const std::string& actor,
+                                  bool hold_for_officer);
+  // Form, sign, store, publish; a serial collision forms again.
+  Disposition issue(const Received& received, const protocol::Verdict& verdict, const ProfileSection& profile,
                     const std::string& actor);
+  Step<Formed> form(const Received& received, const protocol::Verdict& verdict, const ProfileSection& profile,
+                    const std::string& actor);
+  Step<Signed> sign(const Received& received, Formed& formed, const std::string& actor);
+  Disposition store(const Received& received, const Formed& formed, const Signed& signed_certificate,
+                    const std::string& actor);
+  void publish();
   // Every signing intent no certificate cleared (a crash between the
   // token's signature and the database): its request waits, pending, with
   // the serial in its message, and the audit log says unrecorded_signature.
   void report_unrecorded_signatures();
-  Disposition form_and_sign(const storage::RequestRecord& record, const x509::CheckedRequest& checked,
-                            const protocol::Verdict& verdict, const ProfileSection& profile,
-                            const std::vector<storage::RequestState>& from, const std::string& actor);
   struct OcspSigner {
     hsm::KeyRef key;
     ossl::Ptr<X509> certificate;  // null when the CA signs
@@ -238,6 +284,7 @@ class Engine {
   std::optional<protocol::Notify> notification(const storage::OutboxRecord& record);
 
   CertificateAuthority& ca_;
+  Publisher publisher_;
   ossl::Ptr<X509> ca_certificate_;
   std::vector<std::uint8_t> ca_public_key_;
   std::vector<std::uint8_t> ca_key_identifier_;

@@ -69,7 +69,8 @@ Engine::OcspSigner Engine::make_ocsp_signer() {
     stored.profile = "ocsp-signer";
     stored.attributes = {{"profile", "ocsp-signer"}};
     stored.requester = kActor;
-    std::int64_t id = ca_.store().add_request(stored, {kActor, "request_received", {{"profile", "ocsp-signer"}}});
+    storage::RequestRecord record =
+        ca_.store().add_request(stored, {kActor, "request_received", {{"profile", "ocsp-signer"}}});
 
     ProfileSection profile;
     profile.name = "ocsp-signer";
@@ -80,8 +81,7 @@ Engine::OcspSigner Engine::make_ocsp_signer() {
     protocol::Verdict verdict{protocol::Decision::kIssue, "the OCSP responder's signing certificate", {}};
     verdict.certificate = protocol::CertificateProperties{};
     verdict.certificate->extensions_add.push_back({kOcspNoCheckOid, false, {0x05, 0x00}});
-    Disposition issued =
-        form_and_sign(*ca_.store().find_request(id), checked, verdict, profile, {RequestState::kReceived}, kActor);
+    Disposition issued = issue(Received{std::move(record), std::move(checked)}, verdict, profile, kActor);
     if (issued.state != RequestState::kIssued) throw Error("the OCSP signing certificate was not issued: " + issued.message);
 
     const unsigned char* cursor = issued.certificate.data();

@@ -58,8 +58,8 @@ bool hold_unauthenticated(const engine::CaConfig& config, const Caller& caller, 
 
 }  // namespace
 
-Api::Api(engine::CertificateAuthority& ca, std::unique_ptr<engine::Engine> engine)
-    : ca_(ca), engine_(std::move(engine)) {
+Api::Api(engine::CertificateAuthority& ca, engine::Publisher publisher)
+    : ca_(ca), publisher_(std::move(publisher)), engine_(std::make_unique<engine::Engine>(ca, publisher_)) {
   access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
 }
 
@@ -73,7 +73,7 @@ void Api::reload() {
   // The new engine first: it reads ca.pem and the token's CA key, neither
   // of which a reload changes, and the configuration only when it is
   // used. When it or the file cannot be had, everything in force stays.
-  auto fresh = std::make_unique<engine::Engine>(ca_);
+  auto fresh = std::make_unique<engine::Engine>(ca_, publisher_);
   ca_.reload_config();
   access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
   // The old engine's module hosts get their shutdown as it goes.

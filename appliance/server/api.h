@@ -5,7 +5,7 @@
 // argument is refused. Every call runs on the one engine, one at a time,
 // and its reply is made after the engine's commit.
 //
-//   Api api(engine, ca, access);
+//   Api api(ca, [&] { courier.wake(); });   // the engine rings when the outbox holds something new
 //   nlohmann::json answer = api.handle({{"op", "retrieve"}, {"args", {{"id", 7}}}}, peer_uid);
 #pragma once
 
@@ -30,7 +30,9 @@ class Arguments;
 
 class Api {
  public:
-  Api(engine::CertificateAuthority& ca, std::unique_ptr<engine::Engine> engine);
+  // The engine it makes (and makes again on reload) tells `publisher` when
+  // the outbox holds something new.
+  Api(engine::CertificateAuthority& ca, engine::Publisher publisher);
 
   // `local_uid` is the socket peer's uid (SO_PEERCRED) for a call on the
   // local socket; a call from the front end carries its "caller".
@@ -56,6 +58,7 @@ class Api {
   static nlohmann::json whoami(const Caller& caller);
 
   engine::CertificateAuthority& ca_;
+  engine::Publisher publisher_;
   std::mutex mutex_;  // the engine's: one call at a time
   std::unique_ptr<engine::Engine> engine_;
   // Shared so that a caller is authenticated outside the engine's lock (an

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -88,7 +89,7 @@ class Courier {
   Api& api_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool pending_ = false;
+  bool pending_ = true;  // what an earlier run left is delivered at the start
   bool stopping_ = false;
   std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
   std::thread thread_;
@@ -115,18 +116,22 @@ int run_daemon(const DaemonOptions& options) {
 
   std::unique_ptr<engine::CertificateAuthority> ca = engine::CertificateAuthority::open(options.directory, options.token);
   const engine::CaConfig& config = ca->config();
-  Api api(*ca, std::make_unique<engine::Engine>(*ca));
+  // The engine rings when the outbox holds something new; the courier,
+  // started once the engine is, answers (and delivers what an earlier run
+  // left, at its start).
+  std::atomic<Courier*> courier_bell{nullptr};
+  Api api(*ca, [&courier_bell] {
+    if (Courier* courier = courier_bell.load()) courier->wake();
+  });
   api.with_engine([](engine::Engine& engine) {
     engine.current_crl("custosd");
     engine.checkpoint_audit();
   });
 
   Courier courier(api);
-  LocalListener listener(options.directory, config.server.socket_group, [&](const nlohmann::json& call, uid_t peer) {
-    nlohmann::json answer = api.handle(call, peer);
-    courier.wake();
-    return answer;
-  });
+  courier_bell = &courier;
+  LocalListener listener(options.directory, config.server.socket_group,
+                         [&](const nlohmann::json& call, uid_t peer) { return api.handle(call, peer); });
 
   std::string listen = options.listen.value_or(config.http.listen);
   std::optional<FrontEndSpec> front_end_spec;
@@ -142,7 +147,7 @@ int run_daemon(const DaemonOptions& options) {
   }
   std::unique_ptr<FrontEndProcess> front_end;
   auto start_front_end = [&] {
-    if (front_end_spec) front_end = std::make_unique<FrontEndProcess>(*front_end_spec, api, [&] { courier.wake(); });
+    if (front_end_spec) front_end = std::make_unique<FrontEndProcess>(*front_end_spec, api);
   };
   start_front_end();
 

@@ -26,8 +26,7 @@ std::string front_end_path() {
 
 }  // namespace
 
-FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api, std::function<void()> after_call)
-    : api_(api), after_call_(std::move(after_call)) {
+FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api) : api_(api) {
   std::vector<std::string> arguments = {front_end_path(),          "--listen",           spec.listen,
                                         "--certificate",           spec.certificate.string(),
                                         "--key",                   spec.key.string(),
@@ -82,7 +81,6 @@ void FrontEndProcess::serve(int channel) {
       break;
     }
     nlohmann::json answer = api_.handle(call, std::nullopt);
-    if (after_call_) after_call_();
     try {
       protocol::write_frame(channel, answer, protocol::Clock::now() + std::chrono::seconds(10));
     } catch (const protocol::FrameError& error) {

@@ -28,9 +28,7 @@ struct FrontEndSpec {
 
 class FrontEndProcess {
  public:
-  // `after_call` runs after each call the front end made (custosd wakes the
-  // outbox delivery with it).
-  FrontEndProcess(FrontEndSpec spec, Api& api, std::function<void()> after_call);
+  FrontEndProcess(FrontEndSpec spec, Api& api);
   ~FrontEndProcess();
   FrontEndProcess(const FrontEndProcess&) = delete;
   FrontEndProcess& operator=(const FrontEndProcess&) = delete;
@@ -45,7 +43,6 @@ class FrontEndProcess {
   void serve(int channel);
 
   Api& api_;
-  std::function<void()> after_call_;
   pid_t pid_ = -1;
   bool reaped_ = false;
   std::vector<std::thread> channels_;

@@ -374,6 +374,8 @@ CheckedRequest check_request(std::span<const std::uint8_t> input) {
     throw RejectedRequest("the request has neither a subject nor a subjectAltName: it names no one");
   }
   checked.subject = format_name(subject);
+  checked.subject_name.reset(X509_NAME_dup(subject));
+  if (!checked.subject_name) throw Error("copying the request's subject: " + ossl::last_error());
   checked.public_key =
       ossl::to_der(X509_REQ_get_X509_PUBKEY(request.get()), i2d_X509_PUBKEY, "the request's public key");
   return checked;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/openssl.h"
 
 namespace custos::x509 {
 
@@ -53,6 +54,7 @@ struct KeyDescription {
 struct CheckedRequest {
   std::vector<std::uint8_t> der;                         // the request, DER
   std::string subject;                                   // RFC 4514 text; empty only when `san` is not
+  ossl::Ptr<X509_NAME> subject_name;                     // the subject exactly as the request signed it
   std::vector<SubjectAltName> san;                       // from the subjectAltName the request asks for
   KeyDescription key;
   std::string key_type;                                  // "ec-p256", "ec-p384", "rsa-<bits>", "ed25519"
