@@ -19,6 +19,7 @@ std::string unnamed_code(const char* prefix, unsigned long value);
 
 class Pkcs11Error : public Error {
  public:
+  CUSTOS_ERROR_TYPE(Pkcs11Error)
   Pkcs11Error(const std::string& call, CK_RV rv) : Error(call + ": " + ckr_name(rv)), rv_(rv) {}
   CK_RV rv() const { return rv_; }
 

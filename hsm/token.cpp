@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 
+#include <algorithm>
 #include <cstring>
 #include <chrono>
 #include <deque>
@@ -13,6 +14,7 @@
 #include "common/error.h"
 #include "common/openssl.h"
 #include "hsm/error.h"
+#include "hsm/quirks.h"
 
 namespace custos::hsm {
 namespace {
@@ -23,7 +25,6 @@ constexpr std::size_t kSecretKeyBytes = 32;
 // usual C_Sign is one call; a token that needs more says so with
 // CKR_BUFFER_TOO_SMALL and the exact length, and we ask again.
 constexpr std::size_t kSignatureBufferBytes = 512;
-constexpr int kLoginAttempts = 3;
 
 CK_BBOOL kTrue = CK_TRUE;
 CK_BBOOL kFalse = CK_FALSE;
@@ -246,14 +247,16 @@ CK_SESSION_HANDLE Token::open_session() {
 }
 
 void Token::log_in(CK_SESSION_HANDLE session) {
-  // A token may report a passing device error when several processes log
-  // in at once (SoftHSMv2's file store rewrites its token state on every
-  // login); that, and only that, is tried again. A PIN error never is: it
-  // counts against the token's lockout.
+  // Only what the token's row in the quirks table names as transient is
+  // tried again; a PIN error never is: it counts against the lockout.
+  const TokenQuirks& quirks = quirks_for(description());
   CK_RV rv = CKR_OK;
-  for (int attempt = 1; attempt <= kLoginAttempts; ++attempt) {
+  for (int attempt = 1; attempt <= quirks.login_attempts; ++attempt) {
     rv = functions_->C_Login(session, CKU_USER, pin_.data(), pin_.size());
-    if (rv != CKR_GENERAL_ERROR && rv != CKR_DEVICE_ERROR && rv != CKR_FUNCTION_FAILED) break;
+    if (std::find(quirks.transient_login_errors.begin(), quirks.transient_login_errors.end(), rv) ==
+        quirks.transient_login_errors.end()) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
   }
   // The login state belongs to the application, not the session: another

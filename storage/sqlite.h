@@ -27,6 +27,7 @@ namespace custos::storage {
 
 class StorageError : public Error {
  public:
+  CUSTOS_ERROR_TYPE(StorageError)
   StorageError(const std::string& message, int code) : Error(message), code_(code) {}
   int code() const { return code_; }
 

@@ -1,8 +1,10 @@
 #include "storage/store.h"
 
 #include <array>
+#include <ctime>
 
 #include "common/clock.h"
+#include "common/process.h"
 #include "storage/audit.h"
 #include "storage/sqlite.h"
 
@@ -104,8 +106,17 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
         owner       TEXT NOT NULL,
         reserved_at TEXT NOT NULL
       );
+      CREATE TABLE turns (
+        name     TEXT PRIMARY KEY,
+        owner    TEXT NOT NULL,
+        taken_at TEXT NOT NULL
+      );
     )sql",
 };
+
+// A turn whose holder has not been heard of for this long is taken over,
+// even when its process cannot be seen (another host).
+constexpr std::time_t kSilentTurnSeconds = 3600;
 
 constexpr const char* kRequestColumns =
     "r.id, r.state, r.csr, r.subject, r.profile, r.attributes, r.requester, r.message, r.overrides, "
@@ -195,7 +206,8 @@ std::string state_list(const std::vector<RequestState>& states) {
 
 class SqlCipherStoreImpl final : public Store {
  public:
-  explicit SqlCipherStoreImpl(std::unique_ptr<Connection> connection) : connection_(std::move(connection)) {}
+  SqlCipherStoreImpl(std::unique_ptr<Connection> connection, const SecureBuffer& key)
+      : connection_(std::move(connection)), key_(SecureBuffer::copy_of({key.data(), key.size()})) {}
 
   std::string database_id() override {
     Statement select(*connection_, "SELECT value FROM meta WHERE name = 'database_id'");
@@ -493,9 +505,9 @@ class SqlCipherStoreImpl final : public Store {
     return records;
   }
 
-  void backup_to(const std::filesystem::path& path, const SecureBuffer& key) override {
+  void backup_to(const std::filesystem::path& path) override {
     if (std::filesystem::exists(path)) throw Error(path.string() + " already exists");
-    Connection copy(path, true, key);
+    Connection copy(path, true, key_);
     std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     std::unique_ptr<sqlite3_backup, BackupFinisher> backup(
         sqlite3_backup_init(copy.get(), "main", connection_->get(), "main"));
@@ -505,6 +517,31 @@ class SqlCipherStoreImpl final : public Store {
     if (code != SQLITE_DONE) copy.fail("copying the database", code);
     code = sqlite3_backup_finish(backup.release());
     if (code != SQLITE_OK) copy.fail("finishing the backup", code);
+  }
+
+  bool take_turn(const std::string& name, const std::string& owner) override {
+    bool taken = false;
+    write([&] {
+      Statement select(*connection_, "SELECT owner, taken_at FROM turns WHERE name = ?1");
+      select.bind(1, name);
+      if (select.step()) {
+        std::string holder = select.column_text(0);
+        bool silent = std::time(nullptr) - parse_rfc3339(select.column_text(1)) > kSilentTurnSeconds;
+        std::optional<bool> running = process_running(holder);
+        if (holder != owner && !silent && running != false) return;
+      }
+      Statement take(*connection_, "INSERT OR REPLACE INTO turns (name, owner, taken_at) VALUES (?1, ?2, ?3)");
+      take.bind(1, name).bind(2, owner).bind(3, now_rfc3339()).run();
+      taken = true;
+    });
+    return taken;
+  }
+
+  void end_turn(const std::string& name, const std::string& owner) override {
+    write([&] {
+      Statement release(*connection_, "DELETE FROM turns WHERE name = ?1 AND owner = ?2");
+      release.bind(1, name).bind(2, owner).run();
+    });
   }
 
   std::vector<AuditRecord> audit_log() override { return audit_log_from(0); }
@@ -633,6 +670,7 @@ class SqlCipherStoreImpl final : public Store {
 
 
   std::unique_ptr<Connection> connection_;
+  SecureBuffer key_;  // for backup_to: the copy is encrypted as the original
 };
 
 // Proves the key with a read, then sets the journal (only after the key:
@@ -688,7 +726,7 @@ std::unique_ptr<Store> SqlCipherStore::create(const std::filesystem::path& path,
   // -shm files the same mode.
   std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   prove_key_and_configure(*connection);
-  auto store = std::make_unique<SqlCipherStoreImpl>(std::move(connection));
+  auto store = std::make_unique<SqlCipherStoreImpl>(std::move(connection), key);
   store->migrate();
   Transaction transaction(store->connection());
   Statement insert(store->connection(), "INSERT INTO meta (name, value) VALUES (?1, ?2)");
@@ -704,7 +742,7 @@ std::unique_ptr<Store> SqlCipherStore::open(const std::filesystem::path& path, c
   if (!std::filesystem::exists(path)) throw Error("the database " + path.string() + " does not exist");
   auto connection = std::make_unique<Connection>(path, false, key);
   prove_key_and_configure(*connection);
-  auto store = std::make_unique<SqlCipherStoreImpl>(std::move(connection));
+  auto store = std::make_unique<SqlCipherStoreImpl>(std::move(connection), key);
   std::string found = store->database_id();
   if (found != expected_database_id) {
     throw Error(path.string() + " belongs to another CA (database id " + found + ", the configuration names " +
@@ -712,6 +750,46 @@ std::unique_ptr<Store> SqlCipherStore::open(const std::filesystem::path& path, c
   }
   store->migrate();
   return store;
+}
+
+void SqlCipherStore::create_at_version(const std::filesystem::path& path, const SecureBuffer& key,
+                                       const std::string& database_id, int version) {
+  if (version < 1 || version > kSchemaVersion) throw Error("no schema version " + std::to_string(version));
+  auto connection = std::make_unique<Connection>(path, true, key);
+  prove_key_and_configure(*connection);
+  Transaction transaction(*connection);
+  for (int applied = 0; applied < version; ++applied) {
+    connection->execute(kMigrations[static_cast<std::size_t>(applied)]);
+  }
+  connection->execute("PRAGMA user_version = " + std::to_string(version));
+  Statement insert(*connection, "INSERT INTO meta (name, value) VALUES (?1, ?2)");
+  insert.bind(1, std::string_view("database_id")).bind(2, database_id).run();
+  transaction.commit();
+}
+
+const std::vector<std::string>& store_backends() {
+  static const std::vector<std::string> kBackends = {"sqlcipher"};
+  return kBackends;
+}
+
+namespace {
+
+void require_known_backend(const StoreLocation& location) {
+  if (location.backend != "sqlcipher") {
+    throw Error("there is no store backend '" + location.backend + "' (this custos has sqlcipher)");
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Store> create_store(const StoreLocation& location, const SecureBuffer& key) {
+  require_known_backend(location);
+  return SqlCipherStore::create(location.path, key, location.database_id);
+}
+
+std::unique_ptr<Store> open_store(const StoreLocation& location, const SecureBuffer& key) {
+  require_known_backend(location);
+  return SqlCipherStore::open(location.path, key, location.database_id);
 }
 
 }  // namespace custos::storage

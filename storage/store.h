@@ -132,12 +132,14 @@ struct OutboxRecord {
 // state that allows it (another process may have changed it first).
 class StateConflict : public Error {
  public:
+  CUSTOS_ERROR_TYPE(StateConflict)
   using Error::Error;
 };
 
 // A certificate serial that is already taken; the engine draws another.
 class SerialCollision : public Error {
  public:
+  CUSTOS_ERROR_TYPE(SerialCollision)
   using Error::Error;
 };
 
@@ -235,10 +237,19 @@ class Store {
   // request) with its audit entry, in one transaction.
   virtual void record_event(const ExitEvent& event, const AuditEvent& audit) = 0;
 
-  // A consistent copy of the whole database at `path` (which must not
-  // exist), encrypted with `key` — the same key, so the same token opens
-  // it — mode 0600, made with SQLite's online backup while others may write.
-  virtual void backup_to(const std::filesystem::path& path, const SecureBuffer& key) = 0;
+  // A consistent copy of the whole store at `path` (which must not exist),
+  // under the same key, so the same token opens it, mode 0600, made while
+  // others may write. The backend knows how (SQLCipher: SQLite's online
+  // backup into a file encrypted with the key it was opened with).
+  virtual void backup_to(const std::filesystem::path& path) = 0;
+
+  // Turns processes take in turn, through the store so that every engine
+  // that shares it sees them (the outbox delivery, so that events reach
+  // each module in order). true when `owner` holds `name` now: it was
+  // free, already `owner`'s, or held by a process that is gone
+  // (common/process.h process_running) or silent for an hour.
+  virtual bool take_turn(const std::string& name, const std::string& owner) = 0;
+  virtual void end_turn(const std::string& name, const std::string& owner) = 0;
 
   // The outbox, oldest first; which modules acknowledged an event; and
   // its removal once every interested module has.
@@ -248,6 +259,23 @@ class Store {
   virtual void remove_event(std::int64_t event_id) = 0;
 };
 
+// Where a CA's records live, as custos.toml's [database] says.
+struct StoreLocation {
+  std::string backend = "sqlcipher";  // the one backend today
+  std::filesystem::path path;         // sqlcipher: the database file
+  std::string database_id;            // which CA's store it must be
+};
+
+// The backends open_store knows, for messages and configuration checks.
+const std::vector<std::string>& store_backends();
+
+// Picks the backend `location` names. `key` is the raw 256-bit key the
+// token gave; what the backend does with it (SQLCipher: the page key) is
+// its own business. Throws StorageError or custos::Error naming the file.
+std::unique_ptr<Store> create_store(const StoreLocation& location, const SecureBuffer& key);
+std::unique_ptr<Store> open_store(const StoreLocation& location, const SecureBuffer& key);
+
+// The SQLCipher backend.
 class SqlCipherStore {
  public:
   // Creates a new encrypted database at `path` (which must not exist) with
@@ -263,6 +291,12 @@ class SqlCipherStore {
                                      const std::string& expected_database_id);
 
   static constexpr int kSchemaVersion = 6;
+
+  // For the migration tests: a new database at an older schema `version`
+  // (1 to kSchemaVersion), as a custos of that version made it; open()
+  // brings it up to date.
+  static void create_at_version(const std::filesystem::path& path, const SecureBuffer& key,
+                                const std::string& database_id, int version);
 };
 
 }  // namespace custos::storage

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <tuple>
 
 #include "appliance/engine/database_key.h"
@@ -17,6 +18,7 @@
 #include "common/encoding.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "hsm/quirks.h"
 
 namespace custos::engine {
 namespace {
@@ -25,9 +27,8 @@ constexpr char kDefaultTokenLabel[] = "custos";
 constexpr std::size_t kMaxCertificateFileBytes = 1 << 20;
 
 // Processes working on one CA take turns at logging in to its token and
-// out again: tokens differ in what they tolerate from concurrent logins
-// (SoftHSMv2 rewrites its token file on each and may answer another process
-// mid-write with a spurious error). Signing needs no turn.
+// out again, when the token's row in the quirks table asks for it
+// (hsm/quirks.h serialise_login). Signing needs no turn.
 class TokenTurn {
  public:
   explicit TokenTurn(const std::filesystem::path& lock_file) {
@@ -52,9 +53,11 @@ std::unique_ptr<hsm::Token> open_token(const std::filesystem::path& module, cons
                                        const std::string& serial, const hsm::PinSource& pin, std::size_t sessions,
                                        const std::filesystem::path& lock_file) {
   SecureBuffer secret = hsm::read_pin(pin);
-  TokenTurn turn(lock_file);
   try {
-    return std::make_unique<hsm::Token>(hsm::Module::load(module), label, std::move(secret), sessions, serial);
+    std::shared_ptr<hsm::Module> loaded = hsm::Module::load(module);
+    std::optional<TokenTurn> turn;
+    if (hsm::quirks_for(loaded->find_token(label, serial)).serialise_login) turn.emplace(lock_file);
+    return std::make_unique<hsm::Token>(std::move(loaded), label, std::move(secret), sessions, serial);
   } catch (const Error&) {
     rethrow_with_context("opening the token '" + label + "'");
   }
@@ -211,7 +214,9 @@ InitResult make_ca(const InitOptions& options, const CaPaths& paths, hsm::Token&
   std::filesystem::path database = paths.directory / config.database.file;
   for (const char* suffix_name : {"", "-wal", "-shm"}) rollback.made_file(database.string() + suffix_name);
   {
-    std::unique_ptr<storage::Store> store = storage::SqlCipherStore::create(database, database_key.key, instance);
+    storage::StoreLocation location = store_location(config);
+    location.path = database;
+    std::unique_ptr<storage::Store> store = storage::create_store(location, database_key.key);
     store->append_audit({options.actor, "ca_created", detail});
   }
 
@@ -329,7 +334,9 @@ std::unique_ptr<CertificateAuthority> CertificateAuthority::open(const std::file
   SecureBuffer key = derive_database_key(*token, config.database);
   std::unique_ptr<storage::Store> store;
   try {
-    store = storage::SqlCipherStore::open(directory / config.database.file, key, config.database.id);
+    storage::StoreLocation location = store_location(config);
+    location.path = directory / config.database.file;
+    store = storage::open_store(location, key);
   } catch (const Error&) {
     rethrow_with_context("opening the database");
   }

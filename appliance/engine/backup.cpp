@@ -27,9 +27,8 @@ BackupReport Engine::backup(const std::filesystem::path& directory, const std::s
   try {
     ca_.store().append_audit({actor, "backup_made", {{"directory", directory.string()}}});
     checkpoint_audit();
-    SecureBuffer key = derive_database_key(ca_.token(), config.database);
     fs::create_directories((inside / config.database.file).parent_path());
-    ca_.store().backup_to(inside / config.database.file, key);
+    ca_.store().backup_to(inside / config.database.file);
     report.files.push_back(config.database.file.string());
 
     const fs::path& source = ca_.paths().directory;
@@ -44,8 +43,10 @@ BackupReport Engine::backup(const std::filesystem::path& directory, const std::s
     }
 
     // The copy opens with the token's key and its chain holds.
-    std::unique_ptr<storage::Store> copy =
-        storage::SqlCipherStore::open(inside / config.database.file, key, config.database.id);
+    SecureBuffer key = derive_database_key(ca_.token(), config.database);
+    storage::StoreLocation copied = store_location(config);
+    copied.path = inside / config.database.file;
+    std::unique_ptr<storage::Store> copy = storage::open_store(copied, key);
     std::vector<storage::AuditRecord> log = copy->audit_log();
     if (std::optional<std::int64_t> broken = storage::first_broken_audit_entry(log)) {
       throw Error("the copied audit log does not hold from entry " + std::to_string(*broken));

@@ -290,7 +290,13 @@ CaConfig read_config(const toml::table& root) {
   if (config.token.sessions < 1 || config.token.sessions > 256) throw Error("'token.sessions' must be 1 to 256");
 
   TableReader database(top.table("database"), "database",
-                       {"file", "id", "key_method", "key_label", "key_id", "wrapped_key", "oaep_digest"});
+                       {"backend", "file", "id", "key_method", "key_label", "key_id", "wrapped_key", "oaep_digest"});
+  config.database.backend = database.text_or("backend", "sqlcipher");
+  const std::vector<std::string>& backends = storage::store_backends();
+  if (std::find(backends.begin(), backends.end(), config.database.backend) == backends.end()) {
+    throw Error("'database.backend' must be sqlcipher, the one store backend this custos has, not '" +
+                config.database.backend + "'");
+  }
   config.database.file = database.text_or("file", "custos.db");
   config.database.id = database.text("id");
   config.database.key_method = parsed(parse_database_key_method(database.text("key_method")),
@@ -458,6 +464,10 @@ bool CaConfig::issues_tls_server_certificates() const {
     return std::find(profile.extended_key_usage.begin(), profile.extended_key_usage.end(), "serverAuth") !=
            profile.extended_key_usage.end();
   });
+}
+
+storage::StoreLocation store_location(const CaConfig& config) {
+  return {config.database.backend, config.database.file, config.database.id};
 }
 
 std::vector<Role> roles_held(const RolesSection& roles, const std::string& identity, const std::string& owner) {

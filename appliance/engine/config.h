@@ -17,6 +17,7 @@
 
 #include "appliance/x509/certificate.h"
 #include "hsm/keys.h"
+#include "storage/store.h"
 
 namespace custos::engine {
 
@@ -41,6 +42,7 @@ struct TokenSection {
 };
 
 struct DatabaseSection {
+  std::string backend = "sqlcipher";         // storage/store.h open_store
   std::filesystem::path file = "custos.db";  // relative to the CA directory
   std::string id;
   DatabaseKeyMethod key_method = DatabaseKeyMethod::kHmacSha256;
@@ -169,6 +171,10 @@ struct CaConfig {
 // hello.config for the policy module: its own [policy] keys, and for
 // builtin:profiles the [profiles.*] tables.
 nlohmann::json policy_hello_config(const CaConfig& config);
+
+// Where [database] says the store is (its path as written: relative to
+// the CA directory unless absolute; callers resolve it).
+storage::StoreLocation store_location(const CaConfig& config);
 
 // Reads and checks custos.toml. Throws custos::Error naming the file, the
 // key and what is wrong with it.

@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/openssl.h"
 #include "hsm/error.h"
+#include "hsm/quirks.h"
 
 namespace custos::engine {
 namespace {
@@ -53,23 +54,26 @@ ProvisionedKey provision_wrapped(hsm::Token& token, DatabaseSection section, std
 
   SecureBuffer key(kDatabaseKeyBytes);
   token.generate_random(std::span(key.data(), key.size()));
-  // Tokens differ in the OAEP digests they accept: try SHA-256, and take
-  // SHA-1 (still sound for OAEP) only when the token refuses it.
-  for (hsm::OaepDigest digest : {hsm::OaepDigest::kSha256, hsm::OaepDigest::kSha1}) {
+  // Tokens differ in the OAEP digests they accept: the quirks table says
+  // which to try, in order (SHA-256, then SHA-1, still sound for OAEP,
+  // unless the token's row says otherwise).
+  const std::vector<hsm::OaepDigest>& digests = hsm::quirks_for(token.description()).oaep_digests;
+  for (std::size_t index = 0; index < digests.size(); ++index) {
+    hsm::OaepDigest digest = digests[index];
     std::vector<std::uint8_t> wrapped = oaep_encrypt(public_key, digest, key);
     try {
       SecureBuffer unwrapped = token.rsa_oaep_decrypt(section.key, digest, wrapped);
       if (!unwrapped.equals(key.bytes())) throw Error("the token's RSA-OAEP decryption returned another key");
     } catch (const hsm::Pkcs11Error& error) {
       bool digest_refused = error.rv() == CKR_ARGUMENTS_BAD || error.rv() == CKR_MECHANISM_PARAM_INVALID;
-      if (digest_refused && digest == hsm::OaepDigest::kSha256) continue;
+      if (digest_refused && index + 1 < digests.size()) continue;
       throw;
     }
     section.wrapped_key = to_base64(wrapped);
     section.oaep_digest = digest;
     return {std::move(section), std::move(key)};
   }
-  throw Error("the token decrypts RSA-OAEP with neither SHA-256 nor SHA-1");
+  throw Error("the token decrypts RSA-OAEP with none of the digests tried (hsm/quirks.h oaep_digests)");
 }
 
 }  // namespace

@@ -1,7 +1,5 @@
 #include "appliance/engine/engine.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +34,31 @@ constexpr std::int64_t kMaxValidityDays = 36500;
 // Every decision starts from "received": a new request, or one an
 // administrator's resubmission claimed.
 const std::vector<RequestState> kFrom = {RequestState::kReceived};
+
+// A turn taken through the store (Store::take_turn), given back when it
+// goes out of scope.
+class StoreTurn {
+ public:
+  StoreTurn(storage::Store& store, std::string name, std::string owner)
+      : store_(store), name_(std::move(name)), owner_(std::move(owner)), held_(store_.take_turn(name_, owner_)) {}
+  ~StoreTurn() {
+    if (!held_) return;
+    try {
+      store_.end_turn(name_, owner_);
+    } catch (const std::exception&) {
+      // Left taken: the next taker finds this process gone and takes it.
+    }
+  }
+  StoreTurn(const StoreTurn&) = delete;
+  StoreTurn& operator=(const StoreTurn&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  storage::Store& store_;
+  std::string name_;
+  std::string owner_;
+  bool held_;
+};
 
 unsigned key_usage_bits(const std::vector<std::string>& names) {
   static const std::map<std::string, unsigned> kBits = {
@@ -191,12 +214,10 @@ std::optional<protocol::Notify> Engine::notification(const storage::OutboxRecord
 
 std::vector<std::string> Engine::deliver_events() {
   // One delivery at a time per CA, so events reach each module in order; a
-  // process that finds another delivering leaves it to that one.
-  std::filesystem::path lock_file = ca_.paths().directory / ".outbox.lock";
-  int lock = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0) throw Error("cannot open " + lock_file.string() + ": " + std::strerror(errno));
-  std::unique_ptr<int, void (*)(int*)> held(&lock, [](int* fd) { ::close(*fd); });
-  if (::flock(lock, LOCK_EX | LOCK_NB) != 0) return {};
+  // process that finds another delivering leaves it to that one. The turn
+  // is the store's, so every engine sharing the store sees it.
+  StoreTurn turn(ca_.store(), "outbox_delivery", process_identity());
+  if (!turn.held()) return {};
 
   std::vector<std::string> failures;
   std::vector<ExitModule>& modules = exit_modules();

@@ -49,6 +49,7 @@ struct Disposition {
 // A request or certificate that does not exist.
 class NotFound : public Error {
  public:
+  CUSTOS_ERROR_TYPE(NotFound)
   using Error::Error;
 };
 
@@ -56,6 +57,7 @@ class NotFound : public Error {
 // this CA, revoked or expired.
 class UntrustedClient : public Error {
  public:
+  CUSTOS_ERROR_TYPE(UntrustedClient)
   using Error::Error;
 };
 

@@ -28,6 +28,7 @@ namespace custos::engine {
 
 class ModuleFailure : public Error {
  public:
+  CUSTOS_ERROR_TYPE(ModuleFailure)
   using Error::Error;
 };
 

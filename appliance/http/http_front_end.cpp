@@ -70,6 +70,7 @@ constexpr const char* kTextType = "text/plain; charset=utf-8";
 // serve_on puts around each: the HTTP status and one line saying why.
 class HttpError : public Error {
  public:
+  CUSTOS_ERROR_TYPE(HttpError)
   HttpError(int status, const std::string& message) : Error(message), status_(status) {}
   int status() const { return status_; }
 

@@ -32,6 +32,7 @@ FileDescriptor connect_unix(const std::filesystem::path& path);
 // status, as the front end maps it to an HTTP status.
 class CallFailed : public Error {
  public:
+  CUSTOS_ERROR_TYPE(CallFailed)
   CallFailed(FailureKind kind, const std::string& message) : Error(message), kind_(kind) {}
   FailureKind kind() const { return kind_; }
 

@@ -37,6 +37,7 @@ struct Caller {
 // A call outside the caller's roles; the message names the role it needs.
 class Forbidden : public Error {
  public:
+  CUSTOS_ERROR_TYPE(Forbidden)
   Forbidden(const std::string& message, engine::Role needed) : Error(message), needed_(needed) {}
   engine::Role needed() const { return needed_; }
 
@@ -47,6 +48,7 @@ class Forbidden : public Error {
 // Credentials that did not check out.
 class Unauthenticated : public Error {
  public:
+  CUSTOS_ERROR_TYPE(Unauthenticated)
   using Error::Error;
 };
 

@@ -66,6 +66,7 @@ struct CheckedRequest {
 // not DER, bytes after it): there is nothing to store.
 class MalformedRequest : public Error {
  public:
+  CUSTOS_ERROR_TYPE(MalformedRequest)
   using Error::Error;
 };
 
@@ -73,6 +74,7 @@ class MalformedRequest : public Error {
 // extensions): the engine stores it as denied with this message as reason.
 class RejectedRequest : public Error {
  public:
+  CUSTOS_ERROR_TYPE(RejectedRequest)
   using Error::Error;
 };
 

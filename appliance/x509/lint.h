@@ -39,6 +39,7 @@ bool has_errors(const std::vector<Finding>& findings);
 // every error finding, one after another.
 class LintRefusal : public Error {
  public:
+  CUSTOS_ERROR_TYPE(LintRefusal)
   explicit LintRefusal(std::vector<Finding> findings);
   const std::vector<Finding>& findings() const { return findings_; }
 

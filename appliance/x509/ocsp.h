@@ -41,6 +41,7 @@ constexpr int kMaxOcspQueries = 16;
 // client gets a malformedRequest response.
 class MalformedOcspRequest : public Error {
  public:
+  CUSTOS_ERROR_TYPE(MalformedOcspRequest)
   using Error::Error;
 };
 

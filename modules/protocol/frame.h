@@ -33,6 +33,7 @@ using Deadline = std::optional<Clock::time_point>;
 // passed, or the frame was malformed. The message says which.
 class FrameError : public Error {
  public:
+  CUSTOS_ERROR_TYPE(FrameError)
   enum class Kind { kClosed, kTimeout, kMalformed, kIo };
   FrameError(Kind kind, const std::string& message) : Error(message), kind_(kind) {}
   Kind kind() const { return kind_; }

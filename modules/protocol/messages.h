@@ -21,6 +21,7 @@ namespace custos::protocol {
 // A message that breaks the protocol; the message names the field.
 class ProtocolError : public Error {
  public:
+  CUSTOS_ERROR_TYPE(ProtocolError)
   using Error::Error;
 };
 

@@ -1,0 +1,49 @@
+// What a token needs beyond the PKCS#11 standard, as one table keyed by
+// what the token says it is (CK_TOKEN_INFO manufacturerID and model). The
+// token layer codes to the standard and to what a token reports; where a
+// token needs more, that is a row here, with the reason, and nowhere else.
+//
+//   const TokenQuirks& quirks = quirks_for(token.description());
+//   if (quirks.serialise_login) …
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hsm/keys.h"
+#include "hsm/module.h"
+#include "hsm/pkcs11.h"
+
+namespace custos::hsm {
+
+struct TokenQuirks {
+  // C_Login results that mean "busy, try again" rather than a PIN or state
+  // error, and how many logins to try in all. The standard has no such
+  // result: by default a login is tried once. A PIN error is never retried
+  // (it counts against the token's lockout).
+  std::vector<CK_RV> transient_login_errors;
+  int login_attempts = 1;
+  // Processes working on one token take turns at opening it and logging in
+  // (a lock file in the CA directory); signing needs no turn.
+  bool serialise_login = false;
+  // The OAEP digests (for OAEP and MGF1) to try, in order, when the
+  // database key is wrapped to an RSA key on the token. By default the
+  // token is asked for SHA-256 and, if it refuses, SHA-1.
+  std::vector<OaepDigest> oaep_digests = {OaepDigest::kSha256, OaepDigest::kSha1};
+};
+
+struct QuirkRow {
+  std::string_view manufacturer;  // as the token reports it, without padding
+  std::string_view model;         // empty: every model of that manufacturer
+  std::string_view why;           // what the token does that the row answers
+  TokenQuirks quirks;
+};
+
+const std::vector<QuirkRow>& quirk_table();
+
+// The quirks of the first row naming the token, or the defaults.
+const TokenQuirks& quirks_for(std::string_view manufacturer, std::string_view model);
+const TokenQuirks& quirks_for(const TokenDescription& token);
+
+}  // namespace custos::hsm

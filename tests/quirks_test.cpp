@@ -1,0 +1,47 @@
+// The token quirks table: rows by what a token reports, defaults from the
+// standard for every other token.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "hsm/module.h"
+#include "hsm/quirks.h"
+#include "tests/support/softhsm.h"
+
+namespace custos::hsm {
+namespace {
+
+TEST(Quirks, AnUnknownTokenGetsTheStandardsDefaults) {
+  const TokenQuirks& quirks = quirks_for("Acme HSM Corp", "Model 9");
+  EXPECT_EQ(quirks.login_attempts, 1);
+  EXPECT_TRUE(quirks.transient_login_errors.empty());
+  EXPECT_FALSE(quirks.serialise_login);
+  EXPECT_EQ(quirks.oaep_digests, (std::vector<OaepDigest>{OaepDigest::kSha256, OaepDigest::kSha1}));
+}
+
+TEST(Quirks, EveryRowSaysWhyAndNamesAManufacturer) {
+  for (const QuirkRow& row : quirk_table()) {
+    EXPECT_FALSE(row.manufacturer.empty());
+    EXPECT_GT(row.why.size(), 20u) << row.manufacturer;
+    EXPECT_GE(row.quirks.login_attempts, 1) << row.manufacturer;
+    EXPECT_FALSE(row.quirks.oaep_digests.empty()) << row.manufacturer;
+  }
+}
+
+// The row is found from what the real token reports through PKCS#11, not
+// from a name written in a test.
+TEST(Quirks, SoftHsmIsFoundByWhatItReports) {
+  testing::SoftHsm::instance().create_token("quirks", "1234");
+  auto module = Module::load(testing::SoftHsm::module_path());
+  TokenDescription token = module->find_token("quirks");
+  const TokenQuirks& quirks = quirks_for(token);
+  EXPECT_TRUE(quirks.serialise_login) << token.manufacturer << " / " << token.model;
+  EXPECT_EQ(quirks.login_attempts, 3);
+  EXPECT_NE(std::find(quirks.transient_login_errors.begin(), quirks.transient_login_errors.end(),
+                      static_cast<CK_RV>(CKR_GENERAL_ERROR)),
+            quirks.transient_login_errors.end());
+  EXPECT_EQ(quirks.oaep_digests, std::vector<OaepDigest>{OaepDigest::kSha1});
+}
+
+}  // namespace
+}  // namespace custos::hsm

@@ -1,0 +1,300 @@
+// The Store conformance suite: what the engine relies on from any store
+// backend, written against the interface and run for every backend
+// open_store knows (today: sqlcipher). A new backend passes this suite
+// before the engine may use it.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "common/process.h"
+#include "storage/audit.h"
+#include "storage/store.h"
+#include "tests/support/softhsm.h"
+
+namespace custos::storage {
+namespace {
+
+constexpr RequestState kStates[] = {RequestState::kReceived, RequestState::kPending, RequestState::kIssued,
+                                    RequestState::kDenied,   RequestState::kRevoked, RequestState::kFailed};
+
+SecureBuffer test_key() {
+  SecureBuffer key(32);
+  std::fill(key.data(), key.data() + key.size(), std::uint8_t{0x5a});
+  return key;
+}
+
+// What differs per backend: how to make one at an older schema version.
+struct Backend {
+  std::string name;
+  int schema_version;
+  std::function<void(const StoreLocation&, const SecureBuffer&, int version)> create_at_version;
+};
+
+void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+
+std::vector<Backend> backends() {
+  return {{"sqlcipher", SqlCipherStore::kSchemaVersion,
+           [](const StoreLocation& location, const SecureBuffer& key, int version) {
+             SqlCipherStore::create_at_version(location.path, key, location.database_id, version);
+           }}};
+}
+
+class StoreConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    directory_ = testing::SoftHsm::instance().make_directory(name);
+    location_ = {GetParam().name, directory_ / "store.db", "db-conformance"};
+    store_ = create_store(location_, key_);
+  }
+
+  // Another handle on the same store, as another process's engine has.
+  std::unique_ptr<Store> another() { return open_store(location_, key_); }
+
+  std::int64_t request_in(RequestState state) {
+    NewRequest request;
+    request.csr = {0x30, 0x00};
+    request.subject = "CN=conformance";
+    request.profile = "server";
+    request.requester = "test";
+    request.state = state;
+    return store_->add_request(request, {"test", "request_received", {}}).id;
+  }
+
+  RequestState state_of(std::int64_t id) { return store_->find_request(id)->state; }
+
+  CertificateRecord certificate(const std::string& serial, std::int64_t request_id) {
+    return {serial, request_id, {0x30, 0x01, 0x00}, "2026-12-01T00:00:00Z", "2027-12-01T00:00:00Z", std::nullopt};
+  }
+
+  std::filesystem::path directory_;
+  SecureBuffer key_ = test_key();
+  StoreLocation location_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformance, ARequestMovesOnlyFromTheStateTheCallerNamesAndARefusalChangesNothing) {
+  for (RequestState current : kStates) {
+    for (RequestState expected : kStates) {
+      std::int64_t id = request_in(current);
+      std::size_t audit_before = store_->audit_log().size();
+      std::size_t outbox_before = store_->outbox().size();
+      ExitEvent event{"request_pending", id, {}, {}};
+      if (current == expected) {
+        store_->change_request_state(id, {expected}, RequestState::kPending, "moved", event, {"test", "moved", {}});
+        EXPECT_EQ(state_of(id), RequestState::kPending);
+        EXPECT_EQ(store_->find_request(id)->message, "moved");
+        EXPECT_EQ(store_->audit_log().size(), audit_before + 1);
+        EXPECT_EQ(store_->outbox().size(), outbox_before + 1);
+      } else {
+        EXPECT_THROW(store_->change_request_state(id, {expected}, RequestState::kPending, "moved", event,
+                                                  {"test", "moved", {}}),
+                     StateConflict)
+            << request_state_name(current) << " taken for " << request_state_name(expected);
+        EXPECT_EQ(state_of(id), current);
+        EXPECT_EQ(store_->audit_log().size(), audit_before);
+        EXPECT_EQ(store_->outbox().size(), outbox_before);
+      }
+    }
+  }
+  EXPECT_THROW(store_->change_request_state(999999, {RequestState::kReceived}, RequestState::kPending, "", std::nullopt,
+                                            {"test", "moved", {}}),
+               StateConflict);
+}
+
+TEST_P(StoreConformance, ACertificateNeedsItsRequestInTheNamedStateAndAFreeSerial) {
+  std::int64_t pending = request_in(RequestState::kPending);
+  EXPECT_THROW(store_->issue_certificate(certificate("0A", pending), {RequestState::kReceived}, "issued",
+                                         {"certificate_issued", pending, "0A", {}}, {"test", "issued", {}}),
+               StateConflict);
+  EXPECT_FALSE(store_->find_certificate("0A"));
+  std::int64_t first = request_in(RequestState::kReceived);
+  store_->issue_certificate(certificate("0A", first), {RequestState::kReceived}, "issued",
+                            {"certificate_issued", first, "0A", {}}, {"test", "issued", {}});
+  EXPECT_EQ(state_of(first), RequestState::kIssued);
+  EXPECT_EQ(store_->find_request(first)->serial, "0A");
+  std::int64_t second = request_in(RequestState::kReceived);
+  std::size_t audit_before = store_->audit_log().size();
+  EXPECT_THROW(store_->issue_certificate(certificate("0A", second), {RequestState::kReceived}, "issued",
+                                         {"certificate_issued", second, "0A", {}}, {"test", "issued", {}}),
+               SerialCollision);
+  EXPECT_EQ(state_of(second), RequestState::kReceived);
+  EXPECT_EQ(store_->audit_log().size(), audit_before);
+  EXPECT_EQ(store_->find_certificate("0A")->request_id, first);
+}
+
+TEST_P(StoreConformance, ASigningIntentHoldsItsSerialUntilTheCertificateOrARelease) {
+  std::int64_t id = request_in(RequestState::kReceived);
+  std::string owner = process_identity();
+  store_->reserve_serial({"1B", id, {1, 2, 3}, owner, {}});
+  ASSERT_EQ(store_->signing_intents().size(), 1u);
+  EXPECT_EQ(store_->signing_intents()[0].tbs, (std::vector<std::uint8_t>{1, 2, 3}));
+  EXPECT_EQ(store_->signing_intents()[0].owner, owner);
+  // Another engine cannot take the reserved serial.
+  EXPECT_THROW(another()->reserve_serial({"1B", id, {4}, owner, {}}), SerialCollision);
+  // The certificate clears the intent in the transaction that stores it.
+  store_->issue_certificate(certificate("1B", id), {RequestState::kReceived}, "issued",
+                            {"certificate_issued", id, "1B", {}}, {"test", "issued", {}});
+  EXPECT_TRUE(store_->signing_intents().empty());
+  EXPECT_THROW(store_->reserve_serial({"1B", id, {5}, owner, {}}), SerialCollision);
+  // A release gives the serial back.
+  std::int64_t other = request_in(RequestState::kReceived);
+  store_->reserve_serial({"2C", other, {6}, owner, {}});
+  store_->release_serial("2C");
+  EXPECT_TRUE(store_->signing_intents().empty());
+  store_->reserve_serial({"2C", other, {7}, owner, {}});
+  // Settling an abandoned intent: removed, audited and its request moved, in one go.
+  std::size_t audit_before = store_->audit_log().size();
+  store_->settle_signing_intent("2C", {RequestState::kReceived}, RequestState::kPending, "unrecorded",
+                                {"test", "unrecorded_signature", {{"serial", "2C"}}});
+  EXPECT_TRUE(store_->signing_intents().empty());
+  EXPECT_EQ(state_of(other), RequestState::kPending);
+  EXPECT_EQ(store_->audit_log().size(), audit_before + 1);
+  EXPECT_EQ(store_->audit_log().back().event, "unrecorded_signature");
+  EXPECT_THROW(store_->settle_signing_intent("2C", {RequestState::kReceived}, RequestState::kPending, "again",
+                                             {"test", "unrecorded_signature", {}}),
+               StateConflict);
+}
+
+TEST_P(StoreConformance, ARevocationChangesOnlyTheReasonTheCallerExpects) {
+  std::int64_t id = request_in(RequestState::kReceived);
+  store_->issue_certificate(certificate("3D", id), {RequestState::kReceived}, "issued",
+                            {"certificate_issued", id, "3D", {}}, {"test", "issued", {}});
+  Revocation hold{"2026-12-01T00:00:00Z", "certificateHold", std::nullopt};
+  store_->set_revocation("3D", std::nullopt, hold, {"certificate_revoked", id, "3D", {}}, {"test", "revoked", {}});
+  EXPECT_EQ(store_->find_certificate("3D")->revocation->reason, "certificateHold");
+  EXPECT_THROW(store_->set_revocation("3D", std::nullopt, hold, {"certificate_revoked", id, "3D", {}},
+                                      {"test", "revoked", {}}),
+               StateConflict);
+  EXPECT_THROW(store_->set_revocation("3D", std::string("keyCompromise"), std::nullopt,
+                                      {"certificate_revoked", id, "3D", {}}, {"test", "unrevoked", {}}),
+               StateConflict);
+  store_->set_revocation("3D", std::string("certificateHold"), std::nullopt, {"certificate_revoked", id, "3D", {}},
+                         {"test", "unrevoked", {}});
+  EXPECT_FALSE(store_->find_certificate("3D")->revocation);
+  EXPECT_THROW(store_->set_revocation("FF", std::nullopt, hold, {"certificate_revoked", id, "FF", {}},
+                                      {"test", "revoked", {}}),
+               StateConflict);
+}
+
+TEST_P(StoreConformance, CrlNumbersOnlyGrowAcrossEngines) {
+  store_->add_crl({1, "2026-12-01T00:00:00Z", "2026-12-08T00:00:00Z", {0x30}}, {"crl_issued", {}, {}, 1},
+                  {"test", "crl_issued", {}});
+  std::unique_ptr<Store> other = another();
+  EXPECT_THROW(other->add_crl({1, "2026-12-01T00:00:00Z", "2026-12-08T00:00:00Z", {0x30}}, {"crl_issued", {}, {}, 1},
+                              {"test", "crl_issued", {}}),
+               StateConflict);
+  other->add_crl({2, "2026-12-01T00:00:00Z", "2026-12-08T00:00:00Z", {0x31}}, {"crl_issued", {}, {}, 2},
+                 {"test", "crl_issued", {}});
+  EXPECT_EQ(store_->last_crl_number(), 2);
+  EXPECT_EQ(store_->latest_crl()->der, (std::vector<std::uint8_t>{0x31}));
+}
+
+TEST_P(StoreConformance, TheOutboxKeepsOrderAndAnEventStaysUntilRemoved) {
+  std::vector<std::int64_t> requests;
+  for (int i = 0; i < 5; ++i) {
+    std::int64_t id = request_in(RequestState::kReceived);
+    store_->record_event({"request_retrieved", id, {}, {}}, {"test", "retrieved", {}});
+    requests.push_back(id);
+  }
+  std::vector<OutboxRecord> outbox = store_->outbox();
+  ASSERT_EQ(outbox.size(), 5u);
+  for (std::size_t i = 0; i < outbox.size(); ++i) {
+    EXPECT_EQ(outbox[i].event.request_id, requests[i]);
+    if (i > 0) {
+      EXPECT_GT(outbox[i].id, outbox[i - 1].id);
+    }
+  }
+  // Acknowledged by one module, twice (a redelivery): recorded once.
+  store_->record_delivery(outbox[0].id, "exit-1");
+  store_->record_delivery(outbox[0].id, "exit-1");
+  EXPECT_EQ(store_->deliveries(outbox[0].id), std::vector<std::string>{"exit-1"});
+  // At least once: without remove_event, every event is there for the next
+  // engine, ids unchanged.
+  store_.reset();
+  store_ = another();
+  std::vector<OutboxRecord> reopened = store_->outbox();
+  ASSERT_EQ(reopened.size(), 5u);
+  EXPECT_EQ(reopened[0].id, outbox[0].id);
+  EXPECT_EQ(store_->deliveries(outbox[0].id), std::vector<std::string>{"exit-1"});
+  store_->remove_event(outbox[0].id);
+  EXPECT_EQ(store_->outbox().front().id, outbox[1].id);
+  EXPECT_TRUE(store_->deliveries(outbox[0].id).empty());
+}
+
+TEST_P(StoreConformance, TheAuditChainHoldsUnderConcurrentWriters) {
+  constexpr int kWriters = 4;
+  constexpr int kEntries = 25;
+  std::size_t before = store_->audit_log().size();
+  std::vector<std::thread> writers;
+  for (int writer = 0; writer < kWriters; ++writer) {
+    writers.emplace_back([&, writer] {
+      std::unique_ptr<Store> own = another();
+      for (int entry = 0; entry < kEntries; ++entry) {
+        if (entry % 5 == 0) {
+          NewRequest request;
+          request.csr = {0x30, 0x00};
+          request.requester = "writer";
+          own->add_request(request, {"writer", "request_received", {{"writer", writer}}});
+        } else {
+          own->append_audit({"writer", "event", {{"writer", writer}, {"entry", entry}}});
+        }
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  std::vector<AuditRecord> log = store_->audit_log();
+  ASSERT_EQ(log.size(), before + kWriters * kEntries);
+  for (std::size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].id, static_cast<std::int64_t>(i + 1));
+  EXPECT_EQ(first_broken_audit_entry(log), std::nullopt);
+}
+
+TEST_P(StoreConformance, ATurnIsOneEnginesAtATimeAndAGoneHoldersIsTakenOver) {
+  std::string me = process_identity();
+  EXPECT_TRUE(store_->take_turn("outbox_delivery", me));
+  EXPECT_TRUE(store_->take_turn("outbox_delivery", me));  // already mine
+  std::unique_ptr<Store> other = another();
+  // A live holder on this host (this very process) keeps it from another owner.
+  std::string parent = me.substr(0, me.find('/', me.find('/') + 1) + 1) + std::to_string(::getppid()) + "/x";
+  EXPECT_FALSE(other->take_turn("outbox_delivery", parent));
+  store_->end_turn("outbox_delivery", me);
+  EXPECT_TRUE(other->take_turn("outbox_delivery", parent));
+  other->end_turn("outbox_delivery", parent);
+  // A holder that no longer runs (a pid no process has) is taken over.
+  std::string host_and_boot = me.substr(0, me.find('/', me.find('/') + 1) + 1);
+  EXPECT_TRUE(store_->take_turn("crl_publication", host_and_boot + "999999999/1"));
+  EXPECT_TRUE(other->take_turn("crl_publication", me));
+}
+
+TEST_P(StoreConformance, EveryEarlierSchemaIsBroughtUpToDateWithItsData) {
+  for (int version = 1; version < GetParam().schema_version; ++version) {
+    StoreLocation old = location_;
+    old.path = directory_ / ("v" + std::to_string(version) + ".db");
+    GetParam().create_at_version(old, key_, version);
+    std::unique_ptr<Store> upgraded = open_store(old, key_);
+    EXPECT_EQ(upgraded->schema_version(), GetParam().schema_version) << "from version " << version;
+    EXPECT_EQ(upgraded->database_id(), old.database_id);
+    // Everything works on the upgraded store.
+    NewRequest request;
+    request.csr = {0x30, 0x00};
+    request.requester = "upgrade";
+    std::int64_t id = upgraded->add_request(request, {"test", "request_received", {}}).id;
+    upgraded->reserve_serial({"4E", id, {1}, process_identity(), {}});
+    upgraded->issue_certificate(certificate("4E", id), {RequestState::kReceived}, "issued",
+                                {"certificate_issued", id, "4E", {}}, {"test", "issued", {}});
+    EXPECT_TRUE(upgraded->take_turn("outbox_delivery", process_identity()));
+    EXPECT_EQ(first_broken_audit_entry(upgraded->audit_log()), std::nullopt);
+    EXPECT_EQ(upgraded->outbox().size(), 1u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryBackend, StoreConformance, ::testing::ValuesIn(backends()),
+                         [](const ::testing::TestParamInfo<Backend>& backend) { return backend.param.name; });
+
+}  // namespace
+}  // namespace custos::storage
