@@ -134,10 +134,11 @@ void check_arguments(const Operation& row, const nlohmann::json& args) {
       throw UsageError("'" + std::string(argument.name) + "' must be " + std::string(type_phrase(argument.type)));
     }
   }
-  for (const auto& [key, value] : args.items()) {
+  for (const auto& item : args.items()) {
+    const std::string& name = item.key();
     bool known = std::any_of(row.arguments.begin(), row.arguments.end(),
-                             [&](const Argument& argument) { return argument.name == key; });
-    if (!known) throw UsageError("unknown argument '" + key + "'");
+                             [&](const Argument& argument) { return argument.name == name; });
+    if (!known) throw UsageError("unknown argument '" + name + "'");
   }
 }
 
