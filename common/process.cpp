@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/files.h"
 
 namespace custos {
 
@@ -29,28 +30,20 @@ pid_t spawn_isolated(const SpawnSpec& spec) {
   const int count = static_cast<int>(spec.inherited.size());
   // Copies above the range dup2 writes to, so placing one descriptor never
   // overwrites another still to be placed.
-  std::vector<int> staged;
-  auto close_staged = [&] {
-    for (int fd : staged) ::close(fd);
-  };
+  std::vector<FileDescriptor> staged;
   std::vector<int> placed = spec.inherited;
   if (spec.stderr_descriptor) placed.push_back(*spec.stderr_descriptor);
   for (int fd : placed) {
-    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, first + count);
-    if (copy < 0) {
-      int saved = errno;
-      close_staged();
-      throw Error("starting " + spec.arguments.front() + ": fcntl: " + std::strerror(saved));
-    }
-    staged.push_back(copy);
+    staged.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, first + count));
+    if (!staged.back()) throw Error("starting " + spec.arguments.front() + ": fcntl: " + std::strerror(errno));
   }
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  for (int index = 0; index < count; ++index) posix_spawn_file_actions_adddup2(&actions, staged[index], first + index);
+  for (int index = 0; index < count; ++index) posix_spawn_file_actions_adddup2(&actions, staged[index].get(), first + index);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  if (spec.stderr_descriptor) posix_spawn_file_actions_adddup2(&actions, staged.back(), STDERR_FILENO);
+  if (spec.stderr_descriptor) posix_spawn_file_actions_adddup2(&actions, staged.back().get(), STDERR_FILENO);
   if (spec.stderr_file) {
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, spec.stderr_file->c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                      0600);
@@ -76,7 +69,7 @@ pid_t spawn_isolated(const SpawnSpec& spec) {
   int spawned = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environment);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  close_staged();
+  staged.clear();
   if (spawned != 0) throw Error(spec.arguments.front() + " could not be started: " + std::strerror(spawned));
   return pid;
 }

@@ -24,8 +24,9 @@ struct TokenQuirks {
   // (it counts against the token's lockout).
   std::vector<CK_RV> transient_login_errors;
   int login_attempts = 1;
-  // Processes working on one token take turns at opening it and logging in
-  // (a lock file in the CA directory); signing needs no turn.
+  // Processes working on one token take turns at opening its sessions and
+  // logging in, not only at finding it (a lock file in the CA directory);
+  // signing needs no turn.
   bool serialise_login = false;
   // The OAEP digests (for OAEP and MGF1) to try, in order, when the
   // database key is wrapped to an RSA key on the token. By default the

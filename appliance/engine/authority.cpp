@@ -26,27 +26,27 @@ namespace {
 constexpr char kDefaultTokenLabel[] = "custos";
 constexpr std::size_t kMaxCertificateFileBytes = 1 << 20;
 
-// Processes working on one CA take turns at logging in to its token and
-// out again, when the token's row in the quirks table asks for it
+// Processes working on one CA take turns at loading its token's module
+// and finding the token (cheap for any token; SoftHSMv2 reads its token
+// files there while another process may be rewriting them), and at logging
+// in when the token's row in the quirks table asks for it
 // (hsm/quirks.h serialise_login). Signing needs no turn.
 class TokenTurn {
  public:
   explicit TokenTurn(const std::filesystem::path& lock_file) {
     if (lock_file.empty() || !std::filesystem::exists(lock_file.parent_path())) return;
-    fd_ = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw Error("cannot open " + lock_file.string() + ": " + std::strerror(errno));
-    while (::flock(fd_, LOCK_EX) != 0) {
+    lock_ = FileDescriptor(::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock_) throw Error("cannot open " + lock_file.string() + ": " + std::strerror(errno));
+    while (::flock(lock_.get(), LOCK_EX) != 0) {
       if (errno != EINTR) throw Error("cannot lock " + lock_file.string() + ": " + std::strerror(errno));
     }
   }
-  ~TokenTurn() {
-    if (fd_ >= 0) ::close(fd_);  // releases the lock
-  }
   TokenTurn(const TokenTurn&) = delete;
   TokenTurn& operator=(const TokenTurn&) = delete;
+  void end() { lock_.reset(); }
 
  private:
-  int fd_ = -1;
+  FileDescriptor lock_;  // closing it releases the lock
 };
 
 std::unique_ptr<hsm::Token> open_token(const std::filesystem::path& module, const std::string& label,
@@ -54,9 +54,9 @@ std::unique_ptr<hsm::Token> open_token(const std::filesystem::path& module, cons
                                        const std::filesystem::path& lock_file) {
   SecureBuffer secret = hsm::read_pin(pin);
   try {
+    TokenTurn turn(lock_file);
     std::shared_ptr<hsm::Module> loaded = hsm::Module::load(module);
-    std::optional<TokenTurn> turn;
-    if (hsm::quirks_for(loaded->find_token(label, serial)).serialise_login) turn.emplace(lock_file);
+    if (!hsm::quirks_for(loaded->find_token(label, serial)).serialise_login) turn.end();
     return std::make_unique<hsm::Token>(std::move(loaded), label, std::move(secret), sessions, serial);
   } catch (const Error&) {
     rethrow_with_context("opening the token '" + label + "'");
@@ -140,13 +140,13 @@ InitResult make_ca(const InitOptions& options, const CaPaths& paths, hsm::Token&
   // One init at a time in a directory: the second finds the marker and
   // leaves, changing nothing; the check is made again under it.
   std::filesystem::path marker = paths.directory / ".init-in-progress";
-  int marker_fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (marker_fd < 0) {
+  FileDescriptor marker_file(::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!marker_file) {
     throw Error(errno == EEXIST ? "another custos init is running in " + paths.directory.string() +
                                       " (if none is, remove " + marker.string() + ")"
                                 : "cannot create " + marker.string() + ": " + std::strerror(errno));
   }
-  ::close(marker_fd);
+  marker_file.reset();
   rollback.made_file(marker);
   check_new_directory(paths);
 

@@ -124,10 +124,10 @@ void ModuleClient::start() {
   // deadline.
   module_end = FileDescriptor();
   pid_ = pid;
-  socket_ = engine_end.release();
+  socket_ = std::move(engine_end);
   // Non-blocking, so a module that stops reading cannot hold the engine in
   // a send past the deadline.
-  ::fcntl(socket_, F_SETFL, ::fcntl(socket_, F_GETFL) | O_NONBLOCK);
+  ::fcntl(socket_.get(), F_SETFL, ::fcntl(socket_.get(), F_GETFL) | O_NONBLOCK);
   ++starts_;
   if (starts_ > 1) log("restarting " + spec_.module + " (start " + std::to_string(starts_) + ")");
 
@@ -146,15 +146,15 @@ nlohmann::json ModuleClient::exchange(const nlohmann::json& message) {
   // The module speaks only when asked: bytes waiting before a question are
   // an answer it should not have given (a late second answer, say).
   char early = 0;
-  if (::recv(socket_, &early, 1, MSG_PEEK | MSG_DONTWAIT) == 1) fail("spoke without being asked");
+  if (::recv(socket_.get(), &early, 1, MSG_PEEK | MSG_DONTWAIT) == 1) fail("spoke without being asked");
   try {
-    protocol::write_frame(socket_, message, deadline);
-    nlohmann::json answer = protocol::read_frame(socket_, deadline);
+    protocol::write_frame(socket_.get(), message, deadline);
+    nlohmann::json answer = protocol::read_frame(socket_.get(), deadline);
     // One question, one answer: anything more is the module speaking out of turn.
-    pollfd more{socket_, POLLIN, 0};
+    pollfd more{socket_.get(), POLLIN, 0};
     if (::poll(&more, 1, 0) > 0 && (more.revents & POLLIN) != 0) {
       char byte = 0;
-      if (::recv(socket_, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1) fail("answered more than once");
+      if (::recv(socket_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1) fail("answered more than once");
     }
     return answer;
   } catch (const protocol::FrameError& error) {
@@ -182,8 +182,7 @@ void ModuleClient::fail(const std::string& what) {
 
 std::string ModuleClient::reap() {
   if (pid_ < 0) return {};
-  if (socket_ >= 0) ::close(socket_);
-  socket_ = -1;
+  socket_.reset();
   // Wait a little for the host to end by itself, without reaping it: while
   // its zombie stands, its process group id cannot be reused, so killing
   // the group reaches only what the host and its module left behind.
@@ -212,7 +211,7 @@ std::string ModuleClient::reap() {
 std::string ModuleClient::shut_down() {
   if (pid_ < 0) return {};
   try {
-    protocol::write_frame(socket_, protocol::encode_shutdown(), protocol::Clock::now() + spec_.timeout);
+    protocol::write_frame(socket_.get(), protocol::encode_shutdown(), protocol::Clock::now() + spec_.timeout);
   } catch (const protocol::FrameError&) {
     // The module is gone already; reap() finds out how.
   }

@@ -22,6 +22,7 @@
 
 #include "appliance/engine/module_log.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "modules/protocol/messages.h"
 
 namespace custos::engine {
@@ -83,7 +84,7 @@ class ModuleClient {
 
   ModuleSpec spec_;
   pid_t pid_ = -1;
-  int socket_ = -1;
+  FileDescriptor socket_;
   int starts_ = 0;
   int consecutive_failures_ = 0;
   std::vector<std::string> events_;

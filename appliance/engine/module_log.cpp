@@ -34,26 +34,25 @@ void ModuleLog::write(const std::string& prefix, const std::string& line) const 
     [[maybe_unused]] ssize_t written = ::write(STDERR_FILENO, text.data(), text.size());
     return;
   }
-  int fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return;  // the log is a convenience; a request's message carries the reason
+  FileDescriptor log(::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!log) return;  // the log is a convenience; a request's message carries the reason
   struct stat info {};
-  if (::fstat(fd, &info) == 0 && info.st_size + static_cast<off_t>(text.size()) > kRotateAtBytes) {
-    ::close(fd);
+  if (::fstat(log.get(), &info) == 0 && info.st_size + static_cast<off_t>(text.size()) > kRotateAtBytes) {
+    log.reset();
     std::filesystem::path older = file_;
     older += ".1";
     ::rename(file_.c_str(), older.c_str());
-    fd = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) return;
+    log = FileDescriptor(::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!log) return;
   }
-  [[maybe_unused]] ssize_t written = ::write(fd, text.data(), text.size());
-  ::close(fd);
+  [[maybe_unused]] ssize_t written = ::write(log.get(), text.data(), text.size());
 }
 
 ModuleStderr::ModuleStderr(ModuleLog log, std::string module) : log_(std::move(log)), module_(std::move(module)) {
   int pipe_ends[2];
   if (::pipe2(pipe_ends, O_CLOEXEC) != 0) throw Error(std::string("pipe for a module's stderr: ") + std::strerror(errno));
-  read_end_ = pipe_ends[0];
-  write_end_ = pipe_ends[1];
+  read_end_ = FileDescriptor(pipe_ends[0]);
+  write_end_ = FileDescriptor(pipe_ends[1]);
   window_start_ = std::chrono::steady_clock::now();
   reader_ = std::thread([this] { drain(); });
 }
@@ -61,13 +60,9 @@ ModuleStderr::ModuleStderr(ModuleLog log, std::string module) : log_(std::move(l
 ModuleStderr::~ModuleStderr() {
   close_write_end();
   finish();
-  ::close(read_end_);
 }
 
-void ModuleStderr::close_write_end() {
-  if (write_end_ >= 0) ::close(write_end_);
-  write_end_ = -1;
-}
+void ModuleStderr::close_write_end() { write_end_.reset(); }
 
 void ModuleStderr::finish() {
   finishing_ = true;
@@ -81,9 +76,9 @@ void ModuleStderr::drain() {
   for (;;) {
     if (finishing_ && !finish_by) finish_by = std::chrono::steady_clock::now() + kFinishGrace;
     if (finish_by && std::chrono::steady_clock::now() > *finish_by) break;
-    pollfd readable{read_end_, POLLIN, 0};
+    pollfd readable{read_end_.get(), POLLIN, 0};
     if (::poll(&readable, 1, 50) <= 0) continue;
-    ssize_t count = ::read(read_end_, buffer, sizeof buffer);
+    ssize_t count = ::read(read_end_.get(), buffer, sizeof buffer);
     if (count < 0 && errno == EINTR) continue;
     if (count <= 0) break;  // every writer is gone
     pending.append(buffer, static_cast<std::size_t>(count));

@@ -20,6 +20,8 @@
 #include <string>
 #include <thread>
 
+#include "common/files.h"
+
 namespace custos::engine {
 
 // Appends lines to the module log (or, with an empty path, to the engine's
@@ -45,7 +47,7 @@ class ModuleStderr {
 
   // The descriptor the child gets as its stderr; the parent closes its copy
   // once the child is spawned.
-  int write_end() const { return write_end_; }
+  int write_end() const { return write_end_.get(); }
   void close_write_end();
   // Waits until the reader has read to the end of the pipe (every writer
   // gone), or for a short grace if something left behind still holds it.
@@ -61,8 +63,8 @@ class ModuleStderr {
 
   ModuleLog log_;
   std::string module_;
-  int read_end_ = -1;
-  int write_end_ = -1;
+  FileDescriptor read_end_;
+  FileDescriptor write_end_;
   std::atomic<bool> finishing_{false};
   std::thread reader_;
   mutable std::mutex mutex_;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/files.h"
 
 namespace custos::server {
 
@@ -25,14 +26,14 @@ class EngineLink {
 
 class ChannelPool : public EngineLink {
  public:
-  explicit ChannelPool(std::vector<int> channels);
-  ~ChannelPool() override;
+  explicit ChannelPool(std::vector<FileDescriptor> channels);
   nlohmann::json call(const nlohmann::json& request) override;
 
  private:
   std::mutex mutex_;
   std::condition_variable available_;
-  std::vector<int> idle_;
+  std::vector<FileDescriptor> channels_;
+  std::vector<std::size_t> idle_;  // indices into channels_
   int usable_ = 0;
 };
 

@@ -31,12 +31,14 @@
 #include "appliance/http/http_front_end.h"
 #include "common/address.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_policy.h"
 
 namespace {
 
 using custos::Error;
+using custos::FileDescriptor;
 
 struct Options {
   std::string listen;
@@ -69,12 +71,11 @@ bool configure_tls(SSL_CTX& context, const Options& options) {
 
 // Copies of the channels, made before the filter (which has no dup), that
 // stay valid whatever the pool does with its own.
-std::vector<pollfd> channel_copies(const std::vector<int>& channels) {
-  std::vector<pollfd> copies;
-  for (int channel : channels) {
-    int copy = ::fcntl(channel, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) throw Error("cannot watch the engine's channels: " + std::string(std::strerror(errno)));
-    copies.push_back({copy, 0, 0});
+std::vector<FileDescriptor> channel_copies(const std::vector<FileDescriptor>& channels) {
+  std::vector<FileDescriptor> copies;
+  for (const FileDescriptor& channel : channels) {
+    copies.emplace_back(::fcntl(channel.get(), F_DUPFD_CLOEXEC, 0));
+    if (!copies.back()) throw Error("cannot watch the engine's channels: " + std::string(std::strerror(errno)));
   }
   return copies;
 }
@@ -82,16 +83,19 @@ std::vector<pollfd> channel_copies(const std::vector<int>& channels) {
 // Waits until custosd has closed every channel — it is gone, even if its
 // death signal was missed — and then stops the front end, so the ports are
 // free for the next custosd.
-void stop_when_the_engine_is_gone(std::vector<pollfd> watched) {
-  std::thread([watched]() mutable {
+void stop_when_the_engine_is_gone(std::vector<FileDescriptor> channels) {
+  std::thread([channels = std::move(channels)]() mutable {
+    std::vector<pollfd> watched;
+    for (const FileDescriptor& channel : channels) watched.push_back({channel.get(), 0, 0});
     // A channel that hung up is closed and left out of the poll (fd -1),
     // so the watcher sleeps until the next one does.
     std::size_t gone = 0;
     while (gone < watched.size()) {
       if (::poll(watched.data(), watched.size(), -1) < 0) continue;
-      for (pollfd& entry : watched) {
+      for (std::size_t index = 0; index < watched.size(); ++index) {
+        pollfd& entry = watched[index];
         if (entry.fd >= 0 && (entry.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
-          ::close(entry.fd);
+          channels[index].reset();
           entry.fd = -1;
           ++gone;
         }
@@ -140,10 +144,10 @@ int main(int argc, char** argv) {
   try {
     httplib::SSLServer https([&](SSL_CTX& context) { return configure_tls(context, options); });
     if (!https.is_valid()) throw Error("the TLS certificate or key cannot be used: " + options.certificate);
-    std::vector<int> channels;
-    for (int index = 0; index < options.channels; ++index) channels.push_back(3 + index);
-    custos::server::ChannelPool engine(channels);
-    std::vector<pollfd> watched_channels = channel_copies(channels);
+    std::vector<FileDescriptor> channels;
+    for (int index = 0; index < options.channels; ++index) channels.emplace_back(3 + index);
+    std::vector<FileDescriptor> watched_channels = channel_copies(channels);
+    custos::server::ChannelPool engine(std::move(channels));
     custos::server::HttpFrontEnd front_end(engine);
 
     front_end.serve_on(https, true, options.max_connections);
@@ -165,7 +169,7 @@ int main(int argc, char** argv) {
     sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels) + 64;
     custos::host::SandboxReport report = custos::host::enter_sandbox(sandbox);
     // Its filter kills outright; it has nothing to report to a supervisor.
-    if (report.supervisor >= 0) ::close(report.supervisor);
+    FileDescriptor(report.supervisor).reset();
     // Before any worker thread starts: each inherits it.
     custos::host::install_front_end_filter();
     spdlog::info("sandbox: {}; seccomp on", report.describe());
@@ -178,7 +182,7 @@ int main(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     // Started with the stop signals blocked, as every thread but the
     // stopper must be: a SIGTERM it took would never reach sigwait.
-    stop_when_the_engine_is_gone(watched_channels);
+    stop_when_the_engine_is_gone(std::move(watched_channels));
     // As the first process of its pid namespace it would otherwise drop
     // signals it has no handler for.
     struct sigaction noted {};

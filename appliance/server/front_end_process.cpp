@@ -40,55 +40,50 @@ FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api) : api_(api) {
   }
   if (spec.require_namespaces) arguments.emplace_back("--require-namespaces");
   // Our ends stay here (close-on-exec); theirs land on fds 3… in the child.
-  std::vector<int> ours;
-  std::vector<int> theirs;
-  auto close_all = [](const std::vector<int>& fds) {
-    for (int fd : fds) ::close(fd);
-  };
+  std::vector<FileDescriptor> ours;
+  std::vector<FileDescriptor> theirs;
+  std::vector<int> their_numbers;
   for (int index = 0; index < kChannels; ++index) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-      int saved = errno;
-      close_all(ours);
-      close_all(theirs);
-      throw Error(std::string("socketpair: ") + std::strerror(saved));
+      throw Error(std::string("socketpair: ") + std::strerror(errno));
     }
-    ours.push_back(pair[0]);
-    theirs.push_back(pair[1]);
+    ours.emplace_back(pair[0]);
+    theirs.emplace_back(pair[1]);
+    their_numbers.push_back(pair[1]);
   }
   try {
-    pid_ = spawn_isolated({arguments, theirs, std::nullopt, std::nullopt});
+    pid_ = spawn_isolated({arguments, their_numbers, std::nullopt, std::nullopt});
   } catch (const Error& error) {
-    close_all(ours);
-    close_all(theirs);
     throw Error(std::string("the HTTP front end: ") + error.what());
   }
-  close_all(theirs);
-  for (int fd : ours) channels_.emplace_back([this, fd] { serve(fd); });
+  theirs.clear();
+  for (FileDescriptor& channel : ours) {
+    channels_.emplace_back([this, channel = std::move(channel)]() mutable { serve(std::move(channel)); });
+  }
   spdlog::info("HTTP front end started (pid {}), HTTPS on {}{}", pid_, spec.listen,
                spec.plain_listen.empty() ? "" : ", plain HTTP on " + spec.plain_listen);
 }
 
 FrontEndProcess::~FrontEndProcess() { stop(std::chrono::seconds(0)); }
 
-void FrontEndProcess::serve(int channel) {
+void FrontEndProcess::serve(FileDescriptor channel) {
   for (;;) {
     nlohmann::json call;
     try {
-      call = protocol::read_frame(channel, std::nullopt);
+      call = protocol::read_frame(channel.get(), std::nullopt);
     } catch (const protocol::FrameError& error) {
       if (error.kind() != protocol::FrameError::Kind::kClosed) spdlog::warn("front end channel: {}", error.what());
       break;
     }
     nlohmann::json answer = api_.handle(call, std::nullopt);
     try {
-      protocol::write_frame(channel, answer, protocol::Clock::now() + std::chrono::seconds(10));
+      protocol::write_frame(channel.get(), answer, protocol::Clock::now() + std::chrono::seconds(10));
     } catch (const protocol::FrameError& error) {
       spdlog::warn("front end channel: the answer was not delivered: {}", error.what());
       break;
     }
   }
-  ::close(channel);
 }
 
 bool FrontEndProcess::ended(std::string& status) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "appliance/server/api.h"
+#include "common/files.h"
 
 namespace custos::server {
 
@@ -40,7 +41,7 @@ class FrontEndProcess {
   pid_t pid() const { return pid_; }
 
  private:
-  void serve(int channel);
+  void serve(FileDescriptor channel);
 
   Api& api_;
   pid_t pid_ = -1;

@@ -88,11 +88,10 @@ void LocalListener::accept_loop() {
   while (!stopping_) {
     pollfd entry{listener_.get(), POLLIN, 0};
     if (::poll(&entry, 1, 200) <= 0) continue;
-    int connection = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (connection < 0) continue;
+    FileDescriptor connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!connection) continue;
     if (open_connections_ >= kMaxConnections) {
       spdlog::warn("local socket: {} connections are open already; refusing another", kMaxConnections);
-      ::close(connection);
       continue;
     }
     ++open_connections_;
@@ -103,9 +102,9 @@ void LocalListener::accept_loop() {
       return true;
     });
     auto finished = std::make_shared<std::atomic<bool>>(false);
-    connections_.push_back({std::thread([this, connection, finished] {
-                              serve(connection);
-                              ::close(connection);
+    connections_.push_back({std::thread([this, connection = std::move(connection), finished]() mutable {
+                              serve(connection.get());
+                              connection.reset();
                               --open_connections_;
                               *finished = true;
                             }),
