@@ -113,6 +113,28 @@ TEST(Messages, VerifyRequestRoundTrips) {
   EXPECT_EQ(decoded.request.san, request.request.san);
   EXPECT_EQ(decoded.request.key.curve, "P-256");
   EXPECT_EQ(decoded.request.requested_extensions, request.request.requested_extensions);
+  EXPECT_FALSE(decoded.request.profile);
+}
+
+// The profile travels typed, as the engine parsed it, and is checked like
+// every other field.
+TEST(Messages, TheRequestsProfileTravelsTypedAndIsChecked) {
+  VerifyRequest request;
+  request.request.id = 1;
+  request.request.key = {"ed25519", "", 0};
+  request.request.profile =
+      ProfileSnapshot{"subca", "pend", 1825, {"ec-p384"}, false, {"keyCertSign", "cRLSign"}, {}, true, 0};
+  nlohmann::json wire = encode(request);
+  EXPECT_EQ(decode_verify_request(wire).request.profile, request.request.profile);
+  nlohmann::json bad = wire;
+  bad["request"]["profile"]["decision"] = "maybe";
+  EXPECT_THROW(decode_verify_request(bad), ProtocolError);
+  bad = wire;
+  bad["request"]["profile"]["colour"] = "blue";
+  EXPECT_THROW(decode_verify_request(bad), ProtocolError);
+  bad = wire;
+  bad["request"]["profile"].erase("key_types");
+  EXPECT_THROW(decode_verify_request(bad), ProtocolError);
 }
 
 TEST(Messages, VerdictDecodesWithItsCertificateProperties) {

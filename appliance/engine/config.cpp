@@ -479,12 +479,6 @@ std::vector<Role> roles_held(const RolesSection& roles, const std::string& ident
   return found == roles.grants.end() ? std::vector<Role>{} : found->second;
 }
 
-nlohmann::json policy_hello_config(const CaConfig& config) {
-  nlohmann::json hello = config.policy.config;
-  if (config.policy.module == "builtin:profiles") hello["profiles"] = config_to_json(config)["profiles"];
-  return hello;
-}
-
 std::string_view database_key_method_name(DatabaseKeyMethod method) {
   return method == DatabaseKeyMethod::kHmacSha256 ? "hmac-sha256" : "rsa-oaep";
 }

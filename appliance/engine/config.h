@@ -168,10 +168,6 @@ struct CaConfig {
   bool issues_tls_server_certificates() const;
 };
 
-// hello.config for the policy module: its own [policy] keys, and for
-// builtin:profiles the [profiles.*] tables.
-nlohmann::json policy_hello_config(const CaConfig& config);
-
 // Where [database] says the store is (its path as written: relative to
 // the CA directory unless absolute; callers resolve it).
 storage::StoreLocation store_location(const CaConfig& config);

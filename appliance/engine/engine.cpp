@@ -71,7 +71,18 @@ unsigned key_usage_bits(const std::vector<std::string>& names) {
   return bits;
 }
 
-protocol::RequestSnapshot snapshot_of(const storage::RequestRecord& record, const x509::CheckedRequest& checked) {
+// The request's profile as the engine parsed it, for the module (one parse,
+// one schema: builtin:profiles decides from this).
+std::optional<protocol::ProfileSnapshot> profile_snapshot(const CaConfig& config, const std::string& name) {
+  const ProfileSection* profile = config.find_profile(name);
+  if (profile == nullptr) return std::nullopt;
+  return protocol::ProfileSnapshot{profile->name,       profile->decision,          profile->validity_days,
+                                   profile->key_types,  profile->san_required,      profile->key_usage,
+                                   profile->extended_key_usage, profile->ca, profile->path_length};
+}
+
+protocol::RequestSnapshot snapshot_of(const CaConfig& config, const storage::RequestRecord& record,
+                                      const x509::CheckedRequest& checked) {
   protocol::RequestSnapshot snapshot;
   snapshot.id = record.id;
   snapshot.csr = record.csr;
@@ -82,6 +93,7 @@ protocol::RequestSnapshot snapshot_of(const storage::RequestRecord& record, cons
   for (const x509::RequestedExtension& extension : checked.requested_extensions) {
     snapshot.requested_extensions.push_back({extension.oid, extension.critical, extension.der});
   }
+  snapshot.profile = profile_snapshot(config, record.profile);
   return snapshot;
 }
 
@@ -193,7 +205,7 @@ std::optional<protocol::Notify> Engine::notification(const storage::OutboxRecord
   if (record.event.request_id) {
     if (std::optional<storage::RequestRecord> request = ca_.store().find_request(*record.event.request_id)) {
       try {
-        notify.request = snapshot_of(*request, x509::check_request(request->csr));
+        notify.request = snapshot_of(ca_.config(), *request, x509::check_request(request->csr));
       } catch (const Error&) {
         // A request refused on receipt has no snapshot; the event goes without.
       }
@@ -446,7 +458,7 @@ Step<protocol::Verdict> Engine::approve(const Received& received, bool resubmiss
   const storage::RequestRecord& record = received.record;
   protocol::Verdict verdict;
   try {
-    verdict = policy().verify({resubmission, snapshot_of(record, received.checked)});
+    verdict = policy().verify({resubmission, snapshot_of(ca_.config(), record, received.checked)});
   } catch (const ModuleFailure& failure) {
     return settle(record.id, kFrom, RequestState::kPending, std::string(failure.what()) + "; resubmit once it is fixed",
                   actor, "policy_failed");

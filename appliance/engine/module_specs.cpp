@@ -27,7 +27,7 @@ ModuleSpec common_spec(const CaConfig& config, const ModuleSection& section, con
 
 ModuleSpec policy_module_spec(const CaConfig& config, const std::filesystem::path& directory) {
   ModuleSpec spec = common_spec(config, config.policy, directory);
-  spec.config = policy_hello_config(config);
+  spec.config = config.policy.config;
   return spec;
 }
 

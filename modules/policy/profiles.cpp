@@ -5,12 +5,6 @@
 namespace custos::policy {
 namespace {
 
-// "unauthenticated" is custosd's to enforce before policy is asked; the
-// module only accepts it.
-const std::vector<std::string> kProfileKeys = {"decision",     "validity_days", "key_types",   "key_usage",
-                                               "extended_key_usage", "san_required", "ca", "path_length",
-                                               "unauthenticated"};
-
 protocol::Verdict verdict(protocol::Decision decision, std::string message) {
   return {decision, std::move(message), std::nullopt};
 }
@@ -24,29 +18,10 @@ std::string key_type_of(const protocol::KeyInfo& key) {
 }
 
 protocol::HelloAnswer ProfilesPolicy::hello(const nlohmann::json& config) {
+  // The profiles come with each request, as the engine parsed them
+  // (request.profile); [policy] has nothing more for this module.
   for (const auto& [key, value] : config.items()) {
-    if (key != "profiles") throw protocol::ProtocolError("builtin:profiles: unknown configuration key '" + key + "'");
-  }
-  if (!config.contains("profiles") || !config.at("profiles").is_object()) {
-    throw protocol::ProtocolError("builtin:profiles needs the [profiles.*] tables");
-  }
-  for (const auto& [name, table] : config.at("profiles").items()) {
-    if (!table.is_object()) throw protocol::ProtocolError("profiles." + name + " must be a table");
-    for (const auto& [key, value] : table.items()) {
-      if (std::find(kProfileKeys.begin(), kProfileKeys.end(), key) == kProfileKeys.end()) {
-        throw protocol::ProtocolError("builtin:profiles: unknown key 'profiles." + name + "." + key + "'");
-      }
-    }
-    Profile profile;
-    profile.decision = table.value("decision", "");
-    if (profile.decision != "issue" && profile.decision != "pend" && profile.decision != "deny") {
-      throw protocol::ProtocolError("profiles." + name + ".decision must be issue, pend or deny");
-    }
-    profile.validity_days = table.value("validity_days", std::int64_t{0});
-    if (profile.validity_days < 1) throw protocol::ProtocolError("profiles." + name + ".validity_days must be positive");
-    profile.key_types = table.value("key_types", std::vector<std::string>{});
-    profile.san_required = table.value("san_required", false);
-    profiles_[name] = std::move(profile);
+    throw protocol::ProtocolError("builtin:profiles: unknown configuration key '" + key + "'");
   }
   return {"profiles", {}};
 }
@@ -54,9 +29,8 @@ protocol::HelloAnswer ProfilesPolicy::hello(const nlohmann::json& config) {
 protocol::Verdict ProfilesPolicy::verify(const protocol::VerifyRequest& request) {
   const nlohmann::json& attributes = request.request.attributes;
   std::string name = attributes.contains("profile") ? attributes.at("profile").get<std::string>() : "server";
-  auto found = profiles_.find(name);
-  if (found == profiles_.end()) return verdict(protocol::Decision::kDeny, "there is no profile '" + name + "'");
-  const Profile& profile = found->second;
+  if (!request.request.profile) return verdict(protocol::Decision::kDeny, "there is no profile '" + name + "'");
+  const protocol::ProfileSnapshot& profile = *request.request.profile;
 
   std::string key_type = key_type_of(request.request.key);
   if (std::find(profile.key_types.begin(), profile.key_types.end(), key_type) == profile.key_types.end()) {

@@ -1,7 +1,8 @@
-// builtin:profiles — the policy of the profiles in custos.toml (README). hello.config is
-// {"profiles": {NAME: {decision, validity_days, key_types, key_usage,
-// extended_key_usage, san_required, ca, path_length}}}, from custos.toml's
-// [profiles.*] tables. The request's `profile` attribute picks the profile.
+// builtin:profiles — the policy of the profiles in custos.toml (README).
+// hello.config is empty. Each request arrives with its profile as the
+// engine parsed it from custos.toml (request.profile: decision,
+// validity_days, key_types, san_required, …); the request's `profile`
+// attribute named it.
 //
 //   issue  the request's key type is allowed and, where required, it has a SAN
 //   pend   the same checks, then an administrator decides; on an
@@ -11,7 +12,6 @@
 // from the same profile; this module decides and sets the validity.
 #pragma once
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -24,14 +24,6 @@ class ProfilesPolicy final : public PolicyModule {
   protocol::HelloAnswer hello(const nlohmann::json& config) override;
   protocol::Verdict verify(const protocol::VerifyRequest& request) override;
 
- private:
-  struct Profile {
-    std::string decision;
-    std::int64_t validity_days = 0;
-    std::vector<std::string> key_types;
-    bool san_required = false;
-  };
-  std::map<std::string, Profile> profiles_;
 };
 
 // The key type name a profile lists for a request's key ("ec-p256",

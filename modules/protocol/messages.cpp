@@ -149,21 +149,58 @@ std::vector<Extension> decode_extensions(const nlohmann::json& array, const std:
   return extensions;
 }
 
+nlohmann::json encode_profile(const ProfileSnapshot& profile) {
+  nlohmann::json object = {{"name", profile.name},
+                           {"decision", profile.decision},
+                           {"validity_days", profile.validity_days},
+                           {"key_types", profile.key_types},
+                           {"san_required", profile.san_required},
+                           {"key_usage", profile.key_usage},
+                           {"extended_key_usage", profile.extended_key_usage},
+                           {"ca", profile.ca}};
+  if (profile.path_length) object["path_length"] = *profile.path_length;
+  return object;
+}
+
+ProfileSnapshot decode_profile(const nlohmann::json& object) {
+  Fields fields(object, "request.profile",
+                {"name", "decision", "validity_days", "key_types", "san_required", "key_usage", "extended_key_usage", "ca"},
+                {"path_length"});
+  ProfileSnapshot profile;
+  profile.name = fields.text("name");
+  profile.decision = fields.text("decision");
+  if (profile.decision != "issue" && profile.decision != "pend" && profile.decision != "deny") {
+    throw ProtocolError("request.profile.decision must be issue, pend or deny");
+  }
+  profile.validity_days = fields.integer("validity_days");
+  if (profile.validity_days < 1) throw ProtocolError("request.profile.validity_days must be positive");
+  profile.key_types = fields.texts("key_types");
+  profile.san_required = fields.flag("san_required");
+  profile.key_usage = fields.texts("key_usage");
+  profile.extended_key_usage = fields.texts("extended_key_usage");
+  profile.ca = fields.flag("ca");
+  if (fields.has("path_length")) profile.path_length = fields.integer("path_length");
+  return profile;
+}
+
 nlohmann::json encode_request(const RequestSnapshot& request) {
   nlohmann::json key = {{"type", request.key.type}};
   if (request.key.type == "ec") key["curve"] = request.key.curve;
   if (request.key.type == "rsa") key["bits"] = request.key.bits;
-  return {{"id", request.id},
-          {"csr", to_base64(request.csr)},
-          {"subject", request.subject},
-          {"san", encode_san(request.san)},
-          {"key", key},
-          {"attributes", request.attributes},
-          {"requested_extensions", encode_extensions(request.requested_extensions)}};
+  nlohmann::json object = {{"id", request.id},
+                           {"csr", to_base64(request.csr)},
+                           {"subject", request.subject},
+                           {"san", encode_san(request.san)},
+                           {"key", key},
+                           {"attributes", request.attributes},
+                           {"requested_extensions", encode_extensions(request.requested_extensions)}};
+  if (request.profile) object["profile"] = encode_profile(*request.profile);
+  return object;
 }
 
 RequestSnapshot decode_request(const nlohmann::json& object) {
-  Fields fields(object, "request", {"id", "csr", "subject", "san", "key", "attributes", "requested_extensions"});
+  Fields fields(object, "request", {"id", "csr", "subject", "san", "key", "attributes", "requested_extensions"},
+                {"profile"});
   RequestSnapshot request;
   request.id = fields.integer("id");
   request.csr = fields.bytes("csr");
@@ -187,6 +224,7 @@ RequestSnapshot decode_request(const nlohmann::json& object) {
     if (!value.is_string()) throw ProtocolError("request.attributes." + name + " must be a string");
   }
   request.requested_extensions = decode_extensions(fields.at("requested_extensions"), "request.requested_extensions");
+  if (fields.has("profile")) request.profile = decode_profile(fields.at("profile"));
   return request;
 }
 

@@ -44,6 +44,22 @@ struct KeyInfo {
   std::int64_t bits = 0;  // for rsa
 };
 
+// The request's profile as the engine parsed it from custos.toml (one
+// parse, one schema): what it decides, for how long, for which keys, and
+// the certificate contents the engine forms from it.
+struct ProfileSnapshot {
+  std::string name;
+  std::string decision;  // issue | pend | deny
+  std::int64_t validity_days = 0;
+  std::vector<std::string> key_types;
+  bool san_required = false;
+  std::vector<std::string> key_usage;
+  std::vector<std::string> extended_key_usage;
+  bool ca = false;
+  std::optional<std::int64_t> path_length;
+  bool operator==(const ProfileSnapshot&) const = default;
+};
+
 // R: the immutable snapshot of a request the engine shows a module.
 struct RequestSnapshot {
   std::int64_t id = 0;
@@ -53,6 +69,7 @@ struct RequestSnapshot {
   KeyInfo key;
   nlohmann::json attributes = nlohmann::json::object();  // string values; `profile` among them
   std::vector<Extension> requested_extensions;
+  std::optional<ProfileSnapshot> profile;  // absent when custos.toml has no profile of that name
 };
 
 // C: the certificate properties a policy module wants.

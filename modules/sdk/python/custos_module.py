@@ -142,11 +142,13 @@ def _bytes(text, where):
 
 
 class Request:
-    """R: id, csr (DER bytes), subject, san [SAN], key {}, attributes {}, requested_extensions [Extension]."""
+    """R: id, csr (DER bytes), subject, san [SAN], key {}, attributes {}, requested_extensions [Extension],
+    and profile {} (as the engine parsed it from custos.toml; None when it has no profile of that name)."""
 
     def __init__(self, r):
         _fields(r, "request", {"id": int, "csr": str, "subject": str, "san": list, "key": dict,
-                               "attributes": dict, "requested_extensions": list})
+                               "attributes": dict, "requested_extensions": list}, {"profile": dict})
+        self.profile = r.get("profile")
         self.id, self.subject, self.key = r["id"], r["subject"], r["key"]
         self.csr = _bytes(r["csr"], "request.csr")
         self.san = [SAN(**_fields(s, "request.san[]", {"type": str, "value": str})) for s in r["san"]]
