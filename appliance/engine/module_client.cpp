@@ -131,7 +131,7 @@ void ModuleClient::start() {
   ++starts_;
   if (starts_ > 1) log("restarting " + spec_.module + " (start " + std::to_string(starts_) + ")");
 
-  protocol::Hello hello{spec_.role, spec_.config};
+  protocol::Hello hello{spec_.role, spec_.config, spec_.ca};
   try {
     events_ = protocol::decode_hello_answer(exchange(protocol::encode(hello)), spec_.role).events;
   } catch (const protocol::ProtocolError& error) {

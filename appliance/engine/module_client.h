@@ -37,6 +37,7 @@ struct ModuleSpec {
   std::string module;  // builtin:NAME or exec:PATH [ARGS]; either runs under custos-module-host
   protocol::Role role = protocol::Role::kPolicy;
   nlohmann::json config = nlohmann::json::object();
+  std::string ca;  // hello.ca: the CA's name
   std::chrono::milliseconds timeout{2000};
   bool require_namespaces = false;  // [sandbox] require_namespaces
   bool network = false;             // the module's own `network = true`: the engine's whole network

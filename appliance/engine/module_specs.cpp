@@ -20,6 +20,7 @@ ModuleSpec common_spec(const CaConfig& config, const ModuleSection& section, con
   spec.network = section.whole_network;
   spec.destinations = section.destinations;
   spec.hidden_directories = {std::filesystem::absolute(directory)};
+  spec.ca = config.ca.name;
   return spec;
 }
 
@@ -49,16 +50,15 @@ ModuleSpec exit_module_spec(const CaConfig& config, std::size_t index, const std
     spec.directory_max_files = spec.config["dir_max_files"].get<std::uint64_t>();
     spec.config.erase("dir_max_files");
   }
-  if (section.module == "builtin:file" || spec.config.contains("dir")) {
+  if (spec.config.contains("dir")) {
     // The one directory the module may write: made here, beneath the CA
     // directory without following a symlink (config.cpp refused an
     // absolute path and ".."), given to the module's uid, and bound into
     // its sandbox.
     std::filesystem::path writable =
-        directory_beneath(std::filesystem::absolute(directory), spec.config.value("dir", "published"),
+        directory_beneath(std::filesystem::absolute(directory), spec.config.value("dir", ""),
                           ::geteuid() == 0 ? std::optional<unsigned>(65534) : std::nullopt);
     spec.config["dir"] = writable.string();
-    if (section.module == "builtin:file") spec.config["ca"] = config.ca.name;
     spec.writable_directory = writable;
   }
   return spec;

@@ -15,7 +15,7 @@ class ExitModule {
  public:
   virtual ~ExitModule() = default;
   // Throws protocol::ProtocolError naming a configuration key it refuses.
-  virtual protocol::HelloAnswer hello(const nlohmann::json& config) = 0;
+  virtual protocol::HelloAnswer hello(const protocol::Hello& hello) = 0;
   // Throws custos::Error when the event could not be published.
   virtual void notify(const protocol::Notify& event) = 0;
 };

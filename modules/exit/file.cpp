@@ -36,16 +36,17 @@ std::string safe_name(const std::string& name) {
 
 }  // namespace
 
-protocol::HelloAnswer FileExit::hello(const nlohmann::json& config) {
+protocol::HelloAnswer FileExit::hello(const protocol::Hello& hello) {
+  const nlohmann::json& config = hello.config;
   for (const auto& [key, value] : config.items()) {
-    if (key != "dir" && key != "ca") throw protocol::ProtocolError("builtin:file: unknown configuration key '" + key + "'");
+    if (key != "dir") throw protocol::ProtocolError("builtin:file: unknown configuration key '" + key + "'");
   }
   if (!config.contains("dir") || !config.at("dir").is_string() ||
       !std::filesystem::path(config.at("dir").get<std::string>()).is_absolute()) {
     throw protocol::ProtocolError("builtin:file needs 'dir', an absolute path (the engine resolves it)");
   }
   directory_ = config.at("dir").get<std::string>();
-  crl_name_ = safe_name(config.value("ca", "ca")) + ".crl";
+  crl_name_ = safe_name(hello.ca) + ".crl";
   return {"file", {"certificate_issued", "crl_issued"}};
 }
 

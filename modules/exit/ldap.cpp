@@ -57,7 +57,8 @@ std::string escape_dn_value(const std::string& value) {
   return escaped;
 }
 
-protocol::HelloAnswer LdapExit::hello(const nlohmann::json& config) {
+protocol::HelloAnswer LdapExit::hello(const protocol::Hello& hello) {
+  const nlohmann::json& config = hello.config;
   for (const auto& [key, value] : config.items()) {
     if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
       throw protocol::ProtocolError("builtin:ldap: unknown configuration key '" + key + "'");

@@ -24,7 +24,7 @@ namespace custos::exit {
 
 class LdapExit final : public ExitModule {
  public:
-  protocol::HelloAnswer hello(const nlohmann::json& config) override;
+  protocol::HelloAnswer hello(const protocol::Hello& hello) override;
   void notify(const protocol::Notify& event) override;
 
  private:

@@ -345,14 +345,14 @@ int main(int argc, char** argv) {
   if (policy_module) {
     serve(
         protocol::Role::kPolicy, module,
-        [&](const protocol::Hello& hello) { return protocol::encode(policy_module->hello(hello.config)); },
+        [&](const protocol::Hello& hello) { return protocol::encode(policy_module->hello(hello)); },
         [&](const nlohmann::json& message) {
           return protocol::encode(policy_module->verify(protocol::decode_verify_request(message)));
         });
   }
   serve(
       protocol::Role::kExit, module,
-      [&](const protocol::Hello& hello) { return protocol::encode(exit_module->hello(hello.config)); },
+      [&](const protocol::Hello& hello) { return protocol::encode(exit_module->hello(hello)); },
       [&](const nlohmann::json& message) {
         try {
           exit_module->notify(protocol::decode_notify(message));

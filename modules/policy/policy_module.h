@@ -15,7 +15,7 @@ class PolicyModule {
   virtual ~PolicyModule() = default;
   // Checks `config` (hello.config) and keeps it; throws protocol::ProtocolError
   // naming a key it does not know or a value it cannot use.
-  virtual protocol::HelloAnswer hello(const nlohmann::json& config) = 0;
+  virtual protocol::HelloAnswer hello(const protocol::Hello& hello) = 0;
   virtual protocol::Verdict verify(const protocol::VerifyRequest& request) = 0;
 };
 

@@ -17,10 +17,10 @@ std::string key_type_of(const protocol::KeyInfo& key) {
   return key.type;
 }
 
-protocol::HelloAnswer ProfilesPolicy::hello(const nlohmann::json& config) {
+protocol::HelloAnswer ProfilesPolicy::hello(const protocol::Hello& hello) {
   // The profiles come with each request, as the engine parsed them
   // (request.profile); [policy] has nothing more for this module.
-  for (const auto& [key, value] : config.items()) {
+  for (const auto& [key, value] : hello.config.items()) {
     throw protocol::ProtocolError("builtin:profiles: unknown configuration key '" + key + "'");
   }
   return {"profiles", {}};

@@ -21,7 +21,7 @@ namespace custos::policy {
 
 class ProfilesPolicy final : public PolicyModule {
  public:
-  protocol::HelloAnswer hello(const nlohmann::json& config) override;
+  protocol::HelloAnswer hello(const protocol::Hello& hello) override;
   protocol::Verdict verify(const protocol::VerifyRequest& request) override;
 
 };

@@ -252,7 +252,11 @@ std::string message_type(const nlohmann::json& message) {
 }
 
 nlohmann::json encode(const Hello& hello) {
-  return {{"type", "hello"}, {"protocol", kProtocolVersion}, {"role", role_name(hello.role)}, {"config", hello.config}};
+  return {{"type", "hello"},
+          {"protocol", kProtocolVersion},
+          {"role", role_name(hello.role)},
+          {"config", hello.config},
+          {"ca", hello.ca}};
 }
 
 nlohmann::json encode(const HelloAnswer& answer) {
@@ -296,12 +300,12 @@ nlohmann::json encode_shutdown() { return {{"type", "shutdown"}}; }
 
 Hello decode_hello(const nlohmann::json& message) {
   expect_type(message, "hello");
-  Fields fields(message, "hello", {"type", "protocol", "role", "config"});
+  Fields fields(message, "hello", {"type", "protocol", "role", "config", "ca"});
   if (fields.integer("protocol") != kProtocolVersion) throw ProtocolError("hello.protocol must be 1");
   std::string role = fields.text("role");
   if (role != "policy" && role != "exit") throw ProtocolError("hello.role must be policy or exit");
   if (!fields.at("config").is_object()) throw ProtocolError("hello.config must be an object");
-  return {role == "policy" ? Role::kPolicy : Role::kExit, fields.at("config")};
+  return {role == "policy" ? Role::kPolicy : Role::kExit, fields.at("config"), fields.text("ca")};
 }
 
 HelloAnswer decode_hello_answer(const nlohmann::json& message, Role role) {

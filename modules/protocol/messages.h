@@ -87,6 +87,7 @@ enum class Decision { kIssue, kDeny, kPend };
 struct Hello {
   Role role = Role::kPolicy;
   nlohmann::json config = nlohmann::json::object();
+  std::string ca;  // the name of the CA the module serves ([ca] name)
 };
 
 struct HelloAnswer {

@@ -312,7 +312,7 @@ def run(name=None):
         hello = read_message()
         if hello.get("type") != "hello":
             raise ProtocolError(f"the first message must be a hello, not {hello.get('type')!r}")
-        _fields(hello, "hello", {"type": str, "protocol": int, "role": str, "config": dict})
+        _fields(hello, "hello", {"type": str, "protocol": int, "role": str, "config": dict}, {"ca": str})
         role, config = hello["role"], hello["config"]
         if hello["protocol"] != 1 or role not in ("policy", "exit"):
             raise ProtocolError(f"hello asks for protocol {hello['protocol']}, role {role!r}")
