@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "common/error.h"
@@ -120,8 +121,18 @@ std::string host_name() {
 }  // namespace
 
 std::string process_identity() {
-  std::string pid = std::to_string(::getpid());
-  return host_name() + "/" + boot_id() + "/" + pid + "/" + start_time_of(pid).value_or("0");
+  // Asked on every issuance (the signing intent's owner): read /proc and
+  // the host name once per process, again only in a forked child.
+  static std::mutex mutex;
+  static pid_t known_pid = -1;
+  static std::string known;
+  std::lock_guard lock(mutex);
+  if (known_pid != ::getpid()) {
+    known_pid = ::getpid();
+    std::string pid = std::to_string(known_pid);
+    known = host_name() + "/" + boot_id() + "/" + pid + "/" + start_time_of(pid).value_or("0");
+  }
+  return known;
 }
 
 std::optional<bool> process_running(const std::string& identity) {
