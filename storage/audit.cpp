@@ -31,18 +31,26 @@ std::vector<std::uint8_t> audit_hash(std::span<const std::uint8_t> previous_hash
   return hash;
 }
 
+AuditChain::AuditChain(std::span<const std::uint8_t> previous_hash) : previous_(kAuditHashBytes, 0) {
+  if (!previous_hash.empty()) previous_.assign(previous_hash.begin(), previous_hash.end());
+}
+
+void AuditChain::add(const AuditRecord& record) {
+  ++entries_;
+  last_id_ = record.id;
+  if (!first_broken_ &&
+      (record.previous_hash != previous_ ||
+       record.hash != audit_hash(previous_, record.id, record.at, record.actor, record.event, record.detail))) {
+    first_broken_ = record.id;
+  }
+  previous_ = record.hash;
+}
+
 std::optional<std::int64_t> first_broken_audit_entry(const std::vector<AuditRecord>& records,
                                                      std::span<const std::uint8_t> previous_hash) {
-  std::vector<std::uint8_t> previous(kAuditHashBytes, 0);
-  if (!previous_hash.empty()) previous.assign(previous_hash.begin(), previous_hash.end());
-  for (const AuditRecord& record : records) {
-    if (record.previous_hash != previous ||
-        record.hash != audit_hash(previous, record.id, record.at, record.actor, record.event, record.detail)) {
-      return record.id;
-    }
-    previous = record.hash;
-  }
-  return std::nullopt;
+  AuditChain chain(previous_hash);
+  for (const AuditRecord& record : records) chain.add(record);
+  return chain.first_broken();
 }
 
 }  // namespace custos::storage

@@ -544,14 +544,10 @@ class SqlCipherStoreImpl final : public Store {
     });
   }
 
-  std::vector<AuditRecord> audit_log() override { return audit_log_from(0); }
-
-  std::vector<AuditRecord> audit_log_from(std::int64_t first_id) override {
+  void read_audit_log(std::int64_t first_id, const std::function<void(const AuditRecord&)>& each) override {
     Statement select(*connection_, std::string(kAuditSelect) + " WHERE id >= ?1 ORDER BY id");
     select.bind(1, first_id);
-    std::vector<AuditRecord> records;
-    while (select.step()) records.push_back(read_audit_record(select));
-    return records;
+    while (select.step()) each(read_audit_record(select));
   }
 
   std::optional<AuditRecord> latest_audit_entry() override {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -155,9 +156,9 @@ class Store {
   // Appends one entry to the hash-chained audit log, in its own
   // transaction.
   virtual void append_audit(const AuditEvent& event) = 0;
-  virtual std::vector<AuditRecord> audit_log() = 0;
-  // Entries from `first_id` on, oldest first.
-  virtual std::vector<AuditRecord> audit_log_from(std::int64_t first_id) = 0;
+  // Entries from `first_id` on, oldest first, handed to `each` one at a
+  // time: a log grows without bound, so nothing reads it whole.
+  virtual void read_audit_log(std::int64_t first_id, const std::function<void(const AuditRecord&)>& each) = 0;
   virtual std::optional<AuditRecord> latest_audit_entry() = 0;
   // Checkpoints, oldest first; adding one changes nothing else (the chain
   // it signs stays as it is). Its id is its sequence number, which the

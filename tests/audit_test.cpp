@@ -13,6 +13,7 @@
 #include "appliance/engine/database_key.h"
 #include "storage/audit.h"
 #include "storage/sqlite.h"
+#include "tests/support/audit_log.h"
 #include "tests/support/cli.h"
 
 namespace custos {
@@ -60,7 +61,7 @@ class AuditVerify : public ::testing::Test {
     auto ca = engine::CertificateAuthority::open(cli_.work() / "ca", options);
     SecureBuffer key = engine::derive_database_key(ca->token(), ca->config().database);
     storage::Connection connection(cli_.work() / "ca" / "custos.db", false, key);
-    edit(connection, ca->store().audit_log());
+    edit(connection, testing::whole_audit_log(ca->store()));
   }
 
   // Exit 1, the JSON report saying where, and the one-line cause on stderr.

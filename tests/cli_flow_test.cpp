@@ -10,6 +10,7 @@
 #include <set>
 
 #include "appliance/engine/authority.h"
+#include "tests/support/audit_log.h"
 #include "tests/support/cli.h"
 
 namespace custos {
@@ -252,7 +253,7 @@ TEST_F(FlowTest, AKillBetweenSigningAndStoringIsReportedAtTheNextOpen) {
   EXPECT_EQ(nlohmann::json::parse(audit.out)["holds"], true);
   {
     auto ca = engine::CertificateAuthority::open(cli_.work() / "ca", cli_.token_options());
-    std::vector<storage::AuditRecord> log = ca->store().audit_log();
+    std::vector<storage::AuditRecord> log = testing::whole_audit_log(ca->store());
     auto reported = std::find_if(log.begin(), log.end(),
                                  [](const storage::AuditRecord& entry) { return entry.event == "unrecorded_signature"; });
     ASSERT_NE(reported, log.end());

@@ -7,6 +7,7 @@
 
 #include "appliance/engine/authority.h"
 #include "storage/audit.h"
+#include "tests/support/audit_log.h"
 #include "tests/support/cli.h"
 
 namespace custos {
@@ -84,7 +85,7 @@ TEST(Init, DatabaseIsEncryptedAndOpensOnlyThroughTheToken) {
 
   // Through the token, the same file opens and holds the record of creation.
   auto ca = engine::CertificateAuthority::open(cli.work() / "ca", cli.token_options());
-  std::vector<storage::AuditRecord> log = ca->store().audit_log();
+  std::vector<storage::AuditRecord> log = testing::whole_audit_log(ca->store());
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].event, "ca_created");
   EXPECT_NE(log[0].detail.find("\"subject\":\"CN=Encrypted Root\""), std::string::npos) << log[0].detail;
@@ -133,7 +134,7 @@ TEST(Init, RsaOaepDatabaseKeyOpensTheDatabase) {
       cli.custos("--dir ca init --subject 'CN=Wrapped Root' --key ec-p256 --db-key-method rsa-oaep", true)));
   auto ca = engine::CertificateAuthority::open(cli.work() / "ca", cli.token_options());
   EXPECT_EQ(ca->config().database.key_method, engine::DatabaseKeyMethod::kRsaOaep);
-  EXPECT_EQ(ca->store().audit_log().size(), 1u);
+  EXPECT_EQ(testing::whole_audit_log(ca->store()).size(), 1u);
 }
 
 TEST(Init, RefusesADirectoryThatHoldsACaAndChangesNothing) {
@@ -237,7 +238,7 @@ TEST(Init, SubordinateRequestIsSignedByTheParentAndInstalled) {
   EXPECT_TRUE(succeeded(run_command(work + "openssl verify -CAfile parent.pem sub/ca.pem")));
 
   auto ca = engine::CertificateAuthority::open(cli.work() / "sub", cli.token_options());
-  std::vector<storage::AuditRecord> log = ca->store().audit_log();
+  std::vector<storage::AuditRecord> log = testing::whole_audit_log(ca->store());
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[1].event, "ca_certificate_installed");
 }

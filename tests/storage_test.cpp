@@ -8,6 +8,7 @@
 #include "storage/audit.h"
 #include "storage/sqlite.h"
 #include "storage/store.h"
+#include "tests/support/audit_log.h"
 #include "tests/support/softhsm.h"
 
 namespace custos::storage {
@@ -52,8 +53,8 @@ TEST_F(StoreTest, FileIsEncryptedAndReopensWithItsKey) {
   auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
   EXPECT_EQ(store->database_id(), "db-1");
   EXPECT_EQ(store->schema_version(), SqlCipherStore::kSchemaVersion);
-  ASSERT_EQ(store->audit_log().size(), 1u);
-  EXPECT_EQ(store->audit_log()[0].event, "ca_created");
+  ASSERT_EQ(testing::whole_audit_log(*store).size(), 1u);
+  EXPECT_EQ(testing::whole_audit_log(*store)[0].event, "ca_created");
 }
 
 TEST_F(StoreTest, WrongKeyIsOneClearError) {
@@ -81,7 +82,7 @@ TEST_F(StoreTest, DamagedPageIsAnErrorNotACrash) {
   std::string message;
   try {
     auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
-    store->audit_log();
+    testing::whole_audit_log(*store);
   } catch (const Error& error) {
     message = error.what();
   }
@@ -103,7 +104,7 @@ TEST_F(StoreTest, AuditChainHoldsAndAnEditBreaksIt) {
   {
     auto store = SqlCipherStore::create(path_, key_of(7), "db-1");
     for (int i = 0; i < 5; ++i) store->append_audit({"test", "event", {{"i", i}}});
-    EXPECT_EQ(first_broken_audit_entry(store->audit_log()), std::nullopt);
+    EXPECT_EQ(first_broken_audit_entry(testing::whole_audit_log(*store)), std::nullopt);
   }
   {
     // Edit entry 3 behind the store's back, with the key.
@@ -111,7 +112,7 @@ TEST_F(StoreTest, AuditChainHoldsAndAnEditBreaksIt) {
     connection.execute("UPDATE audit_log SET detail = '{\"i\":99}' WHERE id = 3");
   }
   auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
-  EXPECT_EQ(first_broken_audit_entry(store->audit_log()), std::optional<std::int64_t>(3));
+  EXPECT_EQ(first_broken_audit_entry(testing::whole_audit_log(*store)), std::optional<std::int64_t>(3));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "common/process.h"
 #include "storage/audit.h"
 #include "storage/store.h"
+#include "tests/support/audit_log.h"
 #include "tests/support/softhsm.h"
 
 namespace custos::storage {
@@ -82,14 +83,14 @@ TEST_P(StoreConformance, ARequestMovesOnlyFromTheStateTheCallerNamesAndARefusalC
   for (RequestState current : kStates) {
     for (RequestState expected : kStates) {
       std::int64_t id = request_in(current);
-      std::size_t audit_before = store_->audit_log().size();
+      std::size_t audit_before = testing::whole_audit_log(*store_).size();
       std::size_t outbox_before = store_->outbox().size();
       ExitEvent event{"request_pending", id, {}, {}};
       if (current == expected) {
         store_->change_request_state(id, {expected}, RequestState::kPending, "moved", event, {"test", "moved", {}});
         EXPECT_EQ(state_of(id), RequestState::kPending);
         EXPECT_EQ(store_->find_request(id)->message, "moved");
-        EXPECT_EQ(store_->audit_log().size(), audit_before + 1);
+        EXPECT_EQ(testing::whole_audit_log(*store_).size(), audit_before + 1);
         EXPECT_EQ(store_->outbox().size(), outbox_before + 1);
       } else {
         EXPECT_THROW(store_->change_request_state(id, {expected}, RequestState::kPending, "moved", event,
@@ -97,7 +98,7 @@ TEST_P(StoreConformance, ARequestMovesOnlyFromTheStateTheCallerNamesAndARefusalC
                      StateConflict)
             << request_state_name(current) << " taken for " << request_state_name(expected);
         EXPECT_EQ(state_of(id), current);
-        EXPECT_EQ(store_->audit_log().size(), audit_before);
+        EXPECT_EQ(testing::whole_audit_log(*store_).size(), audit_before);
         EXPECT_EQ(store_->outbox().size(), outbox_before);
       }
     }
@@ -119,12 +120,12 @@ TEST_P(StoreConformance, ACertificateNeedsItsRequestInTheNamedStateAndAFreeSeria
   EXPECT_EQ(state_of(first), RequestState::kIssued);
   EXPECT_EQ(store_->find_request(first)->serial, "0A");
   std::int64_t second = request_in(RequestState::kReceived);
-  std::size_t audit_before = store_->audit_log().size();
+  std::size_t audit_before = testing::whole_audit_log(*store_).size();
   EXPECT_THROW(store_->issue_certificate(certificate("0A", second), {RequestState::kReceived}, "issued",
                                          {"certificate_issued", second, "0A", {}}, {"test", "issued", {}}),
                SerialCollision);
   EXPECT_EQ(state_of(second), RequestState::kReceived);
-  EXPECT_EQ(store_->audit_log().size(), audit_before);
+  EXPECT_EQ(testing::whole_audit_log(*store_).size(), audit_before);
   EXPECT_EQ(store_->find_certificate("0A")->request_id, first);
 }
 
@@ -149,13 +150,13 @@ TEST_P(StoreConformance, ASigningIntentHoldsItsSerialUntilTheCertificateOrARelea
   EXPECT_TRUE(store_->signing_intents().empty());
   store_->reserve_serial({"2C", other, {7}, owner, {}});
   // Settling an abandoned intent: removed, audited and its request moved, in one go.
-  std::size_t audit_before = store_->audit_log().size();
+  std::size_t audit_before = testing::whole_audit_log(*store_).size();
   store_->settle_signing_intent("2C", {RequestState::kReceived}, RequestState::kPending, "unrecorded",
                                 {"test", "unrecorded_signature", {{"serial", "2C"}}});
   EXPECT_TRUE(store_->signing_intents().empty());
   EXPECT_EQ(state_of(other), RequestState::kPending);
-  EXPECT_EQ(store_->audit_log().size(), audit_before + 1);
-  EXPECT_EQ(store_->audit_log().back().event, "unrecorded_signature");
+  EXPECT_EQ(testing::whole_audit_log(*store_).size(), audit_before + 1);
+  EXPECT_EQ(testing::whole_audit_log(*store_).back().event, "unrecorded_signature");
   EXPECT_THROW(store_->settle_signing_intent("2C", {RequestState::kReceived}, RequestState::kPending, "again",
                                              {"test", "unrecorded_signature", {}}),
                StateConflict);
@@ -230,7 +231,7 @@ TEST_P(StoreConformance, TheOutboxKeepsOrderAndAnEventStaysUntilRemoved) {
 TEST_P(StoreConformance, TheAuditChainHoldsUnderConcurrentWriters) {
   constexpr int kWriters = 4;
   constexpr int kEntries = 25;
-  std::size_t before = store_->audit_log().size();
+  std::size_t before = testing::whole_audit_log(*store_).size();
   std::vector<std::thread> writers;
   for (int writer = 0; writer < kWriters; ++writer) {
     writers.emplace_back([&, writer] {
@@ -248,7 +249,7 @@ TEST_P(StoreConformance, TheAuditChainHoldsUnderConcurrentWriters) {
     });
   }
   for (std::thread& writer : writers) writer.join();
-  std::vector<AuditRecord> log = store_->audit_log();
+  std::vector<AuditRecord> log = testing::whole_audit_log(*store_);
   ASSERT_EQ(log.size(), before + kWriters * kEntries);
   for (std::size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].id, static_cast<std::int64_t>(i + 1));
   EXPECT_EQ(first_broken_audit_entry(log), std::nullopt);
@@ -288,7 +289,7 @@ TEST_P(StoreConformance, EveryEarlierSchemaIsBroughtUpToDateWithItsData) {
     upgraded->issue_certificate(certificate("4E", id), {RequestState::kReceived}, "issued",
                                 {"certificate_issued", id, "4E", {}}, {"test", "issued", {}});
     EXPECT_TRUE(upgraded->take_turn("outbox_delivery", process_identity()));
-    EXPECT_EQ(first_broken_audit_entry(upgraded->audit_log()), std::nullopt);
+    EXPECT_EQ(first_broken_audit_entry(testing::whole_audit_log(*upgraded)), std::nullopt);
     EXPECT_EQ(upgraded->outbox().size(), 1u);
   }
 }

@@ -106,7 +106,7 @@ void Engine::sign_next_checkpoint() {
 
   // The log since the last checkpoint, and that checkpoint, must hold.
   std::string previous_fingerprint = kNoPredecessor;
-  std::vector<storage::AuditRecord> since;
+  std::int64_t first_id = 0;
   if (latest) {
     std::string before = kNoPredecessor;
     if (latest->id > 1) {
@@ -117,26 +117,37 @@ void Engine::sign_next_checkpoint() {
     if (!signed_by(X509_get0_pubkey(ca_certificate_.get()), config.database.id, *latest, before)) {
       refuse("checkpoint " + std::to_string(latest->id) + " is not signed by the CA key");
     }
-    since = store.audit_log_from(latest->audit_id);
-    if (since.empty() || since.front().id != latest->audit_id || since.front().hash != latest->audit_hash) {
-      refuse("entry " + std::to_string(latest->audit_id) + " is not the one checkpoint " +
-             std::to_string(latest->id) + " signed");
-    }
-    since.erase(since.begin());
     previous_fingerprint = fingerprint(*latest);
-  } else {
-    since = store.audit_log();
+    first_id = latest->audit_id;
   }
-  std::optional<std::int64_t> broken =
-      storage::first_broken_audit_entry(since, latest ? std::span<const std::uint8_t>(latest->audit_hash)
-                                                      : std::span<const std::uint8_t>());
-  if (broken) refuse("entry " + std::to_string(*broken) + " does not chain");
-  if (since.empty()) return;
+  // Read one entry at a time: a minute of a busy CA's log is tens of
+  // thousands of entries, which would otherwise all be held at once.
+  storage::AuditChain since(latest ? std::span<const std::uint8_t>(latest->audit_hash) : std::span<const std::uint8_t>());
+  bool signed_entry_seen = !latest;
+  store.read_audit_log(first_id, [&](const storage::AuditRecord& record) {
+    if (!signed_entry_seen) {
+      if (record.id != latest->audit_id || record.hash != latest->audit_hash) {
+        refuse("entry " + std::to_string(latest->audit_id) + " is not the one checkpoint " +
+               std::to_string(latest->id) + " signed");
+      }
+      signed_entry_seen = true;
+      return;
+    }
+    since.add(record);
+  });
+  if (!signed_entry_seen) {
+    refuse("entry " + std::to_string(latest->audit_id) + " is not the one checkpoint " + std::to_string(latest->id) +
+           " signed");
+  }
+  if (std::optional<std::int64_t> broken = since.first_broken()) {
+    refuse("entry " + std::to_string(*broken) + " does not chain");
+  }
+  if (!since.last_id()) return;
 
   storage::AuditCheckpoint checkpoint;
   checkpoint.id = latest ? latest->id + 1 : 1;
-  checkpoint.audit_id = since.back().id;
-  checkpoint.audit_hash = since.back().hash;
+  checkpoint.audit_id = *since.last_id();
+  checkpoint.audit_hash = since.last_hash();
   checkpoint.signed_at = now_rfc3339();
   checkpoint.scheme = std::string(hsm::signature_scheme_name(config.ca.signature));
   checkpoint.signature =
@@ -146,10 +157,20 @@ void Engine::sign_next_checkpoint() {
 }
 
 AuditVerification Engine::verify_audit(const std::optional<AuditExpectation>& expect) {
-  std::vector<storage::AuditRecord> records = ca_.store().audit_log();
   std::vector<storage::AuditCheckpoint> checkpoints = ca_.store().audit_checkpoints();
+  // The log is read once, one entry at a time, keeping only the hashes
+  // of the entries some checkpoint signed.
+  std::map<std::int64_t, std::optional<std::vector<std::uint8_t>>> hashes;
+  for (const storage::AuditCheckpoint& checkpoint : checkpoints) hashes[checkpoint.audit_id];
+  storage::AuditChain chain;
+  ca_.store().read_audit_log(0, [&](const storage::AuditRecord& record) {
+    chain.add(record);
+    if (auto signed_entry = hashes.find(record.id); signed_entry != hashes.end()) {
+      signed_entry->second = record.hash;
+    }
+  });
   AuditVerification result;
-  result.entries = static_cast<std::int64_t>(records.size());
+  result.entries = chain.entries();
   result.checkpoints = static_cast<std::int64_t>(checkpoints.size());
   auto found_bad = [&](std::int64_t entry, std::string problem) {
     if (!result.first_bad_entry || entry < *result.first_bad_entry) {
@@ -157,13 +178,11 @@ AuditVerification Engine::verify_audit(const std::optional<AuditExpectation>& ex
       result.problem = std::move(problem);
     }
   };
-  if (std::optional<std::int64_t> broken = storage::first_broken_audit_entry(records)) {
+  if (std::optional<std::int64_t> broken = chain.first_broken()) {
     found_bad(*broken, "entry " + std::to_string(*broken) + " does not chain: it or an entry before it was changed");
   }
 
-  std::map<std::int64_t, std::vector<std::uint8_t>> hashes;
-  for (const storage::AuditRecord& record : records) hashes[record.id] = record.hash;
-  const std::int64_t last_entry = records.empty() ? 0 : records.back().id;
+  const std::int64_t last_entry = chain.last_id().value_or(0);
   EVP_PKEY* ca_key = X509_get0_pubkey(ca_certificate_.get());
   // Entries up to here are covered by a checkpoint that holds.
   std::int64_t signed_through = 0;
@@ -180,13 +199,13 @@ AuditVerification Engine::verify_audit(const std::optional<AuditExpectation>& ex
                                         ") is not signed by the CA key: checkpoints were forged or altered");
       break;
     }
-    auto entry = hashes.find(checkpoint.audit_id);
-    if (entry == hashes.end()) {
+    const std::optional<std::vector<std::uint8_t>>& entry = hashes[checkpoint.audit_id];
+    if (!entry) {
       found_bad(std::min(last_entry, checkpoint.audit_id - 1) + 1,
                 name + " signed entry " + std::to_string(checkpoint.audit_id) + ", which is missing: the log was cut short");
       break;
     }
-    if (entry->second != checkpoint.audit_hash) {
+    if (*entry != checkpoint.audit_hash) {
       found_bad(signed_through + 1, name + " signed a different entry " + std::to_string(checkpoint.audit_id) +
                                         ": entries " + std::to_string(signed_through + 1) + "–" +
                                         std::to_string(checkpoint.audit_id) + " were rewritten");

@@ -47,11 +47,12 @@ BackupReport Engine::backup(const std::filesystem::path& directory, const std::s
     storage::StoreLocation copied = store_location(config);
     copied.path = inside / config.database.file;
     std::unique_ptr<storage::Store> copy = storage::open_store(copied, key);
-    std::vector<storage::AuditRecord> log = copy->audit_log();
-    if (std::optional<std::int64_t> broken = storage::first_broken_audit_entry(log)) {
+    storage::AuditChain log;
+    copy->read_audit_log(0, [&log](const storage::AuditRecord& record) { log.add(record); });
+    if (std::optional<std::int64_t> broken = log.first_broken()) {
       throw Error("the copied audit log does not hold from entry " + std::to_string(*broken));
     }
-    report.audit_entries = static_cast<std::int64_t>(log.size());
+    report.audit_entries = log.entries();
     copy.reset();
     if (owner) made.give_to(*owner);
   } catch (const std::exception& error) {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -48,14 +49,19 @@ std::filesystem::path SoftHsm::make_directory(const std::string& name) {
 }
 
 CommandResult run_command(const std::string& command) {
-  std::filesystem::path out = SoftHsm::instance().directory() / "command.out";
-  std::filesystem::path err = SoftHsm::instance().directory() / "command.err";
+  // Files of its own, so that commands run from several threads at once.
+  static std::atomic<int> commands_run{0};
+  std::string name = "command-" + std::to_string(++commands_run);
+  std::filesystem::path out = SoftHsm::instance().directory() / (name + ".out");
+  std::filesystem::path err = SoftHsm::instance().directory() / (name + ".err");
   std::string full = "(" + command + ") >'" + out.string() + "' 2>'" + err.string() + "' </dev/null";
   int raw = std::system(full.c_str());
   CommandResult result;
   result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
   result.out = read_file(out);
   result.err = read_file(err);
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
   return result;
 }
 
