@@ -371,9 +371,18 @@ KeyRef Token::generate_key_pair(KeyType type, KeyPurpose purpose, const std::str
   KeyRef key{label, random_bytes(kKeyIdBytes)};
   bool signing = purpose == KeyPurpose::kSigning;
 
+  // Least privilege, stated in full rather than left to the token's
+  // defaults: each key may do its one job (sign, or decrypt the database
+  // key) and nothing else, and cannot be copied or changed.
   auto make_templates = [&](const std::vector<std::uint8_t>& curve_parameters) {
     AttributeTemplate public_template;
     public_template.flag(CKA_TOKEN, true).flag(CKA_PRIVATE, false).text(CKA_LABEL, label).bytes(CKA_ID, key.id);
+    public_template.flag(CKA_VERIFY, signing)
+        .flag(CKA_ENCRYPT, !signing)
+        .flag(CKA_VERIFY_RECOVER, false)
+        .flag(CKA_WRAP, false)
+        .flag(CKA_DERIVE, false)
+        .flag(CKA_MODIFIABLE, false);
     AttributeTemplate private_template;
     private_template.flag(CKA_TOKEN, true)
         .flag(CKA_PRIVATE, true)
@@ -381,13 +390,13 @@ KeyRef Token::generate_key_pair(KeyType type, KeyPurpose purpose, const std::str
         .flag(CKA_EXTRACTABLE, false)
         .text(CKA_LABEL, label)
         .bytes(CKA_ID, key.id);
-    if (signing) {
-      public_template.flag(CKA_VERIFY, true);
-      private_template.flag(CKA_SIGN, true).flag(CKA_DECRYPT, false).flag(CKA_UNWRAP, false);
-    } else {
-      public_template.flag(CKA_ENCRYPT, true);
-      private_template.flag(CKA_DECRYPT, true).flag(CKA_SIGN, false);
-    }
+    private_template.flag(CKA_SIGN, signing)
+        .flag(CKA_DECRYPT, !signing)
+        .flag(CKA_SIGN_RECOVER, false)
+        .flag(CKA_UNWRAP, false)
+        .flag(CKA_DERIVE, false)
+        .flag(CKA_MODIFIABLE, false)
+        .flag(CKA_COPYABLE, false);
     if (is_rsa(type)) {
       public_template.number(CKA_MODULUS_BITS, rsa_bits(type)).bytes(CKA_PUBLIC_EXPONENT, {0x01, 0x00, 0x01});
     } else {
@@ -456,7 +465,16 @@ KeyRef Token::generate_secret_key(const std::string& label) {
         .flag(CKA_PRIVATE, true)
         .flag(CKA_SENSITIVE, true)
         .flag(CKA_EXTRACTABLE, false)
+        // HMAC through C_Sign is the one thing the database key does.
         .flag(CKA_SIGN, true)
+        .flag(CKA_VERIFY, false)
+        .flag(CKA_ENCRYPT, false)
+        .flag(CKA_DECRYPT, false)
+        .flag(CKA_WRAP, false)
+        .flag(CKA_UNWRAP, false)
+        .flag(CKA_DERIVE, false)
+        .flag(CKA_MODIFIABLE, false)
+        .flag(CKA_COPYABLE, false)
         .text(CKA_LABEL, label)
         .bytes(CKA_ID, key.id);
     CK_MECHANISM mechanism{CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0};

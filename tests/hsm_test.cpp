@@ -97,6 +97,37 @@ TEST_F(TokenTest, PrivateKeysAreSensitiveAndNeverRevealTheirValue) {
   }
 }
 
+// Every object Custos makes may do its one job and nothing else, whatever
+// the token's defaults (SoftHSM's public keys would also wrap and encrypt,
+// its secret keys encrypt, decrypt, wrap and unwrap).
+TEST_F(TokenTest, EveryKeyMayDoItsOneJobAndNothingElse) {
+  const std::vector<std::uint8_t> yes{CK_TRUE};
+  const std::vector<std::uint8_t> no{CK_FALSE};
+  auto expect_only = [&](const KeyRef& key, CK_OBJECT_CLASS object_class, CK_ATTRIBUTE_TYPE allowed) {
+    for (CK_ATTRIBUTE_TYPE usage : {CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE,
+                                    CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER}) {
+      std::optional<std::vector<std::uint8_t>> value = token_->read_attribute(key, object_class, usage);
+      // An attribute a class does not have (CKA_SIGN on a public key) reads as absent.
+      if (!value) continue;
+      EXPECT_EQ(*value, usage == allowed ? yes : no)
+          << key.label << " class " << object_class << " attribute 0x" << std::hex << usage;
+    }
+    EXPECT_EQ(token_->read_attribute(key, object_class, CKA_MODIFIABLE), no) << key.label << " class " << object_class;
+  };
+  for (KeyType type : {KeyType::kEcP256, KeyType::kEcP384, KeyType::kRsa2048, KeyType::kEd25519}) {
+    KeyRef key = token_->generate_key_pair(type, KeyPurpose::kSigning, "ca-" + std::string(key_type_name(type)));
+    expect_only(key, CKO_PRIVATE_KEY, CKA_SIGN);
+    expect_only(key, CKO_PUBLIC_KEY, CKA_VERIFY);
+    EXPECT_EQ(token_->read_attribute(key, CKO_PRIVATE_KEY, CKA_COPYABLE), no) << key.label;
+  }
+  KeyRef wrapping = token_->generate_key_pair(KeyType::kRsa2048, KeyPurpose::kDecryption, "db-wrap");
+  expect_only(wrapping, CKO_PRIVATE_KEY, CKA_DECRYPT);
+  expect_only(wrapping, CKO_PUBLIC_KEY, CKA_ENCRYPT);
+  KeyRef secret = token_->generate_secret_key("db-secret");
+  expect_only(secret, CKO_SECRET_KEY, CKA_SIGN);
+  EXPECT_EQ(token_->read_attribute(secret, CKO_SECRET_KEY, CKA_COPYABLE), no);
+}
+
 TEST_F(TokenTest, SecretKeyIsSensitiveAndItsHmacIsStable) {
   KeyRef secret = token_->generate_secret_key("db-secret");
   EXPECT_EQ(token_->read_attribute(secret, CKO_SECRET_KEY, CKA_VALUE), std::nullopt);
