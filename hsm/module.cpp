@@ -87,6 +87,9 @@ std::vector<TokenDescription> Module::tokens() const {
   check(functions_->C_GetSlotList(CK_TRUE, slots.data(), &count), "C_GetSlotList");
   slots.resize(count);
 
+  CK_INFO library{};
+  check(functions_->C_GetInfo(&library), "C_GetInfo");
+  std::string library_manufacturer = trim_padded(library.manufacturerID, sizeof library.manufacturerID);
   std::vector<TokenDescription> tokens;
   for (CK_SLOT_ID slot : slots) {
     CK_TOKEN_INFO info{};
@@ -97,6 +100,7 @@ std::vector<TokenDescription> Module::tokens() const {
     check(rv, "C_GetTokenInfo");
     TokenDescription token;
     token.slot = slot;
+    token.library = library_manufacturer;
     token.label = trim_padded(info.label, sizeof info.label);
     token.manufacturer = trim_padded(info.manufacturerID, sizeof info.manufacturerID);
     token.model = trim_padded(info.model, sizeof info.model);

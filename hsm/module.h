@@ -19,7 +19,8 @@ namespace custos::hsm {
 struct TokenDescription {
   CK_SLOT_ID slot = 0;
   std::string label;
-  std::string manufacturer;
+  std::string library;       // the PKCS#11 library's manufacturer (C_GetInfo)
+  std::string manufacturer;  // the token's (C_GetTokenInfo): for a TPM, its vendor
   std::string model;
   std::string serial;
   CK_FLAGS flags = 0;

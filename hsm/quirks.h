@@ -32,10 +32,16 @@ struct TokenQuirks {
   // database key is wrapped to an RSA key on the token. By default the
   // token is asked for SHA-256 and, if it refuses, SHA-1.
   std::vector<OaepDigest> oaep_digests = {OaepDigest::kSha256, OaepDigest::kSha1};
+  // Usage attributes the token refuses to be told are false when it
+  // generates a key pair, because it decides them itself (a key it makes
+  // can both sign and decrypt): left out of the templates, so such a key
+  // carries the token's values. Every other usage is still stated false.
+  std::vector<CK_ATTRIBUTE_TYPE> usages_it_decides;
 };
 
 struct QuirkRow {
-  std::string_view manufacturer;  // as the token reports it, without padding
+  std::string_view library;       // the PKCS#11 library's manufacturer (C_GetInfo); empty: any
+  std::string_view manufacturer;  // the token's (C_GetTokenInfo), without padding; empty: any
   std::string_view model;         // empty: every model of that manufacturer
   std::string_view why;           // what the token does that the row answers
   TokenQuirks quirks;
@@ -44,7 +50,7 @@ struct QuirkRow {
 const std::vector<QuirkRow>& quirk_table();
 
 // The quirks of the first row naming the token, or the defaults.
-const TokenQuirks& quirks_for(std::string_view manufacturer, std::string_view model);
+const TokenQuirks& quirks_for(std::string_view library, std::string_view manufacturer, std::string_view model);
 const TokenQuirks& quirks_for(const TokenDescription& token);
 
 }  // namespace custos::hsm

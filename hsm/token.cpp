@@ -51,6 +51,12 @@ class AttributeTemplate {
   }
   CK_ATTRIBUTE* data() { return attributes_.data(); }
   CK_ULONG size() const { return attributes_.size(); }
+  // Leaves out each of `types` stated false (hsm/quirks.h usages_it_decides).
+  void omit_false(const std::vector<CK_ATTRIBUTE_TYPE>& types) {
+    std::erase_if(attributes_, [&](const CK_ATTRIBUTE& attribute) {
+      return attribute.pValue == &kFalse && std::find(types.begin(), types.end(), attribute.type) != types.end();
+    });
+  }
 
  private:
   std::vector<CK_ATTRIBUTE> attributes_;
@@ -397,6 +403,9 @@ KeyRef Token::generate_key_pair(KeyType type, KeyPurpose purpose, const std::str
         .flag(CKA_DERIVE, false)
         .flag(CKA_MODIFIABLE, false)
         .flag(CKA_COPYABLE, false);
+    const std::vector<CK_ATTRIBUTE_TYPE>& decided = quirks_for(description()).usages_it_decides;
+    public_template.omit_false(decided);
+    private_template.omit_false(decided);
     if (is_rsa(type)) {
       public_template.number(CKA_MODULUS_BITS, rsa_bits(type)).bytes(CKA_PUBLIC_EXPONENT, {0x01, 0x00, 0x01});
     } else {

@@ -12,16 +12,27 @@ namespace custos::hsm {
 namespace {
 
 TEST(Quirks, AnUnknownTokenGetsTheStandardsDefaults) {
-  const TokenQuirks& quirks = quirks_for("Acme HSM Corp", "Model 9");
+  const TokenQuirks& quirks = quirks_for("Acme PKCS#11", "Acme HSM Corp", "Model 9");
   EXPECT_EQ(quirks.login_attempts, 1);
   EXPECT_TRUE(quirks.transient_login_errors.empty());
   EXPECT_FALSE(quirks.serialise_login);
   EXPECT_EQ(quirks.oaep_digests, (std::vector<OaepDigest>{OaepDigest::kSha256, OaepDigest::kSha1}));
+  EXPECT_TRUE(quirks.usages_it_decides.empty());
 }
 
-TEST(Quirks, EveryRowSaysWhyAndNamesAManufacturer) {
+// tpm2-pkcs11's row is found by the library, whatever TPM vendor the token
+// names (swtpm says IBM; a real TPM its maker).
+TEST(Quirks, Tpm2Pkcs11IsFoundByItsLibraryOnAnyTpm) {
+  for (const char* vendor : {"IBM", "Infineon", "STMicro"}) {
+    const TokenQuirks& quirks = quirks_for("tpm2-software.github.io", vendor, "SW   TPM");
+    EXPECT_EQ(quirks.usages_it_decides.size(), 4u) << vendor;
+    EXPECT_FALSE(quirks.serialise_login) << vendor;
+  }
+}
+
+TEST(Quirks, EveryRowSaysWhyAndNamesALibraryOrAManufacturer) {
   for (const QuirkRow& row : quirk_table()) {
-    EXPECT_FALSE(row.manufacturer.empty());
+    EXPECT_FALSE(row.library.empty() && row.manufacturer.empty()) << row.why;
     EXPECT_GT(row.why.size(), 20u) << row.manufacturer;
     EXPECT_GE(row.quirks.login_attempts, 1) << row.manufacturer;
     EXPECT_FALSE(row.quirks.oaep_digests.empty()) << row.manufacturer;
