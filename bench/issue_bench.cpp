@@ -8,7 +8,7 @@
 
 #include "appliance/engine/engine.h"
 #include "tests/support/requests.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace {
 
@@ -16,12 +16,12 @@ using namespace custos;
 
 struct IssuingCa {
   IssuingCa() {
-    testing::SoftHsm& hsm = testing::SoftHsm::instance();
+    testing::TestToken& hsm = testing::TestToken::instance();
     hsm.create_token("bench", "1234");
     std::filesystem::path pin = hsm.directory() / "pin";
     testing::write_file(pin, "1234\n", 0600);
     engine::TokenOptions token;
-    token.module = testing::SoftHsm::module_path();
+    token.module = testing::TestToken::module_path();
     token.label = "bench";
     token.pin.file = pin;
     engine::InitOptions options;

@@ -10,7 +10,7 @@
 #include <map>
 
 #include "hsm/token.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace {
 
@@ -21,9 +21,9 @@ using custos::hsm::Token;
 
 Token& shared_token() {
   static std::unique_ptr<Token> token = [] {
-    custos::testing::SoftHsm::instance().create_token("bench", "1234");
+    custos::testing::TestToken::instance().create_token("bench", "1234");
     return std::make_unique<Token>(
-        custos::hsm::Module::load(custos::testing::SoftHsm::module_path()), "bench",
+        custos::hsm::Module::load(custos::testing::TestToken::module_path()), "bench",
         custos::SecureBuffer::copy_of(std::span(reinterpret_cast<const std::uint8_t*>("1234"), 4)), 4);
   }();
   return *token;

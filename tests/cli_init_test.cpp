@@ -167,7 +167,10 @@ TEST_P(InitFailure, ExitsOneWithOneLineAndCreatesNothing) {
   testing::write_file(cli.work() / "wrong-pin", "0000\n", 0600);
   CommandResult result = cli.custos("--dir ca init --subject 'CN=Nothing' " + GetParam().arguments);
   EXPECT_EQ(result.status, 1) << result.err;
-  EXPECT_EQ(testing::line_count(result.err), 1u) << result.err;
+  EXPECT_EQ(testing::line_count(testing::custos_lines(result.err)), 1u) << result.err;
+  if (testing::TestToken::family() == testing::TokenFamily::kSoftHsm) {
+    EXPECT_EQ(testing::line_count(result.err), 1u) << result.err;
+  }
   EXPECT_NE(result.err.find(GetParam().message), std::string::npos) << result.err;
   EXPECT_FALSE(std::filesystem::exists(cli.work() / "ca"));
   EXPECT_EQ(cli.token_object_count(), 0u);
@@ -256,7 +259,12 @@ TEST(Init, TwoInitsRacingOnOneDirectoryMakeOneCa) {
   EXPECT_TRUE(succeeded(cli.custos("--dir ca config")));
   EXPECT_TRUE(succeeded(run_command("openssl verify -CAfile " + quote((cli.work() / "ca" / "ca.pem").string()) + " " +
                                     quote((cli.work() / "ca" / "ca.pem").string()))));
-  EXPECT_EQ(cli.token_object_count(), 3u) << "the winner's key pair and database key, and nothing of the loser's";
+  // The database key is one secret key, or a key pair where it is wrapped
+  // to RSA-OAEP (a token that keeps no HMAC key).
+  std::size_t database_key_objects =
+      testing::read_file(cli.work() / "ca" / "custos.toml").find("key_method = 'rsa-oaep'") != std::string::npos ? 2 : 1;
+  EXPECT_EQ(cli.token_object_count(), 2 + database_key_objects)
+      << "the winner's key pair and database key, and nothing of the loser's";
   EXPECT_FALSE(std::filesystem::exists(cli.work() / "ca" / ".init-in-progress"));
 }
 

@@ -19,7 +19,7 @@
 #include "appliance/x509/pem.h"
 #include "common/error.h"
 #include "hsm/token.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::x509 {
 namespace {
@@ -60,9 +60,9 @@ TokenCa make_ca(const std::string& token_label, hsm::KeyType type, hsm::Signatur
   std::string test_name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
   std::replace(test_name.begin(), test_name.end(), '/', '-');
   TokenCa ca{std::make_unique<hsm::Token>(
-                 hsm::Module::load(testing::SoftHsm::module_path()), token_label,
+                 hsm::Module::load(testing::TestToken::module_path()), token_label,
                  SecureBuffer::copy_of(std::span(reinterpret_cast<const std::uint8_t*>("1234"), 4))),
-             {}, scheme, {}, nullptr, testing::SoftHsm::instance().make_directory(test_name)};
+             {}, scheme, {}, nullptr, testing::TestToken::instance().make_directory(test_name)};
   ca.key = ca.token->generate_key_pair(type, hsm::KeyPurpose::kSigning, "crl-ca-" + test_name);
   ca.public_key = ca.token->public_key_info(ca.key);
 
@@ -93,7 +93,7 @@ std::size_t count_of(const std::string& text, const std::string& what) {
 
 class SignedCrl : public ::testing::TestWithParam<std::pair<hsm::KeyType, hsm::SignatureScheme>> {
  protected:
-  static void SetUpTestSuite() { testing::SoftHsm::instance().create_token("crl-test", "1234"); }
+  static void SetUpTestSuite() { testing::TestToken::instance().create_token("crl-test", "1234"); }
 
   void SetUp() override { ca_ = make_ca("crl-test", GetParam().first, GetParam().second); }
 
@@ -195,7 +195,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 class CrlChecks : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { testing::SoftHsm::instance().create_token("crl-checks", "1234"); }
+  static void SetUpTestSuite() { testing::TestToken::instance().create_token("crl-checks", "1234"); }
 };
 
 TEST_F(CrlChecks, RefusesWhatRfc5280ForbidsBeforeSigning) {

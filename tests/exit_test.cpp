@@ -9,7 +9,7 @@
 
 #include "tests/support/engine_fixture.h"
 #include "tests/support/python_module.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::engine {
 namespace {

@@ -5,13 +5,13 @@
 #include <gtest/gtest.h>
 
 #include "common/files.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos {
 namespace {
 
 TEST(WriteFileAtomic, ReplacesARegularFileWhole) {
-  std::filesystem::path path = testing::SoftHsm::instance().make_directory("files") / "out.txt";
+  std::filesystem::path path = testing::TestToken::instance().make_directory("files") / "out.txt";
   testing::write_file(path, "old contents that are longer");
   write_file_atomic(path, std::string("new"), 0640);
   EXPECT_EQ(testing::read_file(path), "new");
@@ -26,7 +26,7 @@ TEST(WriteFileAtomic, WritesIntoADeviceOrFifoWithoutReplacingIt) {
   ASSERT_EQ(::stat("/dev/null", &info), 0);
   EXPECT_TRUE(S_ISCHR(info.st_mode)) << "/dev/null was replaced";
 
-  std::filesystem::path fifo = testing::SoftHsm::instance().make_directory("files") / "fifo";
+  std::filesystem::path fifo = testing::TestToken::instance().make_directory("files") / "fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::FILE* keep_open = std::fopen(fifo.c_str(), "r+");  // a reader, so the write below does not block
   write_file_atomic(fifo, std::string("hello"));

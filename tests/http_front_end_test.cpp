@@ -33,7 +33,7 @@
 #include "common/error.h"
 #include "common/openssl.h"
 #include "tests/support/requests.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::server {
 namespace {
@@ -591,7 +591,7 @@ TEST_F(HttpFrontEndTest, LongPathsFindNoRoute) {
 }
 
 TEST_F(HttpFrontEndTest, TheTlsClientCertificateBecomesTheCaller) {
-  std::filesystem::path dir = testing::SoftHsm::instance().make_directory("tls");
+  std::filesystem::path dir = testing::TestToken::instance().make_directory("tls");
   std::string in = "cd '" + dir.string() + "' && openssl ";
   const char* key = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
   for (const std::string& command :
@@ -648,7 +648,7 @@ TEST(HttpHelpersTest, DecodeBase64TextAllowsLineBreaksOnly) {
 }
 
 TEST(HttpHelpersTest, CertsOnlyPkcs7IsWhatOpensslCrl2Pkcs7Makes) {
-  std::filesystem::path dir = testing::SoftHsm::instance().make_directory("pkcs7");
+  std::filesystem::path dir = testing::TestToken::instance().make_directory("pkcs7");
   testing::write_file(dir / "certificate.pem", testing::pem("CERTIFICATE", certificate_der()));
   std::vector<std::uint8_t> expected =
       openssl_der("crl2pkcs7 -nocrl -certfile '" + (dir / "certificate.pem").string() + "' -outform DER");

@@ -7,7 +7,7 @@
 #include "common/encoding.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/slapd.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::engine {
 namespace {
@@ -27,7 +27,7 @@ class LdapExit : public testing::EngineFixture {
  protected:
   void SetUp() override {
     EngineFixture::SetUp();
-    slapd_ = std::make_unique<testing::Slapd>(testing::SoftHsm::instance().make_directory("ldap"));
+    slapd_ = std::make_unique<testing::Slapd>(testing::TestToken::instance().make_directory("ldap"));
     slapd_->add(
         "dn: ou=people,dc=example,dc=org\nobjectClass: organizationalUnit\nou: people\n\n"
         "dn: cn=www.example,ou=people,dc=example,dc=org\nobjectClass: inetOrgPerson\ncn: www.example\nsn: www\n\n"

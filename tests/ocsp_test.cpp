@@ -24,7 +24,7 @@
 #include "common/encoding.h"
 #include "common/error.h"
 #include "hsm/token.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::x509 {
 namespace {
@@ -127,9 +127,9 @@ struct TokenCa {
 TokenCa make_ca(const std::string& token_label, const std::string& name, hsm::KeyType type,
                 hsm::SignatureScheme scheme) {
   TokenCa ca{std::make_unique<hsm::Token>(
-                 hsm::Module::load(testing::SoftHsm::module_path()), token_label,
+                 hsm::Module::load(testing::TestToken::module_path()), token_label,
                  SecureBuffer::copy_of(std::span(reinterpret_cast<const std::uint8_t*>("1234"), 4))),
-             {}, scheme, {}, nullptr, testing::SoftHsm::instance().make_directory(name + "-" + test_name()),
+             {}, scheme, {}, nullptr, testing::TestToken::instance().make_directory(name + "-" + test_name()),
              std::time(nullptr)};
   ca.key = ca.token->generate_key_pair(type, hsm::KeyPurpose::kSigning, "ocsp-" + name + "-" + test_name());
   ca.public_key = ca.token->public_key_info(ca.key);
@@ -185,7 +185,7 @@ SingleStatus only_status(OCSP_BASICRESP* basic) {
 
 class OcspResponder : public ::testing::TestWithParam<std::pair<hsm::KeyType, hsm::SignatureScheme>> {
  protected:
-  static void SetUpTestSuite() { testing::SoftHsm::instance().create_token("ocsp-test", "1234"); }
+  static void SetUpTestSuite() { testing::TestToken::instance().create_token("ocsp-test", "1234"); }
 
   void SetUp() override {
     ca_ = make_ca("ocsp-test", "ca", GetParam().first, GetParam().second);
@@ -369,7 +369,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 class OcspChecks : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { testing::SoftHsm::instance().create_token("ocsp-checks", "1234"); }
+  static void SetUpTestSuite() { testing::TestToken::instance().create_token("ocsp-checks", "1234"); }
 };
 
 std::string repeated(const std::string& option, int times) {
@@ -563,7 +563,7 @@ TEST(OcspErrorResponse, CarriesOnlyItsStatus) {
     EXPECT_EQ(ocsp_error_response(status),
               (std::vector<std::uint8_t>{0x30, 0x03, 0x0A, 0x01, static_cast<std::uint8_t>(code)}));
   }
-  std::filesystem::path directory = testing::SoftHsm::instance().make_directory(test_name());
+  std::filesystem::path directory = testing::TestToken::instance().make_directory(test_name());
   std::vector<std::uint8_t> der = ocsp_error_response(OcspResponseStatus::kMalformedRequest);
   testing::write_file(directory / "error.der", std::string(der.begin(), der.end()));
   testing::CommandResult read =

@@ -5,15 +5,15 @@
 
 #include "common/error.h"
 #include "hsm/pin.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::hsm {
 namespace {
 
-using testing::SoftHsm;
+using testing::TestToken;
 
 TEST(Pin, FileReadableByOthersIsRefused) {
-  auto path = SoftHsm::instance().make_directory("pin") / "open.pin";
+  auto path = TestToken::instance().make_directory("pin") / "open.pin";
   testing::write_file(path, "1234\n", 0644);
   try {
     read_pin({.file = path});
@@ -24,14 +24,14 @@ TEST(Pin, FileReadableByOthersIsRefused) {
 }
 
 TEST(Pin, PrivateFileIsReadWithoutTheNewline) {
-  auto path = SoftHsm::instance().make_directory("pin") / "private.pin";
+  auto path = TestToken::instance().make_directory("pin") / "private.pin";
   testing::write_file(path, "1234\n", 0600);
   SecureBuffer pin = read_pin({.file = path});
   EXPECT_EQ(pin.chars(), "1234");
 }
 
 TEST(Pin, EnvironmentNamesTheFile) {
-  auto path = SoftHsm::instance().make_directory("pin") / "env.pin";
+  auto path = TestToken::instance().make_directory("pin") / "env.pin";
   testing::write_file(path, "98765\r\n", 0400);
   ::setenv("CUSTOS_PIN_FILE", path.c_str(), 1);
   SecureBuffer pin = read_pin({});

@@ -6,7 +6,7 @@
 
 #include "hsm/module.h"
 #include "hsm/quirks.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::hsm {
 namespace {
@@ -42,8 +42,8 @@ TEST(Quirks, EveryRowSaysWhyAndNamesALibraryOrAManufacturer) {
 // The row is found from what the real token reports through PKCS#11, not
 // from a name written in a test.
 TEST(Quirks, SoftHsmIsFoundByWhatItReports) {
-  testing::SoftHsm::instance().create_token("quirks", "1234");
-  auto module = Module::load(testing::SoftHsm::module_path());
+  testing::TestToken::instance().create_token("quirks", "1234");
+  auto module = Module::load(testing::TestToken::module_path());
   TokenDescription token = module->find_token("quirks");
   const TokenQuirks& quirks = quirks_for(token);
   EXPECT_TRUE(quirks.serialise_login) << token.manufacturer << " / " << token.model;

@@ -12,7 +12,7 @@
 
 #include "tests/support/cli.h"
 #include "tests/support/engine_fixture.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::engine {
 namespace {

@@ -9,7 +9,7 @@
 #include "storage/sqlite.h"
 #include "storage/store.h"
 #include "tests/support/audit_log.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::storage {
 namespace {
@@ -23,7 +23,7 @@ SecureBuffer key_of(std::uint8_t fill) {
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    directory_ = testing::SoftHsm::instance().make_directory(
+    directory_ = testing::TestToken::instance().make_directory(
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     path_ = directory_ / "custos.db";
   }

@@ -14,7 +14,7 @@
 #include "storage/audit.h"
 #include "storage/store.h"
 #include "tests/support/audit_log.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::storage {
 namespace {
@@ -49,7 +49,7 @@ class StoreConformance : public ::testing::TestWithParam<Backend> {
   void SetUp() override {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::replace(name.begin(), name.end(), '/', '_');
-    directory_ = testing::SoftHsm::instance().make_directory(name);
+    directory_ = testing::TestToken::instance().make_directory(name);
     location_ = {GetParam().name, directory_ / "store.db", "db-conformance"};
     store_ = create_store(location_, key_);
   }

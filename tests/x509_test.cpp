@@ -9,7 +9,7 @@
 #include "appliance/x509/pem.h"
 #include "common/error.h"
 #include "hsm/token.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::x509 {
 namespace {
@@ -48,10 +48,10 @@ TEST(Name, MalformedNamesAreRefusedWithTheCause) {
 
 class SignedCertificate : public ::testing::TestWithParam<std::pair<hsm::KeyType, hsm::SignatureScheme>> {
  protected:
-  static void SetUpTestSuite() { testing::SoftHsm::instance().create_token("x509-test", "1234"); }
+  static void SetUpTestSuite() { testing::TestToken::instance().create_token("x509-test", "1234"); }
 
   static std::unique_ptr<hsm::Token> open_token() {
-    return std::make_unique<hsm::Token>(hsm::Module::load(testing::SoftHsm::module_path()), "x509-test",
+    return std::make_unique<hsm::Token>(hsm::Module::load(testing::TestToken::module_path()), "x509-test",
                                         SecureBuffer::copy_of(std::span(reinterpret_cast<const std::uint8_t*>("1234"), 4)));
   }
 };

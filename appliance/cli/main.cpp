@@ -121,6 +121,11 @@ int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
     action = [&](const CaContext& context) {
       init.directory = context.directory;
       init.token = context.token;
+      // The library a new CA uses: --hsm-module, else CUSTOS_HSM_MODULE, else
+      // the build's default. Later commands take it from custos.toml.
+      if (const char* module = std::getenv("CUSTOS_HSM_MODULE"); !init.token.module && module != nullptr && *module != '\0') {
+        init.token.module = module;
+      }
       init.actor = custos::engine::local_actor();
       init.csr_out = optional_path(csr_out);
       if (!database_key_method.empty()) init.database_key_method = database_key_method;

@@ -1,5 +1,6 @@
 #include "tests/support/cli.h"
 
+#include <sstream>
 #include <stdexcept>
 
 #include "hsm/module.h"
@@ -7,7 +8,7 @@
 namespace custos::testing {
 
 CliFixture::CliFixture(const std::string& label) : label_(label) {
-  SoftHsm& hsm = SoftHsm::instance();
+  TestToken& hsm = TestToken::instance();
   hsm.create_token(label, "1234");
   work_ = hsm.make_directory("work");
   pin_file_ = work_ / "pin";
@@ -21,7 +22,7 @@ CommandResult CliFixture::custos(const std::string& arguments, bool with_pin) co
 }
 
 std::size_t CliFixture::token_object_count() const {
-  auto module = hsm::Module::load(SoftHsm::module_path());
+  auto module = hsm::Module::load(TestToken::module_path());
   CK_FUNCTION_LIST* p11 = module->functions();
   hsm::TokenDescription token = module->find_token(label_);
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
@@ -55,6 +56,15 @@ std::size_t line_count(const std::string& text) {
   std::size_t lines = 0;
   for (char c : text) lines += c == '\n' ? 1 : 0;
   return lines + (!text.empty() && text.back() != '\n' ? 1 : 0);
+}
+
+std::string custos_lines(const std::string& err) {
+  std::istringstream lines(err);
+  std::string own;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("custos: ", 0) == 0) own += line + "\n";
+  }
+  return own;
 }
 
 }  // namespace custos::testing

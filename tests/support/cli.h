@@ -8,7 +8,7 @@
 #include <string>
 
 #include "appliance/engine/authority.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::testing {
 
@@ -50,5 +50,10 @@ std::string quote(const std::string& text);
 
 // The number of lines in `text` (a trailing newline ends the last one).
 std::size_t line_count(const std::string& text);
+
+// The lines of a command's stderr that custos wrote ("custos: …"), without
+// what a token's library wrote there itself (tpm2-pkcs11 and the TPM
+// software stack print their own errors).
+std::string custos_lines(const std::string& err);
 
 }  // namespace custos::testing

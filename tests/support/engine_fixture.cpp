@@ -1,17 +1,17 @@
 #include "tests/support/engine_fixture.h"
 
 #include "tests/support/requests.h"
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::testing {
 
 void EngineFixture::SetUp() {
-  SoftHsm& hsm = SoftHsm::instance();
+  TestToken& hsm = TestToken::instance();
   hsm.create_token("engine", "1234");
   directory_ = hsm.make_directory("ca");
   pin_file_ = hsm.directory() / "pin";
   write_file(pin_file_, "1234\n", 0600);
-  token_.module = SoftHsm::module_path();
+  token_.module = TestToken::module_path();
   token_.label = "engine";
   token_.pin.file = pin_file_;
   key_ = ec_key("P-256");

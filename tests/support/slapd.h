@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/support/softhsm.h"
+#include "tests/support/test_token.h"
 
 namespace custos::testing {
 
