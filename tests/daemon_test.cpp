@@ -18,6 +18,7 @@
 
 #include "tests/support/cli.h"
 #include "tests/support/daemon.h"
+#include "tests/support/python_module.h"
 
 namespace custos {
 namespace {
@@ -575,6 +576,49 @@ TEST_F(DaemonTest, OcspAnswersGoodRevokedAndUnknownAndTheCrlVerifies) {
   CommandResult verified = shell("openssl crl -inform DER -in crl.der -CAfile ca/ca.pem -noout -text 2>&1");
   EXPECT_NE(verified.out.find("verify OK"), std::string::npos) << verified.out;
   EXPECT_NE(verified.out.find(serial.out), std::string::npos) << verified.out;
+}
+
+// A policy module that takes seconds holds the engine for as long; OCSP
+// and the CRL are answered meanwhile (custosd's status lane), from what was
+// committed. Before the lane they waited for the verdict.
+TEST_F(DaemonTest, OcspAndTheCrlAreAnsweredWhileAPolicyModuleHoldsTheEngine) {
+  start();
+  make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr leaf.csr --out leaf.pem")));
+  ASSERT_TRUE(succeeded(shell("curl -sSf -o crl.der " + daemon_->http_url() + "/crl")));
+  testing::write_file(cli_.work() / "slow_policy.py", testing::python_module(R"py(
+import time
+read()
+write({"type": "hello", "protocol": 1, "name": "slow-policy"})
+while True:
+    message = read()
+    if message["type"] == "shutdown":
+        sys.exit(0)
+    time.sleep(6)
+    write({"type": "verdict", "decision": "issue", "message": "slowly"})
+)py"), 0644);
+  edit_config("module = \"builtin:profiles\"\ntimeout_ms = 2000",
+              "module = \"exec:/usr/bin/python3 " + (cli_.work() / "slow_policy.py").string() + "\"\ntimeout_ms = 20000");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin reload")));
+
+  make_request("slow", "/CN=slow.example.com", "DNS:slow.example.com");
+  std::atomic<bool> submitted{false};
+  std::thread submitter([&] {
+    cli_.custos("--dir ca submit --csr slow.csr");
+    submitted = true;
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  CommandResult ocsp = shell("openssl ocsp -issuer ca/ca.pem -CAfile ca/ca.pem -cert leaf.pem -url " + daemon_->http_url() +
+                             "/ocsp 2>&1");
+  bool ocsp_before_verdict = !submitted;
+  CommandResult crl = shell("curl -sSf -o crl-again.der " + daemon_->http_url() + "/crl");
+  bool crl_before_verdict = !submitted;
+  submitter.join();
+  EXPECT_NE(ocsp.out.find("leaf.pem: good"), std::string::npos) << ocsp.out << testing::read_file(daemon_->log());
+  EXPECT_TRUE(ocsp_before_verdict) << "OCSP waited for the policy module";
+  EXPECT_TRUE(succeeded(crl));
+  EXPECT_TRUE(crl_before_verdict) << "the CRL waited for the policy module";
+  EXPECT_EQ(testing::read_file(cli_.work() / "crl-again.der"), testing::read_file(cli_.work() / "crl.der"));
 }
 
 // BR 7.1.2.8: the delegated responder's certificate points to no CRL and

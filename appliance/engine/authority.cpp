@@ -356,6 +356,12 @@ void CertificateAuthority::reload_config() {
   config_ = std::move(reloaded);
 }
 
+std::unique_ptr<storage::Store> CertificateAuthority::open_another_connection() {
+  storage::StoreLocation location = store_location(config_);
+  location.path = paths_.directory / config_.database.file;
+  return storage::open_store(location, derive_database_key(*token_, config_.database));
+}
+
 ossl::Ptr<X509> CertificateAuthority::install_certificate(const std::string& pem, const std::string& actor) {
   if (!config_.ca.subordinate) {
     throw Error("this is a root CA, whose certificate was made at init; install-ca-cert is for subordinate CAs");

@@ -93,6 +93,9 @@ class CertificateAuthority {
   const CaPaths& paths() const { return paths_; }
   hsm::Token& token() { return *token_; }
   storage::Store& store() { return *store_; }
+  // Another connection to the same database, keyed from the token again:
+  // for a reader beside the store() in use (custosd's status lane).
+  std::unique_ptr<storage::Store> open_another_connection();
 
   // Installs the parent-signed certificate of a subordinate CA. `pem` holds
   // the CA certificate first, then its issuers up to a self-signed root.

@@ -130,6 +130,15 @@ using Step = std::variant<T, Disposition>;
 // wait in the outbox for whoever delivers next.
 using Publisher = std::function<void()>;
 
+// The key that signs OCSP responses: the CA's, or a delegated responder's
+// with its certificate.
+struct OcspSigner {
+  hsm::KeyRef key;
+  ossl::Ptr<X509> certificate;  // null when the CA signs
+
+  OcspSigner copy() const;
+};
+
 class Engine {
  public:
   // Needs the CA certificate installed. The policy module starts at the
@@ -191,6 +200,9 @@ class Engine {
   // it goes stale.
   std::vector<std::uint8_t> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& this_update,
                                         std::time_t& next_update);
+  // The OCSP signer in force, when it is settled (known and not due for
+  // renewal): what StatusResponder signs with.
+  std::optional<OcspSigner> settled_ocsp_signer() const;
 
   // The audit log's checkpoints (audit_checkpoints.cpp). `checkpoint_audit`
   // signs the chain's newest entry with the CA key on the token, with the
@@ -267,10 +279,6 @@ class Engine {
   // token's signature and the database): its request waits, pending, with
   // the serial in its message, and the audit log says unrecorded_signature.
   void report_unrecorded_signatures();
-  struct OcspSigner {
-    hsm::KeyRef key;
-    ossl::Ptr<X509> certificate;  // null when the CA signs
-  };
   const OcspSigner& ocsp_signer();
   OcspSigner make_ocsp_signer();
   void sign_next_checkpoint();

@@ -1,12 +1,17 @@
-// The Engine's OCSP responder (engine.h, answer_ocsp) and its delegated
+// The Engine's OCSP responder (engine.h, answer_ocsp), the status lane that
+// answers without the engine's lock (status_responder.h), and the delegated
 // signer: a key pair of its own on the token, and a certificate the CA
 // issues to it through the usual path (stored, audited, a unique serial)
 // with id-kp-OCSPSigning and id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2).
 #include <fcntl.h>
 
+#include <functional>
+#include <mutex>
+
 #include <nlohmann/json.hpp>
 
 #include "appliance/engine/engine.h"
+#include "appliance/engine/status_responder.h"
 #include "appliance/x509/name.h"
 #include "appliance/x509/ocsp.h"
 #include "appliance/x509/pem.h"
@@ -25,7 +30,7 @@ constexpr const char* kActor = "custosd ocsp";
 
 }  // namespace
 
-const Engine::OcspSigner& Engine::ocsp_signer() {
+const OcspSigner& Engine::ocsp_signer() {
   const CaConfig& config = ca_.config();
   if (!config.ocsp.delegated) {
     if (!ocsp_signer_) ocsp_signer_ = OcspSigner{config.ca.key, nullptr};
@@ -48,7 +53,7 @@ const Engine::OcspSigner& Engine::ocsp_signer() {
   return *ocsp_signer_;
 }
 
-Engine::OcspSigner Engine::make_ocsp_signer() {
+OcspSigner Engine::make_ocsp_signer() {
   const CaConfig& config = ca_.config();
   hsm::Token& token = ca_.token();
   std::string label = config.ca.key.label + "-ocsp-" + to_hex(token.random_bytes(4));
@@ -101,33 +106,62 @@ Engine::OcspSigner Engine::make_ocsp_signer() {
   }
 }
 
-std::vector<std::uint8_t> Engine::answer_ocsp(std::span<const std::uint8_t> request_der, std::time_t& this_update,
-                                              std::time_t& next_update) {
+OcspSigner OcspSigner::copy() const {
+  OcspSigner copied{key, nullptr};
+  if (certificate) {
+    X509_up_ref(certificate.get());
+    copied.certificate.reset(certificate.get());
+  }
+  return copied;
+}
+
+std::optional<OcspSigner> Engine::settled_ocsp_signer() const {
+  if (!ca_.config().ocsp.delegated) return OcspSigner{ca_.config().ca.key, nullptr};
+  if (!ocsp_signer_ || !ocsp_signer_->certificate ||
+      x509::due_for_renewal(ocsp_signer_->certificate.get(), std::time(nullptr))) {
+    return std::nullopt;
+  }
+  return ocsp_signer_->copy();
+}
+
+namespace {
+
+// The answer to a DER OCSPRequest, shared by the engine and the status
+// lane. `signer` gives the key to sign with, or nullopt when there is none
+// at hand (the lane's answer then comes from the engine); `lookup` finds a
+// certificate by serial.
+std::optional<std::vector<std::uint8_t>> ocsp_answer(
+    const CaConfig& config, X509* ca_certificate, hsm::Token& token,
+    const std::function<const OcspSigner*()>& signer_at_hand,
+    const std::function<std::vector<std::optional<storage::CertificateRecord>>(const x509::OcspRequest&)>& lookup,
+    std::span<const std::uint8_t> request_der, std::time_t& this_update, std::time_t& next_update) {
   std::time_t now = std::time(nullptr);
   this_update = now;
-  next_update = now + static_cast<std::time_t>(ca_.config().ocsp.response_validity_minutes) * 60;
+  next_update = now + static_cast<std::time_t>(config.ocsp.response_validity_minutes) * 60;
   x509::OcspRequest request;
   try {
     request = x509::parse_ocsp_request(request_der);
   } catch (const x509::MalformedOcspRequest&) {
     return x509::ocsp_error_response(x509::OcspResponseStatus::kMalformedRequest);
   }
-  const OcspSigner& signer = ocsp_signer();
+  for (const x509::OcspQuery& query : request.queries) {
+    if (!x509::issued_by(query, ca_certificate)) return x509::ocsp_error_response(x509::OcspResponseStatus::kUnauthorized);
+  }
+  const OcspSigner* signer = signer_at_hand();
+  if (signer == nullptr) return std::nullopt;
   x509::OcspResponseSpec spec;
-  spec.responder = signer.certificate ? signer.certificate.get() : ca_certificate_.get();
-  spec.scheme = ca_.config().ca.signature;
-  if (signer.certificate) spec.certificates.push_back(signer.certificate.get());
+  spec.responder = signer->certificate ? signer->certificate.get() : ca_certificate;
+  spec.scheme = config.ca.signature;
+  if (signer->certificate) spec.certificates.push_back(signer->certificate.get());
   spec.produced_at = now;
   spec.this_update = now;
   spec.next_update = next_update;
-  spec.tls = ca_.config().issues_tls_server_certificates();
+  spec.tls = config.issues_tls_server_certificates();
   spec.nonce = request.nonce;
-  for (const x509::OcspQuery& query : request.queries) {
-    if (!x509::issued_by(query, ca_certificate_.get())) {
-      return x509::ocsp_error_response(x509::OcspResponseStatus::kUnauthorized);
-    }
-    x509::OcspAnswer answer{&query, x509::OcspStatus::kUnknown, 0, x509::RevocationReason::kUnspecified};
-    if (std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(query.serial_hex)) {
+  std::vector<std::optional<storage::CertificateRecord>> found = lookup(request);
+  for (std::size_t index = 0; index < request.queries.size(); ++index) {
+    x509::OcspAnswer answer{&request.queries[index], x509::OcspStatus::kUnknown, 0, x509::RevocationReason::kUnspecified};
+    if (const std::optional<storage::CertificateRecord>& certificate = found[index]) {
       answer.status = x509::OcspStatus::kGood;
       if (certificate->revocation) {
         answer.status = x509::OcspStatus::kRevoked;
@@ -139,8 +173,55 @@ std::vector<std::uint8_t> Engine::answer_ocsp(std::span<const std::uint8_t> requ
     spec.answers.push_back(answer);
   }
   return x509::make_ocsp_response(spec, [&](std::span<const std::uint8_t> tbs) {
-    return ca_.token().sign(signer.key, ca_.config().ca.signature, tbs);
+    return token.sign(signer->key, config.ca.signature, tbs);
   });
+}
+
+std::vector<std::optional<storage::CertificateRecord>> find_each(storage::Store& store, const x509::OcspRequest& request) {
+  std::vector<std::optional<storage::CertificateRecord>> found;
+  for (const x509::OcspQuery& query : request.queries) found.push_back(store.find_certificate(query.serial_hex));
+  return found;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> Engine::answer_ocsp(std::span<const std::uint8_t> request_der, std::time_t& this_update,
+                                              std::time_t& next_update) {
+  return *ocsp_answer(
+      ca_.config(), ca_certificate_.get(), ca_.token(), [this] { return &ocsp_signer(); },
+      [this](const x509::OcspRequest& request) { return find_each(ca_.store(), request); }, request_der, this_update,
+      next_update);
+}
+
+StatusResponder::StatusResponder(CertificateAuthority& ca, const Engine& engine)
+    : token_(ca.token()),
+      config_(ca.config()),
+      ca_certificate_(X509_dup(const_cast<X509*>(engine.ca_certificate()))),
+      signer_(engine.settled_ocsp_signer()),
+      reader_(ca.open_another_connection()) {
+  if (!ca_certificate_) throw Error("copying the CA certificate for the status lane failed");
+}
+
+std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<const std::uint8_t> request,
+                                                                      std::time_t& this_update,
+                                                                      std::time_t& next_update) {
+  return ocsp_answer(
+      config_, ca_certificate_.get(), token_, [this] { return signer_ ? &*signer_ : nullptr; },
+      [this](const x509::OcspRequest& query) {
+        std::lock_guard lock(reader_mutex_);
+        return find_each(*reader_, query);
+      },
+      request, this_update, next_update);
+}
+
+std::optional<storage::CrlRecord> StatusResponder::current_crl() {
+  std::optional<storage::CrlRecord> latest;
+  {
+    std::lock_guard lock(reader_mutex_);
+    latest = reader_->latest_crl();
+  }
+  if (!latest || parse_rfc3339(latest->next_update) <= std::time(nullptr)) return std::nullopt;
+  return latest;
 }
 
 }  // namespace custos::engine

@@ -56,11 +56,23 @@ bool hold_unauthenticated(const engine::CaConfig& config, const Caller& caller, 
   return profile->unauthenticated == "pend";
 }
 
+nlohmann::json crl_to_wire(const storage::CrlRecord& crl) {
+  return {{"number", crl.number},
+          {"der", to_base64(crl.der)},
+          {"this_update", parse_rfc3339(crl.this_update)},
+          {"next_update", parse_rfc3339(crl.next_update)}};
+}
+
+nlohmann::json ocsp_to_wire(const std::vector<std::uint8_t>& response, std::time_t this_update, std::time_t next_update) {
+  return {{"response", to_base64(response)}, {"this_update", this_update}, {"next_update", next_update}};
+}
+
 }  // namespace
 
 Api::Api(engine::CertificateAuthority& ca, engine::Publisher publisher)
     : ca_(ca), publisher_(std::move(publisher)), engine_(std::make_unique<engine::Engine>(ca, publisher_)) {
   access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
+  renew_status_lane();
 }
 
 void Api::with_engine(const std::function<void(engine::Engine&)>& work) {
@@ -78,6 +90,13 @@ void Api::reload() {
   access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
   // The old engine's module hosts get their shutdown as it goes.
   engine_ = std::move(fresh);
+  renew_status_lane();
+}
+
+void Api::renew_status_lane() {
+  auto fresh = std::make_shared<engine::StatusResponder>(ca_, *engine_);
+  std::lock_guard swap(status_mutex_);
+  status_ = std::move(fresh);
 }
 
 nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> local_uid) {
@@ -92,6 +111,14 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
     const operations::Operation& row = operations::operation_named(call.at("op").get<std::string>());
     nlohmann::json args = call.value("args", nlohmann::json::object());
     operations::check_arguments(row, args);
+    // Relying parties do not wait for issuance: OCSP and the CRL, which
+    // anyone may ask for, are answered beside the engine when they can be.
+    const bool status_lane = row.op == Op::kOcsp || row.op == Op::kCurrentCrl;
+    if (status_lane) {
+      if (std::optional<nlohmann::json> answer = answer_beside_the_engine(row.op, Arguments(args))) {
+        return operations::success(*answer);
+      }
+    }
     // A password is checked outside the engine's lock, while other calls
     // use the engine; when a reload came in between, the caller is
     // authenticated again under the roles now in force.
@@ -119,6 +146,13 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
       reload();
       spdlog::info("reloaded {} for {}", ca_.paths().config.string(), caller.actor);
       return operations::success(nlohmann::json::object());
+    }
+    if (status_lane) {
+      // The engine answered what the lane could not; the lane is made again
+      // to know what the engine did (a new CRL, a new OCSP signer).
+      nlohmann::json answer = dispatch(row.op, Arguments(args), caller);
+      renew_status_lane();
+      return operations::success(answer);
     }
     if (!caller.certificate.empty()) engine_->client_certificate(caller.certificate);
     return operations::success(dispatch(row.op, Arguments(args), caller));
@@ -235,12 +269,24 @@ nlohmann::json Api::retrieve(const Arguments& args, const Caller& caller) {
   return engine::disposition_to_wire(engine_->retrieve_for_client(id, caller.identity));
 }
 
-nlohmann::json Api::current_crl() {
-  storage::CrlRecord crl = engine_->current_crl("custosd");
-  return {{"number", crl.number},
-          {"der", to_base64(crl.der)},
-          {"this_update", parse_rfc3339(crl.this_update)},
-          {"next_update", parse_rfc3339(crl.next_update)}};
+nlohmann::json Api::current_crl() { return crl_to_wire(engine_->current_crl("custosd")); }
+
+std::optional<nlohmann::json> Api::answer_beside_the_engine(Op op, const Arguments& args) {
+  std::shared_ptr<engine::StatusResponder> status;
+  {
+    std::lock_guard snapshot(status_mutex_);
+    status = status_;
+  }
+  if (op == Op::kCurrentCrl) {
+    std::optional<storage::CrlRecord> crl = status->current_crl();
+    if (!crl) return std::nullopt;
+    return crl_to_wire(*crl);
+  }
+  std::time_t this_update = 0;
+  std::time_t next_update = 0;
+  std::optional<std::vector<std::uint8_t>> response = status->answer_ocsp(args.bytes("request"), this_update, next_update);
+  if (!response) return std::nullopt;
+  return ocsp_to_wire(*response, this_update, next_update);
 }
 
 nlohmann::json Api::ca_certs() {
@@ -255,7 +301,7 @@ nlohmann::json Api::ocsp(const Arguments& args) {
   std::time_t this_update = 0;
   std::time_t next_update = 0;
   std::vector<std::uint8_t> response = engine_->answer_ocsp(args.bytes("request"), this_update, next_update);
-  return {{"response", to_base64(response)}, {"this_update", this_update}, {"next_update", next_update}};
+  return ocsp_to_wire(response, this_update, next_update);
 }
 
 nlohmann::json Api::backup(const Arguments& args, const Caller& caller) {

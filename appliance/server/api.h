@@ -3,7 +3,9 @@
 // the front end), answered {"ok": true, "result"} or {"ok": false,
 // "error": one line, "kind", "role"}. The set is closed: an unknown op or
 // argument is refused. Every call runs on the one engine, one at a time,
-// and its reply is made after the engine's commit.
+// and its reply is made after the engine's commit — except OCSP and the
+// current CRL, which the status lane answers beside it (StatusResponder)
+// unless they need a write first.
 //
 //   Api api(ca, [&] { courier.wake(); });   // the engine rings when the outbox holds something new
 //   nlohmann::json answer = api.handle({{"op", "retrieve"}, {"args", {{"id", 7}}}}, peer_uid);
@@ -20,6 +22,7 @@
 
 #include "appliance/engine/authority.h"
 #include "appliance/engine/engine.h"
+#include "appliance/engine/status_responder.h"
 #include "appliance/operations/operations.h"
 #include "appliance/server/access.h"
 
@@ -46,6 +49,8 @@ class Api {
   void reload();
 
  private:
+  // The status lane's answer to `op`, or nullopt when the engine must give it.
+  std::optional<nlohmann::json> answer_beside_the_engine(operations::Op op, const Arguments& args);
   nlohmann::json dispatch(operations::Op op, const Arguments& args, const Caller& caller);
   nlohmann::json submit(const Arguments& args, const Caller& caller);
   nlohmann::json enroll(const Arguments& args, const Caller& caller);
@@ -64,6 +69,12 @@ class Api {
   // Shared so that a caller is authenticated outside the engine's lock (an
   // Argon2 check takes tens of milliseconds); a reload swaps it.
   std::shared_ptr<Access> access_;
+  // Made again with each engine, and after the engine answered what the
+  // lane could not (a new CRL, a new OCSP signer): under mutex_, swapped
+  // under status_mutex_, which the lane's callers take (never mutex_).
+  void renew_status_lane();
+  std::mutex status_mutex_;
+  std::shared_ptr<engine::StatusResponder> status_;
 };
 
 }  // namespace custos::server

@@ -1,0 +1,46 @@
+// OCSP answers and the current CRL without the engine's lock: custosd's
+// status lane, so that relying parties are not kept waiting behind
+// issuance on a slow token (a TPM signs a few hundred times a second).
+//
+// It reads through a store connection of its own, which sees committed
+// state only, and signs on the token, whose session pool serves several
+// threads. What needs a write first — a CRL past its nextUpdate, an OCSP
+// signer to make or renew — it leaves to the engine (nullopt), and the
+// caller makes a new responder after the engine has answered.
+//
+//   auto lane = std::make_shared<StatusResponder>(ca, engine);   // under the engine's lock
+//   if (auto answer = lane->answer_ocsp(request, this_update, next_update)) …
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "appliance/engine/engine.h"
+
+namespace custos::engine {
+
+class StatusResponder {
+ public:
+  // Made while the engine is not in use (custosd holds its lock): it takes
+  // a copy of the configuration and of the engine's settled OCSP signer.
+  StatusResponder(CertificateAuthority& ca, const Engine& engine);
+
+  std::optional<std::vector<std::uint8_t>> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& this_update,
+                                                       std::time_t& next_update);
+  std::optional<storage::CrlRecord> current_crl();
+
+ private:
+  hsm::Token& token_;
+  const CaConfig config_;
+  ossl::Ptr<X509> ca_certificate_;
+  std::optional<OcspSigner> signer_;
+  std::mutex reader_mutex_;  // one thread at a time on the connection
+  std::unique_ptr<storage::Store> reader_;
+};
+
+}  // namespace custos::engine
