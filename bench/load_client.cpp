@@ -3,10 +3,14 @@
 // another to POST /api/v1/requests for SECONDS. Prints requests per second,
 // latency percentiles and failures; with --acknowledged FILE, writes every
 // disposition a client received, one JSON object a line, so a test can
-// check each against the database.
+// check each against the database. With --ocsp FILE instead of --csr, each
+// client POSTs that DER OCSP request to /ocsp (signed afresh each time: a
+// POST is not cached).
 //
 //   load_client --url 127.0.0.1:8443 --ca ca.pem --cert client.pem --key client.key
 //               --csr request.pem --clients 64 --seconds 60
+//   load_client --url 127.0.0.1:8443 --ca ca.pem --cert client.pem --key client.key
+//               --ocsp request.der --clients 8 --seconds 10
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -29,6 +33,7 @@ int main(int argc, char** argv) {
   std::string certificate;
   std::string key;
   std::string csr_file;
+  std::string ocsp_file;
   std::string acknowledged_file;
   int clients = 64;
   int seconds = 60;
@@ -36,7 +41,8 @@ int main(int argc, char** argv) {
   app.add_option("--ca", ca, "the CA certificate (PEM) the server's chains to")->required();
   app.add_option("--cert", certificate, "the client certificate (PEM)")->required();
   app.add_option("--key", key, "its key (PEM)")->required();
-  app.add_option("--csr", csr_file, "the PKCS#10 request to submit (PEM)")->required();
+  CLI::Option* csr_option = app.add_option("--csr", csr_file, "the PKCS#10 request to submit (PEM)");
+  app.add_option("--ocsp", ocsp_file, "a DER OCSP request to POST to /ocsp instead")->excludes(csr_option);
   app.add_option("--clients", clients, "concurrent clients (64)");
   app.add_option("--seconds", seconds, "how long (60)");
   app.add_option("--acknowledged", acknowledged_file, "write every disposition received here");
@@ -45,10 +51,18 @@ int main(int argc, char** argv) {
   // end of the load.
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::ifstream csr_stream(csr_file);
-  std::stringstream csr;
-  csr << csr_stream.rdbuf();
-  std::string body = nlohmann::json{{"csr", csr.str()}, {"profile", "server"}}.dump();
+  if (csr_file.empty() == ocsp_file.empty()) {
+    std::cerr << "load_client: give --csr or --ocsp\n";
+    return 2;
+  }
+  const bool ocsp = !ocsp_file.empty();
+  std::ifstream input(ocsp ? ocsp_file : csr_file, std::ios::binary);
+  std::stringstream contents;
+  contents << input.rdbuf();
+  const std::string path = ocsp ? "/ocsp" : "/api/v1/requests";
+  const std::string content_type = ocsp ? "application/ocsp-request" : "application/json";
+  const std::string body =
+      ocsp ? contents.str() : nlohmann::json{{"csr", contents.str()}, {"profile", "server"}}.dump();
   std::string host = address.substr(0, address.rfind(':'));
   int port = std::stoi(address.substr(address.rfind(':') + 1));
 
@@ -72,7 +86,7 @@ int main(int argc, char** argv) {
       std::vector<std::string> answers;
       while (std::chrono::steady_clock::now() < end) {
         auto sent = std::chrono::steady_clock::now();
-        httplib::Result result = client.Post("/api/v1/requests", body, "application/json");
+        httplib::Result result = client.Post(path, body, content_type);
         double elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count();
         if (!result || result->status != 200) {
           ++failures;
@@ -83,7 +97,7 @@ int main(int argc, char** argv) {
           continue;
         }
         mine.push_back(elapsed);
-        answers.push_back(result->body);
+        if (!ocsp) answers.push_back(result->body);
       }
       std::lock_guard lock(mutex);
       latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());

@@ -37,4 +37,17 @@ class ChannelPool : public EngineLink {
   int usable_ = 0;
 };
 
+// The status lane's calls (OCSP, the current CRL) on channels of their own,
+// every other call on the rest: custosd answers the lane beside the engine,
+// so a relying party must not queue for a channel behind issuance either.
+class LaneSplit : public EngineLink {
+ public:
+  LaneSplit(EngineLink& engine, EngineLink& status) : engine_(engine), status_(status) {}
+  nlohmann::json call(const nlohmann::json& request) override;
+
+ private:
+  EngineLink& engine_;
+  EngineLink& status_;
+};
+
 }  // namespace custos::server

@@ -7,7 +7,8 @@
 // and reaches the engine as one call of api.h over the channels on fds 3….
 //
 //   custos-http --listen HOST:PORT [--plain-listen HOST:PORT] --certificate PEM --key PEM
-//               --client-ca PEM --max-connections N --channels K [--require-namespaces]
+//               --client-ca PEM --max-connections N --channels K [--status-channels L]
+//               [--require-namespaces]
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -48,6 +50,7 @@ struct Options {
   std::string client_ca;
   std::size_t max_connections = 64;
   int channels = 1;
+  int status_channels = 0;  // after the others; none: the lane shares them
   bool require_namespaces = false;
   pid_t engine_pid = 0;
 };
@@ -132,6 +135,7 @@ int main(int argc, char** argv) {
   app.add_option("--client-ca", options.client_ca)->required();
   app.add_option("--max-connections", options.max_connections);
   app.add_option("--channels", options.channels);
+  app.add_option("--status-channels", options.status_channels, "channels for OCSP and the CRL alone, after the others");
   app.add_flag("--require-namespaces", options.require_namespaces);
   app.add_option("--engine-pid", options.engine_pid, "custosd's pid: gone already, the front end does not start");
   CLI11_PARSE(app, argc, argv);
@@ -145,10 +149,17 @@ int main(int argc, char** argv) {
     httplib::SSLServer https([&](SSL_CTX& context) { return configure_tls(context, options); });
     if (!https.is_valid()) throw Error("the TLS certificate or key cannot be used: " + options.certificate);
     std::vector<FileDescriptor> channels;
-    for (int index = 0; index < options.channels; ++index) channels.emplace_back(3 + index);
+    std::vector<FileDescriptor> status_channels;
+    for (int index = 0; index < options.channels + options.status_channels; ++index) {
+      (index < options.channels ? channels : status_channels).emplace_back(3 + index);
+    }
     std::vector<FileDescriptor> watched_channels = channel_copies(channels);
+    for (FileDescriptor& copy : channel_copies(status_channels)) watched_channels.push_back(std::move(copy));
     custos::server::ChannelPool engine(std::move(channels));
-    custos::server::HttpFrontEnd front_end(engine);
+    std::unique_ptr<custos::server::ChannelPool> status;
+    if (!status_channels.empty()) status = std::make_unique<custos::server::ChannelPool>(std::move(status_channels));
+    custos::server::LaneSplit lanes(engine, status ? *status : static_cast<custos::server::EngineLink&>(engine));
+    custos::server::HttpFrontEnd front_end(lanes);
 
     front_end.serve_on(https, true, options.max_connections);
     bind_listener(https, options.listen);
@@ -166,7 +177,7 @@ int main(int argc, char** argv) {
     // A connection being served, one accepted and waiting for a worker
     // (BoundedTaskQueue), the listeners, the channels, stdio and what the
     // sanitizers and OpenSSL open for themselves.
-    sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels) + 64;
+    sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels + options.status_channels) + 64;
     custos::host::SandboxReport report = custos::host::enter_sandbox(sandbox);
     // Its filter kills outright; it has nothing to report to a supervisor.
     FileDescriptor(report.supervisor).reset();

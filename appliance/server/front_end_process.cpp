@@ -16,7 +16,10 @@
 namespace custos::server {
 namespace {
 
+// Channels for the engine's calls, and for the status lane's alone (OCSP and
+// the CRL, answered beside the engine: api.h).
 constexpr int kChannels = 4;
+constexpr int kStatusChannels = 2;
 
 std::string front_end_path() {
   if (const char* path = std::getenv("CUSTOS_HTTP_FRONT_END"); path != nullptr && *path != '\0') return path;
@@ -33,6 +36,7 @@ FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api) : api_(api) {
                                         "--client-ca",             spec.client_ca.string(),
                                         "--max-connections",       std::to_string(spec.max_connections),
                                         "--channels",              std::to_string(kChannels),
+                                        "--status-channels",       std::to_string(kStatusChannels),
                                         "--engine-pid",            std::to_string(::getpid())};
   if (!spec.plain_listen.empty()) {
     arguments.emplace_back("--plain-listen");
@@ -43,7 +47,7 @@ FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api) : api_(api) {
   std::vector<FileDescriptor> ours;
   std::vector<FileDescriptor> theirs;
   std::vector<int> their_numbers;
-  for (int index = 0; index < kChannels; ++index) {
+  for (int index = 0; index < kChannels + kStatusChannels; ++index) {
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
       throw Error(std::string("socketpair: ") + std::strerror(errno));
