@@ -44,9 +44,9 @@ std::string key_size_problem(KeyType type, const CK_MECHANISM_INFO& info) {
   // Sizes are bits for RSA and EC by the standard; 0 means "not reported".
   unsigned bits = is_rsa(type) ? rsa_bits(type) : (type == KeyType::kEcP256 ? 256 : 384);
   if (info.ulMaxKeySize != 0 && (bits < info.ulMinKeySize || bits > info.ulMaxKeySize)) {
-    return "the token generates " + std::string(is_rsa(type) ? "RSA" : "EC") + " keys of " +
-           std::to_string(info.ulMinKeySize) + " to " + std::to_string(info.ulMaxKeySize) + " bits, not " +
-           std::to_string(bits);
+    return "its " + std::string(is_rsa(type) ? "CKM_RSA_PKCS_KEY_PAIR_GEN" : "CKM_EC_KEY_PAIR_GEN") +
+           " generates keys of " + std::to_string(info.ulMinKeySize) + " to " + std::to_string(info.ulMaxKeySize) +
+           " bits, not " + std::to_string(bits);
   }
   return {};
 }

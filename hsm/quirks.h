@@ -37,9 +37,13 @@ struct TokenQuirks {
   // can both sign and decrypt): left out of the templates, so such a key
   // carries the token's values. Every other usage is still stated false.
   std::vector<CK_ATTRIBUTE_TYPE> usages_it_decides;
+  // Threads of one process call C_OpenSession one at a time, though the
+  // library says it may be called from several (the standard's default).
+  bool open_sessions_one_at_a_time = false;
 };
 
 struct QuirkRow {
+  std::string_view name;          // what `custos config` and `custos token check` show
   std::string_view library;       // the PKCS#11 library's manufacturer (C_GetInfo); empty: any
   std::string_view manufacturer;  // the token's (C_GetTokenInfo), without padding; empty: any
   std::string_view model;         // empty: every model of that manufacturer
@@ -48,6 +52,10 @@ struct QuirkRow {
 };
 
 const std::vector<QuirkRow>& quirk_table();
+
+// The first row naming the token, or null: the standard's defaults.
+const QuirkRow* quirk_row_for(std::string_view library, std::string_view manufacturer, std::string_view model);
+const QuirkRow* quirk_row_for(const TokenDescription& token);
 
 // The quirks of the first row naming the token, or the defaults.
 const TokenQuirks& quirks_for(std::string_view library, std::string_view manufacturer, std::string_view model);

@@ -247,6 +247,8 @@ CK_SESSION_HANDLE Token::open_session() {
     slot = description_.slot;
   }
   CK_SESSION_HANDLE handle = CK_INVALID_HANDLE;
+  std::unique_lock one_at_a_time(session_opening_, std::defer_lock);
+  if (quirks_for(description()).open_sessions_one_at_a_time) one_at_a_time.lock();
   check(functions_->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &handle),
         "C_OpenSession");
   return handle;

@@ -122,6 +122,7 @@ class Token {
   SecureBuffer pin_;
 
   std::mutex mutex_;  // guards free_ and description_.slot during a re-open
+  std::mutex session_opening_;  // for a token whose quirks open sessions one at a time
   std::condition_variable available_;
   std::vector<PooledSession> sessions_;
   std::vector<std::size_t> free_;

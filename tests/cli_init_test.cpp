@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include "appliance/engine/authority.h"
 #include "storage/audit.h"
 #include "tests/support/audit_log.h"
@@ -295,6 +297,9 @@ TEST(Config, ShowsTheCaAndItsDefaultProfiles) {
   EXPECT_EQ(config["key"]["type"], "rsa-2048");
   EXPECT_EQ(config["key"]["signature"], "rsa-pkcs1-sha256");
   EXPECT_EQ(config["token"]["label"], "custos");
+  // The quirks-table row in force, found from what the token reports.
+  EXPECT_EQ(config["token"]["quirks"],
+            testing::TestToken::family() == testing::TokenFamily::kTpm ? "tpm2-pkcs11" : "SoftHSMv2");
   EXPECT_EQ(config["policy"]["module"], "builtin:profiles");
   EXPECT_EQ(config["profiles"]["server"]["decision"], "issue");
   EXPECT_EQ(config["profiles"]["server"]["validity_days"], 90);
@@ -323,6 +328,41 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(cli.custos("no-such-command").status, 2);
   EXPECT_EQ(cli.custos("--help").status, 0);
   EXPECT_EQ(cli.custos("--dir nowhere config").status, 1);
+}
+
+// `custos token check` tries each key type and database-key method on the
+// token in scratch objects, says why what fails fails (by mechanism), names
+// the method init would choose, which works, and leaves nothing behind.
+TEST(TokenCheck, TriesEverythingNamesWhatIsMissingAndLeavesNothingBehind) {
+  CliFixture cli;
+  CommandResult checked = cli.custos("token check --json", true);
+  ASSERT_TRUE(succeeded(checked));
+  nlohmann::json check = nlohmann::json::parse(checked.out);
+  EXPECT_EQ(check["token"]["label"], "custos");
+  EXPECT_FALSE(check["mechanisms"].empty());
+  std::map<std::string, bool> works;
+  for (const nlohmann::json& trial : check["key_types"]) {
+    works[trial["name"]] = trial["works"];
+    if (!trial["works"].get<bool>()) {
+      EXPECT_NE(trial["detail"].get<std::string>().find("CKM_"), std::string::npos) << trial.dump();
+    }
+  }
+  EXPECT_EQ(works.size(), 6u);
+  EXPECT_TRUE(works["ec-p256"]);
+  std::string chosen = check["init_chooses_database_key_method"];
+  bool chosen_works = false;
+  for (const nlohmann::json& trial : check["database_key_methods"]) {
+    if (trial["name"] == chosen) chosen_works = trial["works"];
+  }
+  EXPECT_TRUE(chosen_works) << check.dump(2);
+  EXPECT_EQ(cli.token_object_count(), 0u);
+  // What the check says works, init makes.
+  for (const auto& [key_type, usable] : works) {
+    if (key_type == "ec-p256" || key_type == "rsa-4096") {
+      CommandResult init = cli.custos("--dir ca-" + key_type + " init --subject 'CN=Checked' --key " + key_type, true);
+      EXPECT_EQ(init.status == 0, usable) << key_type << ": " << init.err;
+    }
+  }
 }
 
 }  // namespace

@@ -83,7 +83,8 @@ TEST(MechanismChoice, TokenCappedAt2048BitsRefusesRsa4096) {
   MechanismSet small = with({{CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR}}, 2048);
   EXPECT_EQ(error_of([&] { require_key_generation(KeyType::kRsa2048, small); }), "");
   EXPECT_EQ(error_of([&] { require_key_generation(KeyType::kRsa4096, small); }),
-            "the token cannot generate rsa-4096 keys: the token generates RSA keys of 1024 to 2048 bits, not 4096");
+            "the token cannot generate rsa-4096 keys: its CKM_RSA_PKCS_KEY_PAIR_GEN generates keys of 1024 to 2048 "
+            "bits, not 4096");
 }
 
 }  // namespace

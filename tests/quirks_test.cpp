@@ -18,6 +18,8 @@ TEST(Quirks, AnUnknownTokenGetsTheStandardsDefaults) {
   EXPECT_FALSE(quirks.serialise_login);
   EXPECT_EQ(quirks.oaep_digests, (std::vector<OaepDigest>{OaepDigest::kSha256, OaepDigest::kSha1}));
   EXPECT_TRUE(quirks.usages_it_decides.empty());
+  EXPECT_FALSE(quirks.open_sessions_one_at_a_time);
+  EXPECT_EQ(quirk_row_for("Acme PKCS#11", "Acme HSM Corp", "Model 9"), nullptr);
 }
 
 // tpm2-pkcs11's row is found by the library, whatever TPM vendor the token
@@ -27,12 +29,15 @@ TEST(Quirks, Tpm2Pkcs11IsFoundByItsLibraryOnAnyTpm) {
     const TokenQuirks& quirks = quirks_for("tpm2-software.github.io", vendor, "SW   TPM");
     EXPECT_EQ(quirks.usages_it_decides.size(), 4u) << vendor;
     EXPECT_FALSE(quirks.serialise_login) << vendor;
+    EXPECT_TRUE(quirks.open_sessions_one_at_a_time) << vendor;
+    EXPECT_EQ(quirk_row_for("tpm2-software.github.io", vendor, "SW   TPM")->name, "tpm2-pkcs11");
   }
 }
 
 TEST(Quirks, EveryRowSaysWhyAndNamesALibraryOrAManufacturer) {
   for (const QuirkRow& row : quirk_table()) {
     EXPECT_FALSE(row.library.empty() && row.manufacturer.empty()) << row.why;
+    EXPECT_FALSE(row.name.empty()) << row.why;
     EXPECT_GT(row.why.size(), 20u) << row.manufacturer;
     EXPECT_GE(row.quirks.login_attempts, 1) << row.manufacturer;
     EXPECT_FALSE(row.quirks.oaep_digests.empty()) << row.manufacturer;

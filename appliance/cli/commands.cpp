@@ -5,11 +5,14 @@
 
 #include <iostream>
 
+#include "appliance/engine/token_check.h"
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/crl.h"
 #include "appliance/x509/lint.h"
 #include "appliance/x509/name.h"
 #include "common/files.h"
+#include "hsm/module.h"
+#include "hsm/quirks.h"
 
 namespace custos::cli {
 namespace {
@@ -99,10 +102,37 @@ void run_ca_cert(const std::filesystem::path& directory, const std::optional<std
   }
 }
 
+void run_token_check(const engine::TokenOptions& token, bool json) {
+  engine::TokenCheck check = engine::check_token(token);
+  if (json) {
+    print_json(check.to_json());
+  } else {
+    std::cout << check.to_text();
+  }
+}
+
+namespace {
+
+// The quirks-table row in force for the CA's token, found from what the
+// token reports (no login), or why it cannot be said.
+std::string quirks_in_force(const engine::CaConfig& config) {
+  try {
+    std::shared_ptr<hsm::Module> module = hsm::Module::load(config.token.module);
+    const hsm::QuirkRow* row = hsm::quirk_row_for(module->find_token(config.token.label));
+    return row != nullptr ? std::string(row->name) : "none (the standard's defaults)";
+  } catch (const Error& error) {
+    return std::string("unknown: ") + error.what();
+  }
+}
+
+}  // namespace
+
 void run_config(const std::filesystem::path& directory, bool json) {
   engine::CaConfig config = engine::load_config(engine::CaPaths(directory).config);
   if (json) {
-    print_json(engine::config_to_json(config));
+    nlohmann::json out = engine::config_to_json(config);
+    out["token"]["quirks"] = quirks_in_force(config);
+    print_json(out);
     return;
   }
   std::string exits;
@@ -113,6 +143,7 @@ void run_config(const std::filesystem::path& directory, bool json) {
             << "key         " << hsm::key_type_name(config.ca.key_type) << " '" << config.ca.key.label
             << "', signing with " << hsm::signature_scheme_name(config.ca.signature) << "\n"
             << "token       '" << config.token.label << "' via " << config.token.module.string() << "\n"
+            << "quirks      " << quirks_in_force(config) << "\n"
             << "database    " << config.database.file.string() << " (keyed by "
             << engine::database_key_method_name(config.database.key_method) << " on the token)\n"
             << "policy      " << config.policy.module << " (timeout " << config.policy_timeout_ms << " ms)\n"

@@ -25,6 +25,9 @@ struct InstallCaCertCommand {
 void run_install_ca_cert(const InstallCaCertCommand& command);
 
 void run_ca_cert(const std::filesystem::path& directory, const std::optional<std::filesystem::path>& out);
+// `custos token check`: engine/token_check.h.
+void run_token_check(const engine::TokenOptions& token, bool json);
+
 void run_config(const std::filesystem::path& directory, bool json);
 
 // `custos lint FILE`: the engine's pre-issuance linter on a certificate or

@@ -53,6 +53,16 @@ struct TokenArguments {
   }
 };
 
+// The token options of a command with no CA yet (init, token check): the
+// library is --hsm-module, else CUSTOS_HSM_MODULE, else the build's
+// default. Later commands take it from custos.toml.
+custos::engine::TokenOptions without_a_ca(custos::engine::TokenOptions token) {
+  if (const char* module = std::getenv("CUSTOS_HSM_MODULE"); !token.module && module != nullptr && *module != '\0') {
+    token.module = module;
+  }
+  return token;
+}
+
 std::optional<std::filesystem::path> optional_path(const std::string& text) {
   return text.empty() ? std::nullopt : std::optional<std::filesystem::path>(text);
 }
@@ -99,6 +109,17 @@ int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
     return command;
   };
 
+  // token check
+  CLI::App* token_command = app.add_subcommand("token", "the PKCS#11 token, before a CA is made on it");
+  token_command->require_subcommand(1);
+  CLI::App* token_check_command = with_json(opens_ca(token_command->add_subcommand(
+      "check", "list what the token offers, and try each key type and database-key method in scratch objects")));
+  token_check_command->callback([&] {
+    action = [&](const CaContext& context) {
+      custos::cli::run_token_check(without_a_ca(context.token), context.json);
+    };
+  });
+
   // init
   custos::engine::InitOptions init;
   std::string csr_out;
@@ -120,12 +141,7 @@ int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
   init_command->callback([&] {
     action = [&](const CaContext& context) {
       init.directory = context.directory;
-      init.token = context.token;
-      // The library a new CA uses: --hsm-module, else CUSTOS_HSM_MODULE, else
-      // the build's default. Later commands take it from custos.toml.
-      if (const char* module = std::getenv("CUSTOS_HSM_MODULE"); !init.token.module && module != nullptr && *module != '\0') {
-        init.token.module = module;
-      }
+      init.token = without_a_ca(context.token);
       init.actor = custos::engine::local_actor();
       init.csr_out = optional_path(csr_out);
       if (!database_key_method.empty()) init.database_key_method = database_key_method;

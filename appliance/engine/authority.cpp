@@ -63,6 +63,17 @@ std::unique_ptr<hsm::Token> open_token(const std::filesystem::path& module, cons
   }
 }
 
+}  // namespace
+
+std::unique_ptr<hsm::Token> open_token(const TokenOptions& options) {
+  // A token being tried or a CA being made has no other users to take
+  // turns with.
+  return open_token(options.module.value_or(CUSTOS_DEFAULT_PKCS11_MODULE), options.label.value_or(kDefaultTokenLabel), "",
+                    options.pin, hsm::Token::kDefaultSessions, {});
+}
+
+namespace {
+
 // What a failed init must take back, in reverse order of making.
 class InitRollback {
  public:
@@ -271,10 +282,7 @@ InitResult init_ca(const InitOptions& options) {
     if (!forced_method) throw Error("--db-key-method must be hmac-sha256 or rsa-oaep");
   }
 
-  std::unique_ptr<hsm::Token> token =
-      open_token(options.token.module.value_or(CUSTOS_DEFAULT_PKCS11_MODULE),
-                 options.token.label.value_or(kDefaultTokenLabel), "", options.token.pin, hsm::Token::kDefaultSessions,
-                 {});  // a CA being made has no other users to take turns with
+  std::unique_ptr<hsm::Token> token = open_token(options.token);
   // Everything the token must offer is checked before anything is made.
   hsm::require_key_generation(*key_type, token->mechanisms());
   hsm::choose_signature_scheme(*key_type, token->mechanisms());

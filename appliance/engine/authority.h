@@ -40,6 +40,10 @@ struct TokenOptions {
   hsm::PinSource pin;
 };
 
+// Logs in to the token `options` names, with init's defaults: the build's
+// module (the CLI puts CUSTOS_HSM_MODULE first), the label "custos".
+std::unique_ptr<hsm::Token> open_token(const TokenOptions& options);
+
 struct InitOptions {
   std::filesystem::path directory;
   std::string subject;
