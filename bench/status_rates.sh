@@ -53,12 +53,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout clie
 "$bin/custos" --dir ca submit --csr client.csr --profile client --out client.pem --pin-file pin >/dev/null
 openssl ocsp -issuer ca/ca.pem -cert leaf.pem -reqout ocsp.der >/dev/null
 
-ports=$(python3 -c 'import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(" ".join(str(x.getsockname()[1]) for x in s))')
-https=${ports% *}
-plain=${ports#* }
+read -r https plain <<<"$("$here/scripts/free-ports" 2)"
 "$bin/custosd" --dir ca --pin-file pin --listen "127.0.0.1:$https" --plain-listen "127.0.0.1:$plain" >custosd.log 2>&1 &
 daemon=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$plain/crl" && break; sleep 0.1; done

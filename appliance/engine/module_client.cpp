@@ -17,6 +17,7 @@
 
 #include "common/files.h"
 #include "common/process.h"
+#include "common/programs.h"
 #include "modules/protocol/frame.h"
 
 namespace custos::engine {
@@ -58,13 +59,6 @@ std::string describe_status(int status) {
 
 }  // namespace
 
-std::string module_host_path() {
-  if (const char* path = std::getenv("CUSTOS_MODULE_HOST"); path != nullptr && *path != '\0') return path;
-  std::error_code error;
-  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  return (self.parent_path() / "custos-module-host").string();
-}
-
 ModuleClient::ModuleClient(ModuleSpec spec) : spec_(std::move(spec)) {}
 
 ModuleClient::~ModuleClient() { shut_down(); }
@@ -75,7 +69,7 @@ void ModuleClient::start() {
     auto backoff = std::chrono::milliseconds(50) * (1 << std::min(consecutive_failures_ - 1, 5));
     std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(backoff, std::chrono::seconds(2)));
   }
-  std::vector<std::string> arguments = {module_host_path()};
+  std::vector<std::string> arguments = {program_path(Program::kModuleHost).string()};
   if (spec_.require_namespaces) arguments.emplace_back("--require-namespaces");
   if (spec_.network) arguments.emplace_back("--network");
   for (const std::filesystem::path& hidden : spec_.hidden_directories) {

@@ -92,8 +92,4 @@ class ModuleClient {
   std::unique_ptr<ModuleStderr> stderr_;  // the running process's, or the last one's
 };
 
-// Where custos-module-host is: beside the running executable, unless
-// CUSTOS_MODULE_HOST names it.
-std::string module_host_path();
-
 }  // namespace custos::engine

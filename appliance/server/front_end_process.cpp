@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/process.h"
+#include "common/programs.h"
 #include "modules/protocol/frame.h"
 
 namespace custos::server {
@@ -21,16 +22,11 @@ namespace {
 constexpr int kChannels = 4;
 constexpr int kStatusChannels = 2;
 
-std::string front_end_path() {
-  if (const char* path = std::getenv("CUSTOS_HTTP_FRONT_END"); path != nullptr && *path != '\0') return path;
-  std::error_code error;
-  return (std::filesystem::read_symlink("/proc/self/exe", error).parent_path() / "custos-http").string();
-}
-
 }  // namespace
 
 FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api) : api_(api) {
-  std::vector<std::string> arguments = {front_end_path(),          "--listen",           spec.listen,
+  std::vector<std::string> arguments = {program_path(Program::kHttpFrontEnd).string(),
+                                        "--listen",                spec.listen,
                                         "--certificate",           spec.certificate.string(),
                                         "--key",                   spec.key.string(),
                                         "--client-ca",             spec.client_ca.string(),
