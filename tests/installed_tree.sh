@@ -18,7 +18,8 @@ DESTDIR=$work/root cmake --install "$build" --prefix /usr >/dev/null
 usr=$work/root/usr
 for file in bin/custos sbin/custosd libexec/custos/custos-module-host libexec/custos/custos-http \
   include/custos/custos_module.h include/custos/custos_module_v1.h share/doc/custos/PROTOCOL.md \
-  share/doc/custos/examples/journal_exit.cpp share/custos/default-policy.toml; do
+  share/doc/custos/examples/journal_exit.cpp share/custos/default-policy.toml \
+  lib/systemd/system/custosd@.service lib/sysusers.d/custos.conf lib/tmpfiles.d/custos.conf; do
   [ -e "$usr/$file" ] || { echo "not installed: $file" >&2; exit 1; }
 done
 unset CUSTOS_MODULE_HOST CUSTOS_HTTP_FRONT_END CUSTOS_HSM_MODULE CUSTOS_DIR CUSTOS_PIN_FILE

@@ -153,8 +153,13 @@ int run_daemon(const DaemonOptions& options) {
 
   spdlog::info("custosd serves {} on {}", options.directory.string(), operations::socket_path(options.directory).string());
   sd_notify(0, "READY=1\nSTATUS=serving");
+  // Under a unit with WatchdogSec=, this loop (which wakes every second)
+  // says it is alive; a custosd stuck in it is restarted by systemd.
+  std::uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
 
   for (;;) {
+    if (watchdog) sd_notify(0, "WATCHDOG=1");
     timespec poll_interval{1, 0};
     int signal = sigtimedwait(&signals, nullptr, &poll_interval);
     if (signal == SIGHUP) {
