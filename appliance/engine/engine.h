@@ -137,6 +137,8 @@ struct OcspSigner {
   ossl::Ptr<X509> certificate;  // null when the CA signs
 
   OcspSigner copy() const;
+  // A delegated signer's certificate has a third of its life left or less.
+  bool due_for_renewal(std::time_t now) const;
 };
 
 class Engine {

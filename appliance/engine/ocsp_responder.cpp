@@ -46,8 +46,7 @@ const OcspSigner& Engine::ocsp_signer() {
   }
   // Renewed with a third of its life left, so relying parties never see
   // a response from an expired signer.
-  if (!ocsp_signer_ || !ocsp_signer_->certificate ||
-      x509::due_for_renewal(ocsp_signer_->certificate.get(), std::time(nullptr))) {
+  if (!ocsp_signer_ || !ocsp_signer_->certificate || ocsp_signer_->due_for_renewal(std::time(nullptr))) {
     ocsp_signer_ = make_ocsp_signer();
   }
   return *ocsp_signer_;
@@ -115,10 +114,13 @@ OcspSigner OcspSigner::copy() const {
   return copied;
 }
 
+bool OcspSigner::due_for_renewal(std::time_t now) const {
+  return certificate && x509::due_for_renewal(certificate.get(), now);
+}
+
 std::optional<OcspSigner> Engine::settled_ocsp_signer() const {
   if (!ca_.config().ocsp.delegated) return OcspSigner{ca_.config().ca.key, nullptr};
-  if (!ocsp_signer_ || !ocsp_signer_->certificate ||
-      x509::due_for_renewal(ocsp_signer_->certificate.get(), std::time(nullptr))) {
+  if (!ocsp_signer_ || !ocsp_signer_->certificate || ocsp_signer_->due_for_renewal(std::time(nullptr))) {
     return std::nullopt;
   }
   return ocsp_signer_->copy();
@@ -206,7 +208,12 @@ std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<
                                                                       std::time_t& this_update,
                                                                       std::time_t& next_update) {
   return ocsp_answer(
-      config_, ca_certificate_.get(), token_, [this] { return signer_ ? &*signer_ : nullptr; },
+      config_, ca_certificate_.get(), token_,
+      // A delegated signer that falls due while the lane runs is the
+      // engine's to renew, as the engine renews it (a third of its life left).
+      [this]() -> const OcspSigner* {
+        return signer_ && !signer_->due_for_renewal(std::time(nullptr)) ? &*signer_ : nullptr;
+      },
       [this](const x509::OcspRequest& query) {
         std::lock_guard lock(reader_mutex_);
         return find_each(*reader_, query);
