@@ -399,7 +399,11 @@ std::string SandboxReport::describe() const {
 SandboxReport enter_sandbox(const SandboxOptions& options) {
   SandboxReport report;
   const bool root = ::geteuid() == 0;
-  const uid_t outside_uid = root ? kNobody : ::geteuid();  // who the module is to the rest of the system
+  // Who the module is to the rest of the system. Read before the user
+  // namespace is entered: inside it, unmapped, the ids read as the
+  // overflow id, and a map naming that is refused.
+  const uid_t outside_uid = root ? kNobody : ::geteuid();
+  const gid_t outside_gid = root ? kNobody : ::getegid();
 
   // A host started as root makes the other namespaces as root (it can read
   // what the view must hold), drops to nobody, and only then enters a user
@@ -415,7 +419,7 @@ SandboxReport enter_sandbox(const SandboxOptions& options) {
   if (proc_self < 0) refuse("cannot open /proc/self: " + errno_text());
   if (!root) {
     got = try_unshare(wanted | CLONE_NEWUSER);
-    if ((got & CLONE_NEWUSER) != 0) map_ids(proc_self, ::geteuid(), ::getegid());
+    if ((got & CLONE_NEWUSER) != 0) map_ids(proc_self, outside_uid, outside_gid);
   } else {
     got = try_unshare(wanted);
   }

@@ -5,9 +5,14 @@
 // the failed attempt) with a reason naming what happened, and the next
 // request, with a good module, issues. The sandbox's own report — which
 // namespaces it had — is printed with each test.
+#include <grp.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include "sandbox/sandbox.h"
 
 #include "tests/support/engine_fixture.h"
 #include "tests/support/python_module.h"
@@ -151,6 +156,35 @@ INSTANTIATE_TEST_SUITE_P(
             R"({"extensions_add": [{"oid": "2.5.29.17", "critical": false, "der": "MAaCBGEuZXgA"}]})",
             RequestState::kDenied, "subjectAltName (2.5.29.17) is not in DER"}),
     [](const ::testing::TestParamInfo<Lie>& parameter) { return parameter.param.name; });
+
+// custosd@.service runs the engine as the unprivileged user custos: the
+// module host then makes its user namespace first and maps the uid it had
+// outside to root inside. (It once mapped the id it read after entering
+// the namespace, the overflow id, which the kernel refuses.) A uid other
+// than the overflow id 65534 shows the difference.
+TEST(UnprivilegedSandbox, EntersEveryNamespaceAsTheHostsOwnUid) {
+  constexpr unsigned kUnprivileged = 4242;
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(kUnprivileged, kUnprivileged, kUnprivileged) != 0 ||
+        ::setresuid(kUnprivileged, kUnprivileged, kUnprivileged) != 0) {
+      std::_Exit(90);
+    }
+    // As a program started as that user is: changing uid made this one
+    // undumpable, its /proc files root's.
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    host::SandboxOptions options;
+    options.require_namespaces = true;
+    host::SandboxReport report = host::enter_sandbox(options);
+    std::cerr << "[ sandbox  ] " << report.describe() << "\n";
+    std::_Exit(report.uid == kUnprivileged && report.missing.empty() && report.namespaces.size() == 5 ? 0 : 91);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the sandbox refused an unprivileged host (see its stderr above)";
+}
 
 TEST_F(Sandbox, AVerdictWithinTheRulesStillAddsItsExtensions) {
   init();
