@@ -38,7 +38,8 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout www.
 openssl verify -CAfile ca/ca.pem www.pem
 
 read -r https plain <<<"$("$scripts/free-ports" 2)"
-"$usr/sbin/custosd" --dir ca --pin-file pin --listen "127.0.0.1:$https" --plain-listen "127.0.0.1:$plain" \
+# --dir=DIR after the other options: custosd takes it anywhere.
+"$usr/sbin/custosd" --pin-file pin --listen "127.0.0.1:$https" --plain-listen "127.0.0.1:$plain" --dir=ca \
   >custosd.log 2>&1 &
 daemon=$!
 for _ in $(seq 100); do curl -sf -o crl.der "http://127.0.0.1:$plain/crl" && break; sleep 0.1; done
