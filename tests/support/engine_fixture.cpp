@@ -1,5 +1,8 @@
 #include "tests/support/engine_fixture.h"
 
+#include <chrono>
+#include <thread>
+
 #include "tests/support/requests.h"
 #include "tests/support/test_token.h"
 
@@ -60,5 +63,13 @@ ossl::Ptr<X509> EngineFixture::certificate_of(const engine::Disposition& disposi
 }
 
 std::string EngineFixture::module_log() const { return read_file(directory_ / "modules.log"); }
+
+bool EngineFixture::module_log_holds(const std::string& text) const {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    if (module_log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
 
 }  // namespace custos::testing

@@ -29,6 +29,10 @@ class EngineFixture : public ::testing::Test {
                              const std::string& profile = "server");
   ossl::Ptr<X509> certificate_of(const engine::Disposition& disposition);
   std::string module_log() const;
+  // Whether modules.log holds `text` within 10 s: a module's stderr reaches
+  // the file through the engine's reader thread, a moment after the call
+  // that made the module write it.
+  bool module_log_holds(const std::string& text) const;
 
   std::filesystem::path directory_;
   std::filesystem::path pin_file_;
