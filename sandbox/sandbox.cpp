@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,7 +83,14 @@ void bind(int source_fd, const std::filesystem::path& target, bool directory, bo
   if (::mount(source.c_str(), inside.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
     refuse("cannot bind " + target.string() + ": " + errno_text());
   }
-  unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (writable ? 0 : MS_RDONLY) | (directory && writable ? MS_NOEXEC : 0);
+  // In a user namespace the kernel refuses to clear a flag the mount had
+  // where it came from (nodev, noexec, nosuid, ro: systemd's PrivateDevices
+  // /dev is noexec): the remount keeps them and only adds its own.
+  struct statvfs current {};
+  if (::statvfs(inside.c_str(), &current) != 0) refuse("cannot read the flags of " + target.string() + ": " + errno_text());
+  unsigned long kept = ((current.f_flag & ST_NODEV) != 0 ? MS_NODEV : 0) | ((current.f_flag & ST_NOEXEC) != 0 ? MS_NOEXEC : 0);
+  unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | kept | (writable ? 0 : MS_RDONLY) |
+                        (directory && writable ? MS_NOEXEC : 0);
   if (::mount(nullptr, inside.c_str(), nullptr, flags, nullptr) != 0) {
     refuse("cannot make " + target.string() + (writable ? " writable" : " read-only") + ": " + errno_text());
   }

@@ -5,10 +5,17 @@
 // the failed attempt) with a reason naming what happened, and the next
 // request, with a good module, issues. The sandbox's own report — which
 // namespaces it had — is printed with each test.
+#include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <functional>
 
 #include <gtest/gtest.h>
 
@@ -159,14 +166,17 @@ INSTANTIATE_TEST_SUITE_P(
 
 // custosd@.service runs the engine as the unprivileged user custos: the
 // module host then makes its user namespace first and maps the uid it had
-// outside to root inside. (It once mapped the id it read after entering
-// the namespace, the overflow id, which the kernel refuses.) A uid other
-// than the overflow id 65534 shows the difference.
-TEST(UnprivilegedSandbox, EntersEveryNamespaceAsTheHostsOwnUid) {
-  constexpr unsigned kUnprivileged = 4242;
+// outside to root inside. Runs `prepare` as root in a child of its own, then
+// enters the sandbox there as uid 4242 (not the overflow id 65534, so that
+// a map naming the wrong one shows), and returns the child's exit status:
+// 0 when the sandbox had every namespace and the uid.
+constexpr unsigned kUnprivileged = 4242;
+
+int sandbox_as_unprivileged_user(const std::function<void()>& prepare) {
   pid_t child = ::fork();
-  ASSERT_GE(child, 0);
+  if (child < 0) return -1;
   if (child == 0) {
+    prepare();
     if (::setgroups(0, nullptr) != 0 || ::setresgid(kUnprivileged, kUnprivileged, kUnprivileged) != 0 ||
         ::setresuid(kUnprivileged, kUnprivileged, kUnprivileged) != 0) {
       std::_Exit(90);
@@ -181,9 +191,31 @@ TEST(UnprivilegedSandbox, EntersEveryNamespaceAsTheHostsOwnUid) {
     std::_Exit(report.uid == kUnprivileged && report.missing.empty() && report.namespaces.size() == 5 ? 0 : 91);
   }
   int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "the sandbox refused an unprivileged host (see its stderr above)";
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+// It once mapped the id it read after entering the namespace, the overflow
+// id, which the kernel refuses.
+TEST(UnprivilegedSandbox, EntersEveryNamespaceAsTheHostsOwnUid) {
+  EXPECT_EQ(sandbox_as_unprivileged_user([] {}), 0) << "the sandbox refused an unprivileged host (its stderr above)";
+}
+
+// Under PrivateDevices=yes, /dev is a tmpfs of systemd's, noexec and
+// nosuid; from inside a user namespace those flags cannot be cleared, and
+// the remount that makes /dev/null writable in the view once tried to.
+TEST(UnprivilegedSandbox, KeepsTheMountFlagsItMayNotClearAsUnderPrivateDevices) {
+  EXPECT_EQ(sandbox_as_unprivileged_user([] {
+              // As systemd makes it: a tmpfs, and the device nodes made in it.
+              if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+                  ::mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=0755") != 0 ||
+                  ::mknod("/dev/null", S_IFCHR | 0666, makedev(1, 3)) != 0 ||
+                  ::mknod("/dev/urandom", S_IFCHR | 0666, makedev(1, 9)) != 0) {
+                std::_Exit(92);
+              }
+            }),
+            0)
+      << "the sandbox refused an unprivileged host on a noexec /dev (its stderr above)";
 }
 
 TEST_F(Sandbox, AVerdictWithinTheRulesStillAddsItsExtensions) {
