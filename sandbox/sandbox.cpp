@@ -84,12 +84,19 @@ void bind(int source_fd, const std::filesystem::path& target, bool directory, bo
     refuse("cannot bind " + target.string() + ": " + errno_text());
   }
   // In a user namespace the kernel refuses to clear a flag the mount had
-  // where it came from (nodev, noexec, nosuid, ro: systemd's PrivateDevices
-  // /dev is noexec): the remount keeps them and only adds its own.
+  // where it came from (nodev, noexec, ro: systemd's PrivateDevices /dev is
+  // ro and noexec): the remount keeps them and only adds its own. A device
+  // node is written through a read-only mount all the same, so /dev/null
+  // stays writable on one.
   struct statvfs current {};
-  if (::statvfs(inside.c_str(), &current) != 0) refuse("cannot read the flags of " + target.string() + ": " + errno_text());
+  struct stat kind {};
+  if (::statvfs(inside.c_str(), &current) != 0 || ::fstat(source_fd, &kind) != 0) {
+    refuse("cannot read the flags of " + target.string() + ": " + errno_text());
+  }
+  bool device = S_ISCHR(kind.st_mode) || S_ISBLK(kind.st_mode);
+  bool read_only = !writable || (device && (current.f_flag & ST_RDONLY) != 0);
   unsigned long kept = ((current.f_flag & ST_NODEV) != 0 ? MS_NODEV : 0) | ((current.f_flag & ST_NOEXEC) != 0 ? MS_NOEXEC : 0);
-  unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | kept | (writable ? 0 : MS_RDONLY) |
+  unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | kept | (read_only ? MS_RDONLY : 0) |
                         (directory && writable ? MS_NOEXEC : 0);
   if (::mount(nullptr, inside.c_str(), nullptr, flags, nullptr) != 0) {
     refuse("cannot make " + target.string() + (writable ? " writable" : " read-only") + ": " + errno_text());

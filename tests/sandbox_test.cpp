@@ -201,16 +201,17 @@ TEST(UnprivilegedSandbox, EntersEveryNamespaceAsTheHostsOwnUid) {
   EXPECT_EQ(sandbox_as_unprivileged_user([] {}), 0) << "the sandbox refused an unprivileged host (its stderr above)";
 }
 
-// Under PrivateDevices=yes, /dev is a tmpfs of systemd's, noexec and
-// nosuid; from inside a user namespace those flags cannot be cleared, and
-// the remount that makes /dev/null writable in the view once tried to.
+// Under PrivateDevices=yes, /dev is a tmpfs of systemd's, read-only, noexec
+// and nosuid; from inside a user namespace those flags cannot be cleared,
+// and the remount that makes /dev/null writable in the view once tried to.
 TEST(UnprivilegedSandbox, KeepsTheMountFlagsItMayNotClearAsUnderPrivateDevices) {
   EXPECT_EQ(sandbox_as_unprivileged_user([] {
               // As systemd makes it: a tmpfs, and the device nodes made in it.
               if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
                   ::mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=0755") != 0 ||
                   ::mknod("/dev/null", S_IFCHR | 0666, makedev(1, 3)) != 0 ||
-                  ::mknod("/dev/urandom", S_IFCHR | 0666, makedev(1, 9)) != 0) {
+                  ::mknod("/dev/urandom", S_IFCHR | 0666, makedev(1, 9)) != 0 ||
+                  ::mount(nullptr, "/dev", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC, nullptr) != 0) {
                 std::_Exit(92);
               }
             }),
