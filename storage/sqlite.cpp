@@ -46,7 +46,14 @@ Connection::Connection(const std::filesystem::path& path, bool create, const Sec
 }
 
 Connection::~Connection() {
+  for (auto& [sql, statements] : idle_statements_) {
+    for (sqlite3_stmt* statement : statements) sqlite3_finalize(statement);
+  }
   if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+Connection::IdleStatements& Connection::idle_statements(std::string_view sql) const {
+  return idle_statements_[std::string(sql)];
 }
 
 void Connection::execute(const std::string& sql) {
@@ -63,12 +70,23 @@ void Connection::fail(const std::string& step, int code) const {
   throw StorageError(step + " (" + path_.filename().string() + "): " + sqlite3_errmsg(db_), code);
 }
 
-Statement::Statement(const Connection& connection, std::string_view sql) : connection_(connection) {
+Statement::Statement(const Connection& connection, std::string_view sql)
+    : connection_(connection), idle_(connection.idle_statements(sql)) {
+  if (!idle_.empty()) {
+    statement_ = idle_.back();
+    idle_.pop_back();
+    return;
+  }
   int code = sqlite3_prepare_v2(connection.get(), sql.data(), static_cast<int>(sql.size()), &statement_, nullptr);
   if (code != SQLITE_OK) connection.fail("preparing a statement", code);
 }
 
-Statement::~Statement() { sqlite3_finalize(statement_); }
+Statement::~Statement() {
+  // Reset, it holds no lock and no bound value, and is as good as new.
+  sqlite3_reset(statement_);
+  sqlite3_clear_bindings(statement_);
+  idle_.push_back(statement_);
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
   int code = sqlite3_bind_int64(statement_, index, value);

@@ -336,16 +336,28 @@ class SqlCipherStoreImpl final : public Store {
   }
 
   void reserve_serial(const SigningIntent& intent) override {
-    write([&] {
-      Statement taken(*connection_,
-                      "SELECT 1 FROM certificates WHERE serial = ?1 UNION ALL SELECT 1 FROM signing_intents WHERE serial = ?1");
-      taken.bind(1, intent.serial);
-      if (taken.step()) throw SerialCollision("the serial " + intent.serial + " is already taken");
-      Statement insert(*connection_,
-                       "INSERT INTO signing_intents (serial, request_id, tbs, owner, reserved_at) VALUES (?1, ?2, ?3, ?4, ?5)");
-      insert.bind(1, intent.serial).bind(2, intent.request_id).bind(3, intent.tbs).bind(4, intent.owner);
-      insert.bind(5, now_rfc3339()).run();
-    });
+    // The intent must outlive this process dying while the token signs,
+    // which a WAL commit does without an fsync (the kernel holds the
+    // write). A power cut before the certificate's own commit loses it
+    // together with a signature nobody has received; that commit
+    // (synchronous FULL) makes both durable. One fsync fewer per issuance.
+    connection_->execute("PRAGMA synchronous = NORMAL");
+    try {
+      write([&] {
+        Statement taken(*connection_,
+                        "SELECT 1 FROM certificates WHERE serial = ?1 UNION ALL SELECT 1 FROM signing_intents WHERE serial = ?1");
+        taken.bind(1, intent.serial);
+        if (taken.step()) throw SerialCollision("the serial " + intent.serial + " is already taken");
+        Statement insert(*connection_,
+                         "INSERT INTO signing_intents (serial, request_id, tbs, owner, reserved_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+        insert.bind(1, intent.serial).bind(2, intent.request_id).bind(3, intent.tbs).bind(4, intent.owner);
+        insert.bind(5, now_rfc3339()).run();
+      });
+    } catch (...) {
+      connection_->execute("PRAGMA synchronous = FULL");
+      throw;
+    }
+    connection_->execute("PRAGMA synchronous = FULL");
   }
 
   void release_serial(const std::string& serial) override {
