@@ -143,5 +143,32 @@ TEST(PrepareCertificate, RefusesWhatRfc5280Forbids) {
   EXPECT_NE(error_of(spec_with([](CertificateSpec& s) { s.path_length = 0; })).find("path length"), std::string::npos);
 }
 
+// The key identifier is read from the SubjectPublicKeyInfo's bit string
+// without decoding the key: it must be the SHA-1 of the same bytes OpenSSL
+// finds when it does decode it, for every kind of key.
+TEST(KeyIdentifier, IsTheSha1OfTheKeysBitStringForEveryKeyKind) {
+  for (const char* algorithm : {"EC", "RSA", "ED25519"}) {
+    ossl::Ptr<EVP_PKEY_CTX> context(EVP_PKEY_CTX_new_from_name(nullptr, algorithm, nullptr));
+    EVP_PKEY* generated = nullptr;
+    ASSERT_EQ(EVP_PKEY_keygen_init(context.get()), 1);
+    if (std::string(algorithm) == "EC") {
+      ASSERT_EQ(EVP_PKEY_CTX_set_group_name(context.get(), "P-384"), 1);
+    }
+    ASSERT_EQ(EVP_PKEY_generate(context.get(), &generated), 1);
+    ossl::Ptr<EVP_PKEY> key(generated);
+    std::vector<std::uint8_t> spki = ossl::to_der(key.get(), i2d_PUBKEY, "the key");
+
+    const unsigned char* cursor = spki.data();
+    ossl::Ptr<X509_PUBKEY> decoded(d2i_X509_PUBKEY(nullptr, &cursor, static_cast<long>(spki.size())));
+    const unsigned char* bits = nullptr;
+    int length = 0;
+    ASSERT_EQ(X509_PUBKEY_get0_param(nullptr, &bits, &length, nullptr, decoded.get()), 1);
+    EXPECT_EQ(key_identifier(spki), ossl::sha_digest("SHA1", std::span(bits, static_cast<std::size_t>(length))))
+        << algorithm;
+  }
+  EXPECT_THROW(key_identifier(std::vector<std::uint8_t>{0x30, 0x03, 0x02, 0x01, 0x00}), Error);
+  EXPECT_THROW(key_identifier(std::vector<std::uint8_t>{}), Error);
+}
+
 }  // namespace
 }  // namespace custos::x509

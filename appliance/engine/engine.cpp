@@ -172,7 +172,8 @@ Engine::Engine(CertificateAuthority& ca, Publisher publisher) : ca_(ca), publish
   std::string pem = read_ca_chain(ca.paths().directory);
   ca_certificate_ = std::move(x509::read_pem_certificates(pem).front());
   ca_public_key_ = ca.token().public_key_info(ca.config().ca.key);
-  if (EVP_PKEY_eq(X509_get0_pubkey(ca_certificate_.get()), x509::parse_public_key(ca_public_key_).get()) != 1) {
+  ca_public_key_object_ = x509::parse_public_key(ca_public_key_);
+  if (EVP_PKEY_eq(X509_get0_pubkey(ca_certificate_.get()), ca_public_key_object_.get()) != 1) {
     throw Error(ca.paths().certificate.string() + " is not the certificate of the CA key '" + ca.config().ca.key.label +
                 "' on the token: refusing to sign with a key the CA certificate does not name");
   }
@@ -600,7 +601,7 @@ Step<Engine::Formed> Engine::form(const Received& received, const protocol::Verd
   ossl::Ptr<NAME_CONSTRAINTS> constraints(
       static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(ca_certificate_.get(), NID_name_constraints, nullptr, nullptr)));
   x509::IssuerSpec issuer{X509_get_subject_name(ca_certificate_.get()), ca_public_key_, ca_key_identifier_,
-                          config.ca.signature, constraints.get()};
+                          config.ca.signature, constraints.get(), ca_public_key_object_.get()};
   std::string message = verdict.message + notes;
 
   spec.serial = random_serial(ca_.token());

@@ -299,6 +299,7 @@ class Engine {
   Publisher publisher_;
   ossl::Ptr<X509> ca_certificate_;
   std::vector<std::uint8_t> ca_public_key_;
+  ossl::Ptr<EVP_PKEY> ca_public_key_object_;  // ca_public_key_ decoded, once
   std::vector<std::uint8_t> ca_key_identifier_;
   std::unique_ptr<ModuleClient> policy_;
   std::optional<std::vector<ExitModule>> exit_modules_;

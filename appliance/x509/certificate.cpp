@@ -166,15 +166,30 @@ ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_publi
 }
 
 std::vector<std::uint8_t> key_identifier(std::span<const std::uint8_t> subject_public_key_info) {
+  // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
+  // subjectPublicKey BIT STRING }: the identifier is the SHA-1 of the bit
+  // string's bytes. Read with OpenSSL's DER reader (ASN1_get_object) rather
+  // than d2i_X509_PUBKEY, which would decode the key itself — the costliest
+  // step of an issuance, and needless here.
   const unsigned char* cursor = subject_public_key_info.data();
-  ossl::Ptr<X509_PUBKEY> info(
-      d2i_X509_PUBKEY(nullptr, &cursor, static_cast<long>(subject_public_key_info.size())));
-  const unsigned char* key_bits = nullptr;
-  int key_length = 0;
-  if (!info || X509_PUBKEY_get0_param(nullptr, &key_bits, &key_length, nullptr, info.get()) != 1) {
-    throw Error("reading the public key for its identifier: " + ossl::last_error());
-  }
-  return ossl::sha_digest("SHA1", std::span(key_bits, static_cast<std::size_t>(key_length)));
+  const unsigned char* end = cursor + subject_public_key_info.size();
+  auto next = [&](int expected_tag, bool step_inside) -> std::span<const std::uint8_t> {
+    long length = 0;
+    int tag = 0;
+    int tag_class = 0;
+    int flags = ASN1_get_object(&cursor, &length, &tag, &tag_class, end - cursor);
+    if ((flags & 0x80) != 0 || tag != expected_tag || tag_class != V_ASN1_UNIVERSAL) {
+      throw Error("reading the public key for its identifier: not a SubjectPublicKeyInfo");
+    }
+    std::span<const std::uint8_t> contents(cursor, static_cast<std::size_t>(length));
+    if (!step_inside) cursor += length;
+    return contents;
+  };
+  next(V_ASN1_SEQUENCE, true);
+  next(V_ASN1_SEQUENCE, false);
+  std::span<const std::uint8_t> bits = next(V_ASN1_BIT_STRING, false);
+  if (bits.empty() || bits[0] != 0) throw Error("reading the public key for its identifier: a partial last byte");
+  return ossl::sha_digest("SHA1", bits.subspan(1));
 }
 
 std::vector<std::uint8_t> subject_key_identifier(X509* certificate) {
@@ -197,7 +212,12 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
   check_spec(spec, issuer);
   ossl::Ptr<X509> certificate(X509_new());
   ossl::Ptr<EVP_PKEY> subject_key = parse_public_key(spec.subject_public_key);
-  ossl::Ptr<EVP_PKEY> issuer_key = parse_public_key(issuer.public_key);
+  ossl::Ptr<EVP_PKEY> issuer_key;
+  if (issuer.key != nullptr && EVP_PKEY_up_ref(issuer.key) == 1) {
+    issuer_key.reset(issuer.key);
+  } else {
+    issuer_key = parse_public_key(issuer.public_key);
+  }
   ossl::Ptr<BIGNUM> serial_number(BN_bin2bn(spec.serial.data(), static_cast<int>(spec.serial.size()), nullptr));
   if (!certificate || !serial_number || X509_set_version(certificate.get(), X509_VERSION_3) != 1 ||
       BN_to_ASN1_INTEGER(serial_number.get(), X509_get_serialNumber(certificate.get())) == nullptr ||
@@ -294,19 +314,25 @@ ossl::Ptr<X509> UnsignedCertificate::sign(const Signer& signer) && {
   bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);  // whole bytes: no unused bits
   bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
 
+  // The certificate as it will be stored must open with exactly the TBS
+  // that was checked and signed. Read with OpenSSL's DER reader: parsing it
+  // whole (d2i_X509) would decode the subject's key once more.
   std::vector<std::uint8_t> der = ossl::to_der(certificate_.get(), i2d_X509, "the certificate");
   const unsigned char* cursor = der.data();
-  ossl::Ptr<X509> signed_certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
-  if (!signed_certificate || cursor != der.data() + der.size()) {
-    throw Error("the assembled certificate does not parse: " + ossl::last_error());
-  }
-  if (ossl::to_der(signed_certificate.get(), i2d_re_X509_tbs, "the TBSCertificate") != tbs_) {
+  long length = 0;
+  int tag = 0;
+  int tag_class = 0;
+  int flags = ASN1_get_object(&cursor, &length, &tag, &tag_class, static_cast<long>(der.size()));
+  if ((flags & 0x80) != 0 || tag != V_ASN1_SEQUENCE || cursor + length != der.data() + der.size() ||
+      static_cast<std::size_t>(length) < tbs_.size() || !std::equal(tbs_.begin(), tbs_.end(), cursor)) {
     throw Error("the signed TBSCertificate is not the one that was checked");
   }
-  if (X509_verify(signed_certificate.get(), issuer_key_.get()) != 1) {
+  // X509_verify signs over the X509's own encoding of its TBS, cached when
+  // prepare_certificate wrote tbs_.
+  if (X509_verify(certificate_.get(), issuer_key_.get()) != 1) {
     throw Error("the token's signature does not verify under the issuer's public key: " + ossl::last_error());
   }
-  return signed_certificate;
+  return std::move(certificate_);
 }
 
 std::vector<std::uint8_t> certificate_der(const X509* certificate) {

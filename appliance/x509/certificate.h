@@ -72,6 +72,10 @@ struct IssuerSpec {
   // The issuer certificate's nameConstraints, checked against the
   // certificate before it is signed; null when it has none.
   const NAME_CONSTRAINTS* name_constraints = nullptr;
+  // `public_key` decoded, when the caller keeps it so (the engine does, once
+  // for all its certificates: decoding a key is the dearest step of an
+  // issuance); decoded from `public_key` when null.
+  EVP_PKEY* key = nullptr;
 };
 
 // Signs the TBS bytes it is given, returning the signature in the form of
@@ -86,9 +90,9 @@ class UnsignedCertificate {
   std::span<const std::uint8_t> to_be_signed() const { return tbs_; }
   std::string serial() const;  // upper-case hex, as serial_hex writes it
 
-  // Signs the checked TBS, assembles the certificate, re-parses it and
-  // verifies the signature under the issuer's key. Throws custos::Error if
-  // the signature does not verify or the signed TBS is not the checked one.
+  // Signs the checked TBS, assembles the certificate and verifies the
+  // signature under the issuer's key. Throws custos::Error if the signature
+  // does not verify or the certificate's TBS is not the checked one.
   ossl::Ptr<X509> sign(const Signer& signer) &&;
 
  private:
