@@ -278,12 +278,14 @@ class SqlCipherStoreImpl final : public Store {
     return read_request(select);
   }
 
-  std::vector<RequestRecord> list_requests(std::optional<RequestState> state) override {
-    std::string sql = std::string("SELECT ") + kRequestColumns +
-                      " FROM requests r LEFT JOIN certificates c ON c.request_id = r.id" +
-                      (state ? " WHERE r.state = ?1" : "") + " ORDER BY r.id DESC";
-    Statement select(*connection_, sql);
+  std::vector<RequestRecord> list_requests(std::optional<RequestState> state, const RequestPage& page) override {
+    Statement select(*connection_, std::string("SELECT ") + kRequestColumns +
+                                       " FROM requests r LEFT JOIN certificates c ON c.request_id = r.id"
+                                       " WHERE (?1 IS NULL OR r.state = ?1) AND (?2 IS NULL OR r.id < ?2)"
+                                       " ORDER BY r.id DESC LIMIT ?3");
     if (state) select.bind(1, request_state_name(*state));
+    if (page.after) select.bind(2, *page.after);
+    select.bind(3, page.limit.value_or(-1));
     std::vector<RequestRecord> records;
     while (select.step()) records.push_back(read_request(select));
     return records;

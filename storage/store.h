@@ -144,6 +144,13 @@ class SerialCollision : public Error {
   using Error::Error;
 };
 
+// A page of a listing, newest first: the requests older than `after` (the
+// last id of the page before), at most `limit` of them.
+struct RequestPage {
+  std::optional<std::int64_t> after;
+  std::optional<std::int64_t> limit;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -182,8 +189,9 @@ class Store {
   // The newest request `requester` made with exactly these DER bytes.
   virtual std::optional<RequestRecord> find_request_by_csr(const std::vector<std::uint8_t>& csr,
                                                            const std::string& requester) = 0;
-  // Newest first; all states when `state` is unset.
-  virtual std::vector<RequestRecord> list_requests(std::optional<RequestState> state) = 0;
+  // Newest first; all states when `state` is unset; only requests older
+  // than `page.after` (an id) when set, and at most `page.limit`.
+  virtual std::vector<RequestRecord> list_requests(std::optional<RequestState> state, const RequestPage& page) = 0;
 
   // Moves request `id` from one of `from` to `to` with `message`. Throws
   // StateConflict naming the state it is in otherwise.

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "appliance/operations/operations.h"
 #include "tests/support/cli.h"
 #include "tests/support/daemon.h"
 #include "tests/support/python_module.h"
@@ -718,6 +719,42 @@ TEST_F(DaemonTest, SigtermInTheMiddleOfALoadLosesNoAcknowledgedRequest) {
     }
   }
   for (const auto& [id, status] : acknowledged) EXPECT_EQ(in_database[id], status) << "request " << id;
+}
+
+// custosd answers `list` a page (operations::kMaxListPage) at a time, so
+// that no answer outgrows a frame; the CLI asks again after the last id
+// until it has them all, or as many as --limit says.
+TEST_F(DaemonTest, AdminListThroughCustosdPagesPastWhatOneAnswerHolds) {
+  start();
+  client_certificate("loader");
+  make_request("load", "/CN=load.example.com", "DNS:load.example.com");
+  // Issue until there is more than a page (under AddressSanitizer on a
+  // busy machine that can take a while).
+  std::size_t issued = 0;
+  for (int round = 0; round < 30 && issued <= static_cast<std::size_t>(operations::kMaxListPage); ++round) {
+    std::string answers = "acknowledged-" + std::to_string(round) + ".jsonl";
+    CommandResult load = shell(std::string(CUSTOS_LOAD_CLIENT) + " --url 127.0.0.1:" +
+                               std::to_string(daemon_->https_port()) +
+                               " --ca ca/ca.pem --cert loader.pem --key loader.key --csr load.csr --clients 8 --seconds 3"
+                               " --acknowledged " + answers);
+    ASSERT_TRUE(succeeded(load)) << load.err;
+    std::ifstream lines(cli_.work() / answers);
+    for (std::string line; std::getline(lines, line);) ++issued;
+  }
+  nlohmann::json everything = nlohmann::json::parse(cli_.custos("--dir ca admin list --json").out);
+  ASSERT_GT(everything.size(), static_cast<std::size_t>(operations::kMaxListPage)) << "too few requests to need a second page";
+  EXPECT_EQ(daemon_->stop(), 0);
+  // Local mode, one query, for comparison.
+  nlohmann::json local = nlohmann::json::parse(cli_.custos("--dir ca admin list --json", true).out);
+  EXPECT_EQ(everything, local);
+  start();
+  nlohmann::json page = nlohmann::json::parse(cli_.custos("--dir ca admin list --json --limit 300 --after " +
+                                                          std::to_string(local[5]["request_id"].get<std::int64_t>()))
+                                                  .out);
+  ASSERT_EQ(page.size(), std::min<std::size_t>(300, local.size() - 6));
+  EXPECT_EQ(page.front(), local[6]);
+  EXPECT_EQ(page.back(), local[5 + page.size()]);
+  EXPECT_EQ(cli_.custos("--dir ca admin list --limit 0").status, 2);
 }
 
 // The issue's load: 64 clients submitting for 60 s. No request fails, every

@@ -83,7 +83,7 @@ TEST_F(EngineTest, AThousandCertificatesHaveAThousandDistinctSerials) {
     serials.insert(*disposition.serial);
   }
   EXPECT_EQ(serials.size(), 1000u);
-  EXPECT_EQ(ca_->store().list_requests(RequestState::kIssued).size(), 1000u);
+  EXPECT_EQ(ca_->store().list_requests(RequestState::kIssued, {}).size(), 1000u);
 }
 
 TEST_F(EngineTest, IssuedCertificateVerifiesAndTheOutboxRecordsIt) {

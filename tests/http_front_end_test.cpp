@@ -367,6 +367,11 @@ TEST_F(HttpFrontEndTest, RestPathsAreChecked) {
   httplib::Result state = client().Get("/api/v1/requests?state=lost");
   ASSERT_TRUE(state);
   EXPECT_EQ(state->status, 400);
+  for (const char* page : {"limit=0", "limit=ten", "after=-3"}) {
+    httplib::Result bad_page = client().Get(std::string("/api/v1/requests?") + page);
+    ASSERT_TRUE(bad_page);
+    EXPECT_EQ(bad_page->status, 400) << page;
+  }
   EXPECT_TRUE(engine_.calls().empty());
 
   engine_.answer("revoke", json::object());
@@ -406,11 +411,11 @@ TEST_F(HttpFrontEndTest, AMalformedAuthorizationHeaderIs400) {
 TEST_F(HttpFrontEndTest, EngineRefusalsBecomeStatuses) {
   serve(true);
   engine_.refuse("list", "forbidden", "listing requests is for officers", "officer");
-  httplib::Result forbidden = client().Get("/api/v1/requests?state=pending");
+  httplib::Result forbidden = client().Get("/api/v1/requests?state=pending&limit=20&after=300");
   ASSERT_TRUE(forbidden);
   EXPECT_EQ(forbidden->status, 403);
   EXPECT_NE(json::parse(forbidden->body)["error"].get<std::string>().find("officer role"), std::string::npos);
-  EXPECT_EQ(only_call()["args"], json({{"state", "pending"}}));
+  EXPECT_EQ(only_call()["args"], json({{"state", "pending"}, {"limit", 20}, {"after", 300}}));
 
   engine_.refuse("retrieve", "unauthenticated", "who are you?");
   httplib::Result unauthenticated = client().Get("/api/v1/requests/3");

@@ -121,7 +121,7 @@ TEST_P(LyingModule, CannotMakeTheEngineSignWhatItsRulesForbid) {
   EXPECT_EQ(lied.state, lie.expected) << lied.message;
   EXPECT_NE(lied.message.find(lie.reason), std::string::npos) << lied.message;
   EXPECT_FALSE(lied.serial.has_value());
-  EXPECT_TRUE(ca_->store().list_requests(RequestState::kIssued).empty());
+  EXPECT_TRUE(ca_->store().list_requests(RequestState::kIssued, {}).empty());
 }
 
 const char* kNonCanonical = "is not an OID in canonical dotted form";

@@ -108,6 +108,33 @@ TEST_P(StoreConformance, ARequestMovesOnlyFromTheStateTheCallerNamesAndARefusalC
                StateConflict);
 }
 
+// A listing comes a page at a time, newest first: `after` the last id of
+// the page before, at most `limit`, in one state or all.
+TEST_P(StoreConformance, RequestsAreListedAPageAtATimeNewestFirst) {
+  std::vector<std::int64_t> pending;
+  std::vector<std::int64_t> all;
+  for (int index = 0; index < 7; ++index) {
+    RequestState state = index % 2 == 0 ? RequestState::kPending : RequestState::kDenied;
+    all.push_back(request_in(state));
+    if (state == RequestState::kPending) pending.push_back(all.back());
+  }
+  auto ids = [](const std::vector<RequestRecord>& records) {
+    std::vector<std::int64_t> listed;
+    for (const RequestRecord& record : records) listed.push_back(record.id);
+    return listed;
+  };
+  std::vector<std::int64_t> newest_first(all.rbegin(), all.rend());
+  EXPECT_EQ(ids(store_->list_requests(std::nullopt, {})), newest_first);
+  EXPECT_EQ(ids(store_->list_requests(std::nullopt, {std::nullopt, 3})),
+            std::vector<std::int64_t>(newest_first.begin(), newest_first.begin() + 3));
+  EXPECT_EQ(ids(store_->list_requests(std::nullopt, {newest_first[2], 3})),
+            std::vector<std::int64_t>(newest_first.begin() + 3, newest_first.begin() + 6));
+  EXPECT_EQ(ids(store_->list_requests(std::nullopt, {newest_first[5], 3})),
+            std::vector<std::int64_t>(newest_first.begin() + 6, newest_first.end()));
+  EXPECT_EQ(ids(store_->list_requests(RequestState::kPending, {pending.back(), std::nullopt})),
+            std::vector<std::int64_t>(pending.rbegin() + 1, pending.rend()));
+}
+
 TEST_P(StoreConformance, ACertificateNeedsItsRequestInTheNamedStateAndAFreeSerial) {
   std::int64_t pending = request_in(RequestState::kPending);
   EXPECT_THROW(store_->issue_certificate(certificate("0A", pending), {RequestState::kReceived}, "issued",

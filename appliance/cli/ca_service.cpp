@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "appliance/engine/wire_form.h"
@@ -37,8 +38,8 @@ class LocalCa : public CaService {
     return engine_->submit(request, attributes, actor_);
   }
   engine::Disposition retrieve(std::int64_t id) override { return engine_->retrieve_for_client(id, actor_); }
-  nlohmann::json list(const std::string& state_name) override {
-    return engine::list_requests_to_wire(*engine_, state_name);
+  nlohmann::json list(const std::string& state_name, const storage::RequestPage& page) override {
+    return engine::list_requests_to_wire(*engine_, state_name, page);
   }
   engine::Disposition resubmit(std::int64_t id) override { return engine_->resubmit(id, actor_); }
   engine::Disposition deny(std::int64_t id, const std::string& message) override {
@@ -108,10 +109,24 @@ class DaemonCa : public CaService {
     return call_for_disposition(Op::kSubmit, {{"csr", to_base64(request)}, {"attributes", attributes}});
   }
   engine::Disposition retrieve(std::int64_t id) override { return call_for_disposition(Op::kRetrieve, {{"id", id}}); }
-  nlohmann::json list(const std::string& state) override {
-    nlohmann::json args = nlohmann::json::object();
-    if (!state.empty()) args["state"] = state;
-    return daemon_.call(Op::kList, args);
+  // custosd answers at most operations::kMaxListPage at a time: ask again
+  // after the last one until the page is whole or there is no more.
+  nlohmann::json list(const std::string& state, const storage::RequestPage& page) override {
+    if (page.limit && *page.limit < 1) throw UsageError("--limit must be 1 or more");
+    nlohmann::json records = nlohmann::json::array();
+    std::optional<std::int64_t> after = page.after;
+    while (true) {
+      std::int64_t wanted = operations::kMaxListPage;
+      if (page.limit) wanted = std::min(wanted, *page.limit - static_cast<std::int64_t>(records.size()));
+      nlohmann::json args = {{"limit", wanted}};
+      if (!state.empty()) args["state"] = state;
+      if (after) args["after"] = *after;
+      nlohmann::json answer = daemon_.call(Op::kList, args);
+      for (nlohmann::json& record : answer) records.push_back(std::move(record));
+      if (static_cast<std::int64_t>(answer.size()) < wanted || answer.empty()) return records;
+      if (page.limit && static_cast<std::int64_t>(records.size()) >= *page.limit) return records;
+      after = records.back().at("request_id").get<std::int64_t>();
+    }
   }
   engine::Disposition resubmit(std::int64_t id) override { return call_for_disposition(Op::kResubmit, {{"id", id}}); }
   engine::Disposition deny(std::int64_t id, const std::string& message) override {

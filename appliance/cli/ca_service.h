@@ -25,8 +25,9 @@ class CaService {
   virtual engine::Disposition submit(const std::vector<std::uint8_t>& request,
                                      const std::map<std::string, std::string>& attributes) = 0;
   virtual engine::Disposition retrieve(std::int64_t id) = 0;
-  // Entries as `admin list --json` prints them (README).
-  virtual nlohmann::json list(const std::string& state) = 0;
+  // Entries as `admin list --json` prints them (README): all of the page,
+  // however many answers from custosd it takes.
+  virtual nlohmann::json list(const std::string& state, const storage::RequestPage& page) = 0;
   virtual engine::Disposition resubmit(std::int64_t id) = 0;
   virtual engine::Disposition deny(std::int64_t id, const std::string& message) = 0;
   virtual void set_attribute(std::int64_t id, const std::string& name, const std::string& value) = 0;

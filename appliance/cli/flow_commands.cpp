@@ -64,8 +64,8 @@ void run_retrieve(const CaContext& context, std::int64_t id, const std::optional
   print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.retrieve(id); }), out, chain);
 }
 
-void run_admin_list(const CaContext& context, const std::string& state_name) {
-  nlohmann::json records = on_ca(context, [&](CaService& ca) { return ca.list(state_name); });
+void run_admin_list(const CaContext& context, const std::string& state_name, const storage::RequestPage& page) {
+  nlohmann::json records = on_ca(context, [&](CaService& ca) { return ca.list(state_name, page); });
   if (context.json) {
     std::cout << records.dump(2) << "\n";
     return;

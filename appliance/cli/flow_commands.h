@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "appliance/engine/authority.h"
+#include "storage/store.h"
 
 namespace custos::cli {
 
@@ -32,7 +33,7 @@ void run_submit(const CaContext& context, const SubmitCommand& command);
 void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out,
                   bool chain = false);
 
-void run_admin_list(const CaContext& context, const std::string& state);
+void run_admin_list(const CaContext& context, const std::string& state, const storage::RequestPage& page);
 void run_admin_resubmit(const CaContext& context, std::int64_t id);
 void run_admin_deny(const CaContext& context, std::int64_t id, const std::string& message);
 void run_admin_set_attr(const CaContext& context, std::int64_t id, const std::string& assignment);

@@ -203,7 +203,11 @@ int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
   std::string state;
   CLI::App* list_command = with_json(opens_ca(admin->add_subcommand("list", "requests, newest first")));
   list_command->add_option("--state", state, "pending, issued, denied, revoked or failed");
-  list_command->callback([&] { action = [&](const CaContext& context) { custos::cli::run_admin_list(context, state); }; });
+  storage::RequestPage page;
+  list_command->add_option("--limit", page.limit, "at most this many (default: all)");
+  list_command->add_option("--after", page.after, "only requests older than this id (the last of the page before)");
+  list_command->callback(
+      [&] { action = [&](const CaContext& context) { custos::cli::run_admin_list(context, state, page); }; });
 
   CLI::App* resubmit_command =
       with_json(opens_ca(admin->add_subcommand("resubmit", "ask policy again for a pending or denied request")));

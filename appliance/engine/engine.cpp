@@ -397,8 +397,9 @@ Disposition Engine::retrieve_for_client(std::int64_t id, const std::string& requ
   return disposition;
 }
 
-std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestState> state) {
-  return ca_.store().list_requests(state);
+std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestState> state,
+                                                 const storage::RequestPage& page) {
+  return ca_.store().list_requests(state, page);
 }
 
 Disposition Engine::decide(const Received& received, bool resubmission, const std::string& actor,

@@ -172,7 +172,7 @@ class Engine {
   // retrieve() on behalf of a client (RetrievePending): a pending request's
   // exit modules hear that its requester asked (request_retrieved).
   Disposition retrieve_for_client(std::int64_t id, const std::string& requester);
-  std::vector<storage::RequestRecord> list(std::optional<storage::RequestState> state);
+  std::vector<storage::RequestRecord> list(std::optional<storage::RequestState> state, const storage::RequestPage& page);
 
   // Administration. Each refuses what makes no sense with a clear Error.
   // resubmit takes a pending, denied or failed request (or one left

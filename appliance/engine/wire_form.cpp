@@ -21,14 +21,15 @@ nlohmann::json request_record_to_wire(const storage::RequestRecord& record) {
   return entry;
 }
 
-nlohmann::json list_requests_to_wire(Engine& engine, const std::string& state_name) {
+nlohmann::json list_requests_to_wire(Engine& engine, const std::string& state_name, const storage::RequestPage& page) {
   std::optional<storage::RequestState> state;
   if (!state_name.empty()) {
     state = storage::parse_request_state(state_name);
     if (!state) throw UsageError("--state must be pending, issued, denied, revoked, failed or received");
   }
+  if (page.limit && *page.limit < 1) throw UsageError("--limit must be 1 or more");
   nlohmann::json records = nlohmann::json::array();
-  for (const storage::RequestRecord& record : engine.list(state)) records.push_back(request_record_to_wire(record));
+  for (const storage::RequestRecord& record : engine.list(state, page)) records.push_back(request_record_to_wire(record));
   return records;
 }
 

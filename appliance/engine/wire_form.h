@@ -14,8 +14,9 @@ namespace custos::engine {
 nlohmann::json disposition_to_wire(const Disposition& disposition);
 Disposition disposition_from_wire(const nlohmann::json& wire);
 nlohmann::json request_record_to_wire(const storage::RequestRecord& record);
-// `admin list`: the requests in `state_name` ("" for all), each as
-// request_record_to_wire writes it. Throws UsageError for an unknown state.
-nlohmann::json list_requests_to_wire(Engine& engine, const std::string& state_name);
+// `admin list`: a page of the requests in `state_name` ("" for all), each
+// as request_record_to_wire writes it. Throws UsageError for an unknown
+// state or a limit below 1.
+nlohmann::json list_requests_to_wire(Engine& engine, const std::string& state_name, const storage::RequestPage& page);
 
 }  // namespace custos::engine

@@ -220,16 +220,17 @@ nlohmann::json checked_attributes(const nlohmann::json& body) {
   return *field;
 }
 
-std::int64_t id_in_path(const Request& request) {
-  std::string text = request.matches[1].str();
-  std::int64_t id = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+std::int64_t positive_integer(const std::string& text, const std::string& what) {
+  std::int64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (!std::all_of(text.begin(), text.end(), is_digit) || error != std::errc() || end != text.data() + text.size() ||
-      id <= 0) {
-    throw HttpError(400, "a request id is a positive integer");
+      value <= 0) {
+    throw HttpError(400, what + " is a positive integer");
   }
-  return id;
+  return value;
 }
+
+std::int64_t id_in_path(const Request& request) { return positive_integer(request.matches[1].str(), "a request id"); }
 
 std::string serial_in_path(const Request& request) {
   std::string serial = request.matches[1].str();

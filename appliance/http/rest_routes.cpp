@@ -38,8 +38,10 @@ void Routes::retrieve(const Request& request, Response& response) const {
   send_json(response, rest_disposition(ask(request, response, Op::kRetrieve, {{"id", id_in_path(request)}})));
 }
 
+// A page at a time, newest first: ?limit= (at most custosd's page, 250)
+// and ?after= (the last request_id of the page before).
 void Routes::list(const Request& request, Response& response) const {
-  allow_parameters(request, {"state"});
+  allow_parameters(request, {"state", "limit", "after"});
   nlohmann::json args = nlohmann::json::object();
   if (request.has_param("state")) {
     static constexpr std::string_view kStates[] = {"pending", "issued", "denied", "revoked", "failed", "received"};
@@ -49,6 +51,8 @@ void Routes::list(const Request& request, Response& response) const {
     }
     args["state"] = state;
   }
+  if (request.has_param("limit")) args["limit"] = positive_integer(request.get_param_value("limit"), "limit");
+  if (request.has_param("after")) args["after"] = positive_integer(request.get_param_value("after"), "after");
   send_json(response, ask(request, response, Op::kList, std::move(args)));
 }
 

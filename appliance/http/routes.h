@@ -151,6 +151,8 @@ std::string checked_profile(std::string_view name);
 nlohmann::json checked_attributes(const nlohmann::json& body);
 
 std::int64_t id_in_path(const Request& request);
+// `text` as a positive integer, or HttpError 400 naming `what`.
+std::int64_t positive_integer(const std::string& text, const std::string& what);
 
 std::string serial_in_path(const Request& request);
 

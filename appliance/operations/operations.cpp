@@ -43,7 +43,8 @@ const std::vector<Operation> kTable = {
     {Op::kWhoami, "whoami", {}, {}},
     // Reading the CA's records.
     {Op::kShow, "show", {Role::kOfficer, Role::kAuditor}, {{"serial", kText, kRequired}}},
-    {Op::kList, "list", {Role::kOfficer, Role::kAuditor}, {{"state", kText, kOptional}}},
+    {Op::kList, "list", {Role::kOfficer, Role::kAuditor},
+     {{"state", kText, kOptional}, {"after", kInteger, kOptional}, {"limit", kInteger, kOptional}}},
     {Op::kAuditVerify, "audit_verify", {Role::kAuditor}, {{"expect", kText, kOptional}}},
     // Operating the CA.
     {Op::kBackup, "backup", {Role::kOperator}, {{"directory", kText, kRequired}}, /*local_only=*/true},

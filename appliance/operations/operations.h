@@ -20,6 +20,11 @@
 
 namespace custos::operations {
 
+// The most requests one `list` answer carries, whatever the caller asks:
+// with the longest messages they still fit one frame (1 MiB). A client
+// asks again with "after" (the last id it got) for the next page.
+constexpr std::int64_t kMaxListPage = 250;
+
 // The roles of the common-criteria CA profile. A requester needs none.
 enum class Role { kAdministrator, kOfficer, kAuditor, kOperator };
 std::string_view role_name(Role role);  // "administrator", …

@@ -1,5 +1,6 @@
 #include "appliance/server/api.h"
 
+#include <algorithm>
 
 #include <spdlog/spdlog.h>
 
@@ -190,7 +191,12 @@ nlohmann::json Api::dispatch(Op op, const Arguments& args, const Caller& caller)
     case Op::kEnroll: return enroll(args, caller);
     case Op::kRetrieve: return retrieve(args, caller);
     case Op::kShow: return engine_->certificate_status(args.text("serial")).to_json();
-    case Op::kList: return engine::list_requests_to_wire(*engine_, args.text_or("state", ""));
+    case Op::kList: {
+      storage::RequestPage page;
+      if (args.has("after")) page.after = args.number("after");
+      page.limit = std::min(args.has("limit") ? args.number("limit") : operations::kMaxListPage, operations::kMaxListPage);
+      return engine::list_requests_to_wire(*engine_, args.text_or("state", ""), page);
+    }
     case Op::kCurrentCrl: return current_crl();
     case Op::kCaCerts: return ca_certs();
     case Op::kOcsp: return ocsp(args);
