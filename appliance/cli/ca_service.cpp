@@ -123,7 +123,7 @@ class DaemonCa : public CaService {
       if (after) args["after"] = *after;
       nlohmann::json answer = daemon_.call(Op::kList, args);
       for (nlohmann::json& record : answer) records.push_back(std::move(record));
-      if (static_cast<std::int64_t>(answer.size()) < wanted || answer.empty()) return records;
+      if (static_cast<std::int64_t>(answer.size()) < wanted) return records;
       if (page.limit && static_cast<std::int64_t>(records.size()) >= *page.limit) return records;
       after = records.back().at("request_id").get<std::int64_t>();
     }

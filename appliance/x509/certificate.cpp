@@ -148,6 +148,23 @@ void check_spec(const CertificateSpec& spec, const IssuerSpec& issuer) {
   }
 }
 
+// The next DER element at `cursor` (before `end`), which must be a
+// universal `tag`: its contents. `cursor` moves past the element, or only
+// past its header with `step_inside`. Read with OpenSSL's DER reader
+// (ASN1_get_object), which decodes no key: d2i_X509_PUBKEY and d2i_X509
+// would, the costliest step of an issuance.
+std::span<const std::uint8_t> der_element(const unsigned char*& cursor, const unsigned char* end, int tag,
+                                          bool step_inside, const char* what) {
+  long length = 0;
+  int found_tag = 0;
+  int found_class = 0;
+  int flags = ASN1_get_object(&cursor, &length, &found_tag, &found_class, end - cursor);
+  if ((flags & 0x80) != 0 || found_tag != tag || found_class != V_ASN1_UNIVERSAL) throw Error(what);
+  std::span<const std::uint8_t> contents(cursor, static_cast<std::size_t>(length));
+  if (!step_inside) cursor += length;
+  return contents;
+}
+
 }  // namespace
 
 bool is_canonical_oid(const std::string& text) {
@@ -168,26 +185,13 @@ ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_publi
 std::vector<std::uint8_t> key_identifier(std::span<const std::uint8_t> subject_public_key_info) {
   // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
   // subjectPublicKey BIT STRING }: the identifier is the SHA-1 of the bit
-  // string's bytes. Read with OpenSSL's DER reader (ASN1_get_object) rather
-  // than d2i_X509_PUBKEY, which would decode the key itself — the costliest
-  // step of an issuance, and needless here.
+  // string's bytes, read without decoding the key.
+  constexpr const char* kNotSpki = "reading the public key for its identifier: not a SubjectPublicKeyInfo";
   const unsigned char* cursor = subject_public_key_info.data();
   const unsigned char* end = cursor + subject_public_key_info.size();
-  auto next = [&](int expected_tag, bool step_inside) -> std::span<const std::uint8_t> {
-    long length = 0;
-    int tag = 0;
-    int tag_class = 0;
-    int flags = ASN1_get_object(&cursor, &length, &tag, &tag_class, end - cursor);
-    if ((flags & 0x80) != 0 || tag != expected_tag || tag_class != V_ASN1_UNIVERSAL) {
-      throw Error("reading the public key for its identifier: not a SubjectPublicKeyInfo");
-    }
-    std::span<const std::uint8_t> contents(cursor, static_cast<std::size_t>(length));
-    if (!step_inside) cursor += length;
-    return contents;
-  };
-  next(V_ASN1_SEQUENCE, true);
-  next(V_ASN1_SEQUENCE, false);
-  std::span<const std::uint8_t> bits = next(V_ASN1_BIT_STRING, false);
+  der_element(cursor, end, V_ASN1_SEQUENCE, true, kNotSpki);
+  der_element(cursor, end, V_ASN1_SEQUENCE, false, kNotSpki);
+  std::span<const std::uint8_t> bits = der_element(cursor, end, V_ASN1_BIT_STRING, false, kNotSpki);
   if (bits.empty() || bits[0] != 0) throw Error("reading the public key for its identifier: a partial last byte");
   return ossl::sha_digest("SHA1", bits.subspan(1));
 }
@@ -213,10 +217,12 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
   ossl::Ptr<X509> certificate(X509_new());
   ossl::Ptr<EVP_PKEY> subject_key = parse_public_key(spec.subject_public_key);
   ossl::Ptr<EVP_PKEY> issuer_key;
-  if (issuer.key != nullptr && EVP_PKEY_up_ref(issuer.key) == 1) {
+  if (issuer.key == nullptr) {
+    issuer_key = parse_public_key(issuer.public_key);
+  } else if (EVP_PKEY_up_ref(issuer.key) == 1) {
     issuer_key.reset(issuer.key);
   } else {
-    issuer_key = parse_public_key(issuer.public_key);
+    throw Error("holding the issuer's public key: " + ossl::last_error());
   }
   ossl::Ptr<BIGNUM> serial_number(BN_bin2bn(spec.serial.data(), static_cast<int>(spec.serial.size()), nullptr));
   if (!certificate || !serial_number || X509_set_version(certificate.get(), X509_VERSION_3) != 1 ||
@@ -314,21 +320,19 @@ ossl::Ptr<X509> UnsignedCertificate::sign(const Signer& signer) && {
   bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);  // whole bytes: no unused bits
   bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
 
-  // The certificate as it will be stored must open with exactly the TBS
-  // that was checked and signed. Read with OpenSSL's DER reader: parsing it
-  // whole (d2i_X509) would decode the subject's key once more.
+  // The certificate as it will be stored must be one element that opens
+  // with exactly the TBS that was checked and signed.
+  constexpr const char* kNotChecked = "the signed TBSCertificate is not the one that was checked";
   std::vector<std::uint8_t> der = ossl::to_der(certificate_.get(), i2d_X509, "the certificate");
   const unsigned char* cursor = der.data();
-  long length = 0;
-  int tag = 0;
-  int tag_class = 0;
-  int flags = ASN1_get_object(&cursor, &length, &tag, &tag_class, static_cast<long>(der.size()));
-  if ((flags & 0x80) != 0 || tag != V_ASN1_SEQUENCE || cursor + length != der.data() + der.size() ||
-      static_cast<std::size_t>(length) < tbs_.size() || !std::equal(tbs_.begin(), tbs_.end(), cursor)) {
-    throw Error("the signed TBSCertificate is not the one that was checked");
+  std::span<const std::uint8_t> whole =
+      der_element(cursor, der.data() + der.size(), V_ASN1_SEQUENCE, false, kNotChecked);
+  if (cursor != der.data() + der.size() || whole.size() < tbs_.size() ||
+      !std::equal(tbs_.begin(), tbs_.end(), whole.begin())) {
+    throw Error(kNotChecked);
   }
-  // X509_verify signs over the X509's own encoding of its TBS, cached when
-  // prepare_certificate wrote tbs_.
+  // X509_verify checks the signature over the X509's own encoding of its
+  // TBS, cached when prepare_certificate wrote tbs_.
   if (X509_verify(certificate_.get(), issuer_key_.get()) != 1) {
     throw Error("the token's signature does not verify under the issuer's public key: " + ossl::last_error());
   }
