@@ -43,13 +43,24 @@ int free_port() {
 }
 
 Daemon::Daemon(const CliFixture& cli, const std::filesystem::path& directory, Start how)
-    : https_port_(free_port()), http_port_(free_port()), log_(cli.work() / "custosd.log") {
+    : log_(cli.work() / "custosd.log") {
+  // A port free when asked can be taken before custosd binds it (a
+  // parallel test, a client's ephemeral port): a start that fails on
+  // that alone is tried again on fresh ports.
+  for (int attempt = 1;; ++attempt) {
+    https_port_ = free_port();
+    http_port_ = free_port();
+    if (start(directory, cli.pin_file(), how) || attempt == 5) return;
+  }
+}
+
+bool Daemon::start(const std::filesystem::path& directory, const std::filesystem::path& pin_file, Start how) {
   const char* program = how == Start::kCustosd ? CUSTOS_DAEMON : CUSTOS_CLI;
   std::vector<std::string> arguments = {program,
                                         "--dir",
                                         directory.string(),
                                         "--pin-file",
-                                        cli.pin_file().string(),
+                                        pin_file.string(),
                                         "--listen",
                                         "127.0.0.1:" + std::to_string(https_port_),
                                         "--plain-listen",
@@ -58,6 +69,8 @@ Daemon::Daemon(const CliFixture& cli, const std::filesystem::path& directory, St
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
   argv.push_back(nullptr);
+  // The log is appended to across starts; this start's lines follow `earlier`.
+  std::size_t earlier = read_file(log_).size();
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -71,11 +84,14 @@ Daemon::Daemon(const CliFixture& cli, const std::filesystem::path& directory, St
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      throw std::runtime_error("custosd exited at start:\n" + read_file(log_));
+      std::string log = read_file(log_);
+      if (log.find("cannot listen on", earlier) != std::string::npos) return false;
+      throw std::runtime_error("custosd exited at start:\n" + log);
     }
     if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("custosd did not start:\n" + read_file(log_));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  return true;
 }
 
 Daemon::~Daemon() {

@@ -41,6 +41,9 @@ class Daemon {
   long resident_kb() const;
 
  private:
+  // One start on the chosen ports; false when custosd could not listen on them.
+  bool start(const std::filesystem::path& directory, const std::filesystem::path& pin_file, Start how);
+
   pid_t pid_ = -1;
   int https_port_ = 0;
   int http_port_ = 0;
