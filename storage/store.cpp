@@ -112,6 +112,14 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
         taken_at TEXT NOT NULL
       );
     )sql",
+    // 7: the CRL reads only revoked certificates, in serial order, from an
+    // index that holds what a CRL entry needs; the index it replaces was in
+    // revocation order, so the query walked every certificate by serial.
+    R"sql(
+      DROP INDEX certificates_revoked;
+      CREATE INDEX certificates_revoked ON certificates
+        (serial, not_after, revoked_at, revocation_reason, invalidity_date) WHERE revoked_at IS NOT NULL;
+    )sql",
 };
 
 // A turn whose holder has not been heard of for this long is taken over,
@@ -405,40 +413,48 @@ class SqlCipherStoreImpl final : public Store {
     return read_certificate(select);
   }
 
-  void set_revocation(const std::string& serial, const std::optional<std::string>& expected_reason,
-                      const std::optional<Revocation>& revocation, const ExitEvent& event,
-                      const AuditEvent& audit) override {
+  void set_revocations(const std::vector<RevocationChange>& changes) override {
     write([&] {
-      std::optional<CertificateRecord> current = find_certificate(serial);
-      if (!current) throw StateConflict("there is no certificate with serial " + serial);
-      std::optional<std::string> reason;
-      if (current->revocation) reason = current->revocation->reason;
-      if (reason != expected_reason) {
-        throw StateConflict("the certificate " + serial + " is " +
-                            (reason ? "revoked (" + *reason + ")" : std::string("not revoked")));
-      }
+      // The certificate's request and present reason only: the DER is not
+      // read, which keeps a bulk revocation to index lookups.
+      Statement current(*connection_, "SELECT request_id, revocation_reason FROM certificates WHERE serial = ?1");
       Statement update(*connection_,
                        "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3, invalidity_date = ?4 "
                        "WHERE serial = ?1");
-      update.bind(1, serial);
-      bind_optional(update, 2, revocation ? std::optional(revocation->revoked_at) : std::nullopt);
-      bind_optional(update, 3, revocation ? std::optional(revocation->reason) : std::nullopt);
-      bind_optional(update, 4, revocation ? revocation->invalidity_date : std::nullopt);
-      update.run();
       Statement request(*connection_, "UPDATE requests SET state = ?2, updated_at = ?3 WHERE id = ?1");
-      request.bind(1, current->request_id).bind(2, revocation ? std::string_view("revoked") : std::string_view("issued"));
-      request.bind(3, now_rfc3339()).run();
-      add_event(event);
-      append_audit_in_transaction(audit);
+      for (const RevocationChange& change : changes) {
+        current.bind(1, change.serial);
+        if (!current.step()) throw StateConflict("there is no certificate with serial " + change.serial);
+        std::int64_t request_id = current.column_int(0);
+        std::optional<std::string> reason = optional_text(current, 1);
+        current.reset();  // done with the row before the table changes under it
+        if (reason != change.expected_reason) {
+          throw StateConflict("the certificate " + change.serial + " is " +
+                              (reason ? "revoked (" + *reason + ")" : std::string("not revoked")));
+        }
+        const std::optional<Revocation>& revocation = change.revocation;
+        update.reset();
+        update.bind(1, change.serial);
+        bind_optional(update, 2, revocation ? std::optional(revocation->revoked_at) : std::nullopt);
+        bind_optional(update, 3, revocation ? std::optional(revocation->reason) : std::nullopt);
+        bind_optional(update, 4, revocation ? revocation->invalidity_date : std::nullopt);
+        update.run();
+        request.reset();
+        request.bind(1, request_id).bind(2, revocation ? std::string_view("revoked") : std::string_view("issued"));
+        request.bind(3, now_rfc3339()).run();
+        add_event(change.event);
+        append_audit_in_transaction(change.audit);
+      }
     });
   }
 
-  std::vector<CertificateRecord> revoked_certificates(const std::string& now) override {
-    Statement select(*connection_, std::string("SELECT ") + kCertificateColumns +
-                                       " FROM certificates WHERE revoked_at IS NOT NULL AND not_after > ?1 ORDER BY serial");
+  std::vector<RevokedCertificate> revoked_certificates(const std::string& now) override {
+    Statement select(*connection_, SqlCipherStore::kRevokedForCrlQuery);
     select.bind(1, now);
-    std::vector<CertificateRecord> records;
-    while (select.step()) records.push_back(read_certificate(select));
+    std::vector<RevokedCertificate> records;
+    while (select.step()) {
+      records.push_back({select.column_text(0), {select.column_text(1), select.column_text(2), optional_text(select, 3)}});
+    }
     return records;
   }
 
@@ -496,10 +512,14 @@ class SqlCipherStoreImpl final : public Store {
     });
   }
 
-  void remove_event(std::int64_t event_id) override {
+  void remove_events(const std::vector<std::int64_t>& event_ids) override {
+    if (event_ids.empty()) return;
     write([&] {
       Statement remove(*connection_, "DELETE FROM outbox WHERE id = ?1");
-      remove.bind(1, event_id).run();
+      for (std::int64_t event_id : event_ids) {
+        remove.bind(1, event_id).run();
+        remove.reset();
+      }
     });
   }
 

@@ -129,6 +129,21 @@ struct OutboxRecord {
   std::string created_at;
 };
 
+// A CRL entry's worth of a revoked certificate.
+struct RevokedCertificate {
+  std::string serial;
+  Revocation revocation;
+};
+
+// One certificate's revocation set or lifted (set_revocations).
+struct RevocationChange {
+  std::string serial;
+  std::optional<std::string> expected_reason;  // the reason it has now; nullopt: not revoked
+  std::optional<Revocation> revocation;        // nullopt lifts it
+  ExitEvent event;
+  AuditEvent audit;
+};
+
 // A state change refused because the request or certificate is not in a
 // state that allows it (another process may have changed it first).
 class StateConflict : public Error {
@@ -225,15 +240,15 @@ class Store {
                                      const std::string& message, const AuditEvent& audit) = 0;
   virtual std::optional<CertificateRecord> find_certificate(const std::string& serial) = 0;
 
-  // Sets (or, with nullopt, lifts) a certificate's revocation and its
-  // request's state. `expected_reason`: the reason it must have now
-  // (nullopt: not revoked), else StateConflict.
-  virtual void set_revocation(const std::string& serial, const std::optional<std::string>& expected_reason,
-                              const std::optional<Revocation>& revocation, const ExitEvent& event,
-                              const AuditEvent& audit) = 0;
+  // Sets (or, with nullopt, lifts) each certificate's revocation and its
+  // request's state, with each change's exit event and audit entry, all in
+  // one transaction: when one certificate is missing or its reason is not
+  // the change's `expected_reason` (nullopt: not revoked), StateConflict
+  // names it and nothing is changed.
+  virtual void set_revocations(const std::vector<RevocationChange>& changes) = 0;
 
   // Revoked certificates whose validity has not ended at `now` (RFC 3339).
-  virtual std::vector<CertificateRecord> revoked_certificates(const std::string& now) = 0;
+  virtual std::vector<RevokedCertificate> revoked_certificates(const std::string& now) = 0;
 
   virtual std::int64_t last_crl_number() = 0;
   virtual std::optional<CrlRecord> latest_crl() = 0;
@@ -265,7 +280,9 @@ class Store {
   virtual std::vector<OutboxRecord> outbox() = 0;
   virtual std::vector<std::string> deliveries(std::int64_t event_id) = 0;
   virtual void record_delivery(std::int64_t event_id, const std::string& module) = 0;
-  virtual void remove_event(std::int64_t event_id) = 0;
+  // Removes the events, and their delivery records, in one transaction (a
+  // delivery round ends with one commit, not one per event).
+  virtual void remove_events(const std::vector<std::int64_t>& event_ids) = 0;
 };
 
 // Where a CA's records live, as custos.toml's [database] says.
@@ -299,7 +316,13 @@ class SqlCipherStore {
   static std::unique_ptr<Store> open(const std::filesystem::path& path, const SecureBuffer& key,
                                      const std::string& expected_database_id);
 
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
+
+  // The query a CRL is built from (Store::revoked_certificates), here so
+  // that a test can check SQLite's plan reads the revoked rows only.
+  static constexpr const char* kRevokedForCrlQuery =
+      "SELECT serial, revoked_at, revocation_reason, invalidity_date FROM certificates "
+      "WHERE revoked_at IS NOT NULL AND not_after > ?1 ORDER BY serial";
 
   // For the migration tests: a new database at an older schema `version`
   // (1 to kSchemaVersion), as a custos of that version made it; open()

@@ -297,6 +297,55 @@ TEST_F(FlowTest, FourConcurrentSubmitLoopsLoseNothingAndRepeatNoSerial) {
 // version, a certificate with its chain, a certificate by serial, a list
 // with its dates, revocation by certificate file and in bulk, and a
 // shorter validity asked for by the requester.
+// An incident's list: revoked in batches, each one transaction. What is
+// already revoked for the reason (or named twice) is counted, so the file
+// can be run again; a refusal leaves its whole batch as it was.
+TEST_F(FlowTest, BulkRevocationCountsWhatIsAlreadyRevokedAndARefusedBatchChangesNothing) {
+  std::vector<std::string> serials;
+  for (const char* name : {"a", "b", "c"}) {
+    make_request(name, std::string("/CN=") + name + ".example.com", std::string("DNS:") + name + ".example.com");
+    ASSERT_TRUE(succeeded(cli_.custos(std::string("--dir ca submit --csr ") + name + ".csr --out " + name + ".pem", true)));
+    serials.push_back(serial_of(std::string(name) + ".pem"));
+  }
+  std::int64_t entries_before = custos_json("--dir ca audit verify")["entries"].get<std::int64_t>();
+  auto revoke_file = [&](const std::string& lines) {
+    testing::write_file(cli_.work() / "incident.txt", lines, 0600);
+    return cli_.custos("--dir ca admin revoke --serials-from incident.txt --reason keyCompromise --json", true);
+  };
+  CommandResult first = revoke_file(serials[0] + "\n" + serials[0] + "\n# b too\n" + serials[1] + "\n");
+  ASSERT_TRUE(succeeded(first)) << first.err;
+  EXPECT_EQ(nlohmann::json::parse(first.out), (nlohmann::json{{"revoked", 2}, {"already_revoked", 1}}));
+
+  CommandResult refused = revoke_file(serials[2] + "\n0BADC0DE\n");
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("there is no certificate with serial 0BADC0DE"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("serials 1 to 2 of 2 are left as they were; 0 revoked before them"), std::string::npos)
+      << refused.err;
+  EXPECT_EQ(custos_json("--dir ca admin show " + serials[2])["status"], "valid");
+
+  CommandResult again = revoke_file(serials[0] + "\n" + serials[1] + "\n" + serials[2] + "\n");
+  ASSERT_TRUE(succeeded(again)) << again.err;
+  EXPECT_EQ(nlohmann::json::parse(again.out), (nlohmann::json{{"revoked", 1}, {"already_revoked", 2}}));
+  for (const std::string& serial : serials) {
+    EXPECT_EQ(custos_json("--dir ca admin show " + serial)["revocation_reason"], "keyCompromise");
+  }
+  // Another reason for a revoked certificate is a refusal, not a count.
+  CommandResult other = cli_.custos("--dir ca admin revoke --serials-from incident.txt --reason superseded", true);
+  EXPECT_EQ(other.status, 1);
+  EXPECT_NE(other.err.find("is already revoked (keyCompromise)"), std::string::npos) << other.err;
+  CommandResult typo = revoke_file(serials[0] + "\nnot-hex\n");
+  EXPECT_EQ(typo.status, 1);
+  EXPECT_NE(typo.err.find("incident.txt line 2: 'not-hex' is not a serial number in hex"), std::string::npos) << typo.err;
+  // Three revocations, three audit entries (the refusals wrote none), and
+  // the chain holds.
+  nlohmann::json audit = custos_json("--dir ca audit verify");
+  EXPECT_TRUE(audit["holds"].get<bool>()) << audit;
+  EXPECT_EQ(audit["entries"].get<std::int64_t>(), entries_before + 3) << audit;
+  testing::write_file(cli_.work() / "incident.txt", serials[1] + "\n", 0600);
+  EXPECT_EQ(cli_.custos("--dir ca admin revoke --serials-from incident.txt --reason keyCompromise", true).out,
+            "revoked 0 certificates (keyCompromise); 1 already revoked, left as they were\n");
+}
+
 TEST_F(FlowTest, VersionChainShowListAndRevocationByFile) {
   CommandResult version = cli_.custos("--version");
   ASSERT_EQ(version.status, 0) << version.err;

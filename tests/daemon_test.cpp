@@ -721,6 +721,41 @@ TEST_F(DaemonTest, SigtermInTheMiddleOfALoadLosesNoAcknowledgedRequest) {
   for (const auto& [id, status] : acknowledged) EXPECT_EQ(in_database[id], status) << "request " << id;
 }
 
+// Bulk revocation through custosd: the CLI sends the file in batches of
+// operations::kMaxRevocationBatch, and custosd refuses a longer one.
+TEST_F(DaemonTest, BulkRevocationGoesThroughCustosdInBatchesItCaps) {
+  start();
+  std::string serials;
+  for (const char* name : {"one", "two"}) {
+    make_request(name, std::string("/CN=") + name + ".example.com", std::string("DNS:") + name + ".example.com");
+    nlohmann::json issued =
+        nlohmann::json::parse(cli_.custos(std::string("--dir ca submit --json --csr ") + name + ".csr").out);
+    serials += issued["serial"].get<std::string>() + "\n";
+  }
+  testing::write_file(cli_.work() / "incident.txt", serials, 0600);
+  CommandResult revoked = cli_.custos("--dir ca admin revoke --serials-from incident.txt --reason keyCompromise --json");
+  ASSERT_TRUE(succeeded(revoked)) << revoked.err << testing::read_file(daemon_->log());
+  EXPECT_EQ(nlohmann::json::parse(revoked.out), (nlohmann::json{{"revoked", 2}, {"already_revoked", 0}}));
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca crl --out crl.pem")));
+  CommandResult listed = shell("openssl crl -in crl.pem -noout -text | grep -c 'Serial Number'");
+  EXPECT_EQ(listed.out, "2\n");
+  // One more than a batch, straight onto the socket: refused as usage.
+  CommandResult oversized = shell(
+      "python3 -c 'import json, socket, struct, sys\n"
+      "call = json.dumps({\"op\": \"revoke_batch\", \"args\": {\"serials\": [\"01\"] * " +
+      std::to_string(operations::kMaxRevocationBatch + 1) +
+      ", \"reason\": \"keyCompromise\"}}).encode()\n"
+      "s = socket.socket(socket.AF_UNIX)\n"
+      "s.connect(\"ca/custosd.sock\")\n"
+      "s.sendall(struct.pack(\">I\", len(call)) + call)\n"
+      "length = struct.unpack(\">I\", s.recv(4, socket.MSG_WAITALL))[0]\n"
+      "print(s.recv(length, socket.MSG_WAITALL).decode())'");
+  ASSERT_TRUE(succeeded(oversized)) << oversized.err;
+  nlohmann::json answer = nlohmann::json::parse(oversized.out);
+  EXPECT_EQ(answer["kind"], "usage") << answer;
+  EXPECT_NE(answer["error"].get<std::string>().find("at most 5000 serials, not 5001"), std::string::npos) << answer;
+}
+
 // custosd answers `list` a page (operations::kMaxListPage) at a time, so
 // that no answer outgrows a frame; the CLI asks again after the last id
 // until it has them all, or as many as --limit says.

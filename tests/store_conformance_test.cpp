@@ -194,20 +194,50 @@ TEST_P(StoreConformance, ARevocationChangesOnlyTheReasonTheCallerExpects) {
   store_->issue_certificate(certificate("3D", id), {RequestState::kReceived}, "issued",
                             {"certificate_issued", id, "3D", {}}, {"test", "issued", {}});
   Revocation hold{"2026-12-01T00:00:00Z", "certificateHold", std::nullopt};
-  store_->set_revocation("3D", std::nullopt, hold, {"certificate_revoked", id, "3D", {}}, {"test", "revoked", {}});
+  auto change = [&](const std::string& serial, std::optional<std::string> expected, std::optional<Revocation> to) {
+    return std::vector<RevocationChange>{{serial, std::move(expected), std::move(to),
+                                          {"certificate_revoked", id, serial, {}}, {"test", "revocation", {}}}};
+  };
+  store_->set_revocations(change("3D", std::nullopt, hold));
   EXPECT_EQ(store_->find_certificate("3D")->revocation->reason, "certificateHold");
-  EXPECT_THROW(store_->set_revocation("3D", std::nullopt, hold, {"certificate_revoked", id, "3D", {}},
-                                      {"test", "revoked", {}}),
-               StateConflict);
-  EXPECT_THROW(store_->set_revocation("3D", std::string("keyCompromise"), std::nullopt,
-                                      {"certificate_revoked", id, "3D", {}}, {"test", "unrevoked", {}}),
-               StateConflict);
-  store_->set_revocation("3D", std::string("certificateHold"), std::nullopt, {"certificate_revoked", id, "3D", {}},
-                         {"test", "unrevoked", {}});
+  EXPECT_EQ(store_->find_request(id)->state, RequestState::kRevoked);
+  EXPECT_THROW(store_->set_revocations(change("3D", std::nullopt, hold)), StateConflict);
+  EXPECT_THROW(store_->set_revocations(change("3D", std::string("keyCompromise"), std::nullopt)), StateConflict);
+  store_->set_revocations(change("3D", std::string("certificateHold"), std::nullopt));
   EXPECT_FALSE(store_->find_certificate("3D")->revocation);
-  EXPECT_THROW(store_->set_revocation("FF", std::nullopt, hold, {"certificate_revoked", id, "FF", {}},
-                                      {"test", "revoked", {}}),
-               StateConflict);
+  EXPECT_EQ(store_->find_request(id)->state, RequestState::kIssued);
+  EXPECT_THROW(store_->set_revocations(change("FF", std::nullopt, hold)), StateConflict);
+}
+
+TEST_P(StoreConformance, ABatchOfRevocationsIsOneTransactionWithAnAuditEntryAndAnEventEach) {
+  std::vector<RevocationChange> batch;
+  for (const std::string serial : {"4A", "4B", "4C"}) {
+    std::int64_t id = request_in(RequestState::kReceived);
+    store_->issue_certificate(certificate(serial, id), {RequestState::kReceived}, "issued",
+                              {"certificate_issued", id, serial, {}}, {"test", "issued", {}});
+    batch.push_back({serial, std::nullopt, Revocation{"2026-12-01T00:00:00Z", "keyCompromise", std::nullopt},
+                     {"certificate_revoked", id, serial, {}}, {"test", "certificate_revoked", {{"serial", serial}}}});
+  }
+  std::size_t audit_before = testing::whole_audit_log(*store_).size();
+  std::size_t outbox_before = store_->outbox().size();
+  // One that cannot be revoked, last: the two before it stay as they were.
+  std::vector<RevocationChange> spoiled = batch;
+  spoiled.push_back({"FF", std::nullopt, batch.front().revocation, {"certificate_revoked", {}, "FF", {}},
+                     {"test", "certificate_revoked", {}}});
+  EXPECT_THROW(store_->set_revocations(spoiled), StateConflict);
+  for (const RevocationChange& change : batch) EXPECT_FALSE(store_->find_certificate(change.serial)->revocation);
+  EXPECT_EQ(testing::whole_audit_log(*store_).size(), audit_before);
+  EXPECT_EQ(store_->outbox().size(), outbox_before);
+
+  store_->set_revocations(batch);
+  for (const RevocationChange& change : batch) {
+    EXPECT_EQ(store_->find_certificate(change.serial)->revocation->reason, "keyCompromise");
+  }
+  std::vector<AuditRecord> audit = testing::whole_audit_log(*store_);
+  ASSERT_EQ(audit.size(), audit_before + batch.size());
+  EXPECT_EQ(audit.back().detail, R"({"serial":"4C"})");
+  EXPECT_EQ(store_->outbox().size(), outbox_before + batch.size());
+  EXPECT_FALSE(first_broken_audit_entry(audit, {}));
 }
 
 TEST_P(StoreConformance, CrlNumbersOnlyGrowAcrossEngines) {
@@ -242,7 +272,7 @@ TEST_P(StoreConformance, TheOutboxKeepsOrderAndAnEventStaysUntilRemoved) {
   store_->record_delivery(outbox[0].id, "exit-1");
   store_->record_delivery(outbox[0].id, "exit-1");
   EXPECT_EQ(store_->deliveries(outbox[0].id), std::vector<std::string>{"exit-1"});
-  // At least once: without remove_event, every event is there for the next
+  // At least once: without remove_events, every event is there for the next
   // engine, ids unchanged.
   store_.reset();
   store_ = another();
@@ -250,9 +280,16 @@ TEST_P(StoreConformance, TheOutboxKeepsOrderAndAnEventStaysUntilRemoved) {
   ASSERT_EQ(reopened.size(), 5u);
   EXPECT_EQ(reopened[0].id, outbox[0].id);
   EXPECT_EQ(store_->deliveries(outbox[0].id), std::vector<std::string>{"exit-1"});
-  store_->remove_event(outbox[0].id);
+  store_->remove_events({outbox[0].id});
   EXPECT_EQ(store_->outbox().front().id, outbox[1].id);
   EXPECT_TRUE(store_->deliveries(outbox[0].id).empty());
+  // A round's removals together, the rest left in order.
+  store_->remove_events({outbox[1].id, outbox[3].id});
+  std::vector<OutboxRecord> left = store_->outbox();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].id, outbox[2].id);
+  EXPECT_EQ(left[1].id, outbox[4].id);
+  store_->remove_events({});
 }
 
 TEST_P(StoreConformance, TheAuditChainHoldsUnderConcurrentWriters) {

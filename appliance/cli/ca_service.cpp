@@ -59,6 +59,10 @@ class LocalCa : public CaService {
   void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) override {
     engine_->revoke(serial, reason, at, actor_);
   }
+  engine::RevocationTally revoke_batch(const std::vector<std::string>& serials, const std::string& reason,
+                                       std::optional<std::time_t> at) override {
+    return engine_->revoke_batch(serials, reason, at, actor_);
+  }
   void unrevoke(const std::string& serial) override { engine_->unrevoke(serial, actor_); }
   nlohmann::json show(const std::string& serial) override { return engine_->certificate_status(serial).to_json(); }
   engine::PublishedCrl publish_crl() override { return engine_->publish_crl(actor_); }
@@ -146,6 +150,13 @@ class DaemonCa : public CaService {
     nlohmann::json args = {{"serial", serial}, {"reason", reason}};
     if (at) args["at"] = *at;
     daemon_.call(Op::kRevoke, args);
+  }
+  engine::RevocationTally revoke_batch(const std::vector<std::string>& serials, const std::string& reason,
+                                       std::optional<std::time_t> at) override {
+    nlohmann::json args = {{"serials", serials}, {"reason", reason}};
+    if (at) args["at"] = *at;
+    nlohmann::json tally = daemon_.call(Op::kRevokeBatch, args);
+    return {tally.at("revoked").get<std::size_t>(), tally.at("already_revoked").get<std::size_t>()};
   }
   void unrevoke(const std::string& serial) override { daemon_.call(Op::kUnrevoke, {{"serial", serial}}); }
   nlohmann::json show(const std::string& serial) override { return daemon_.call(Op::kShow, {{"serial", serial}}); }

@@ -35,6 +35,9 @@ class CaService {
                              bool critical) = 0;
   virtual void remove_extension(std::int64_t id, const std::string& oid) = 0;
   virtual void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> at) = 0;
+  // At most operations::kMaxRevocationBatch serials, in one transaction.
+  virtual engine::RevocationTally revoke_batch(const std::vector<std::string>& serials, const std::string& reason,
+                                               std::optional<std::time_t> at) = 0;
   virtual void unrevoke(const std::string& serial) = 0;
   // engine::CertificateStatus::to_json().
   virtual nlohmann::json show(const std::string& serial) = 0;

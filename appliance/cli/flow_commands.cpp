@@ -1,10 +1,12 @@
 #include "appliance/cli/flow_commands.h"
 
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 
 #include "appliance/cli/ca_service.h"
 #include "appliance/engine/engine.h"
+#include "appliance/operations/operations.h"
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/pem.h"
 #include "common/clock.h"
@@ -194,22 +196,63 @@ std::vector<std::string> serials_of_certificate_file(const CaContext& context, c
 }
 
 std::vector<std::string> serials_from_file(const std::filesystem::path& file) {
-  std::vector<std::uint8_t> bytes = read_file(file, kMaxInputBytes);
+  // Read a line at a time and uncapped: an incident's list may name every
+  // certificate the CA issued.
+  std::ifstream stream(file);
+  if (!stream) throw Error("cannot read " + file.string());
   std::vector<std::string> serials;
-  std::string line;
-  for (std::size_t at = 0; at <= bytes.size(); ++at) {
-    if (at < bytes.size() && bytes[at] != '\n') {
-      line += static_cast<char>(bytes[at]);
-      continue;
-    }
+  std::size_t number = 0;
+  for (std::string line; std::getline(stream, line);) {
+    ++number;
     std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
     std::size_t last = line.find_last_not_of(" \t\r");
-    std::string serial = first == std::string::npos ? "" : line.substr(first, last - first + 1);
-    if (!serial.empty() && serial.front() != '#') serials.push_back(engine::normalize_serial(serial));
-    line.clear();
+    try {
+      serials.push_back(engine::normalize_serial(line.substr(first, last - first + 1)));
+    } catch (const Error& error) {
+      throw Error(file.string() + " line " + std::to_string(number) + ": " + error.what());
+    }
   }
+  if (stream.bad()) throw Error("reading " + file.string() + " failed");
   if (serials.empty()) throw Error(file.string() + " names no serial");
   return serials;
+}
+
+void run_admin_revoke_from_file(const CaContext& context, const std::filesystem::path& file,
+                                const std::string& reason, const std::string& at) {
+  std::vector<std::string> serials = serials_from_file(file);
+  std::optional<std::time_t> invalidity;
+  if (!at.empty()) invalidity = parse_rfc3339(at);
+  // In batches, each one transaction (operations::kMaxRevocationBatch); a
+  // refused batch revokes none of its serials and stops the run. What was
+  // already revoked for this reason is counted, not refused, so the file
+  // can be run again whole once the refusal is dealt with.
+  engine::RevocationTally total;
+  on_ca(context, [&](CaService& ca) {
+    for (std::size_t first = 0; first < serials.size(); first += operations::kMaxRevocationBatch) {
+      std::size_t end = std::min(serials.size(), first + operations::kMaxRevocationBatch);
+      std::vector<std::string> batch(serials.begin() + static_cast<std::ptrdiff_t>(first),
+                                     serials.begin() + static_cast<std::ptrdiff_t>(end));
+      engine::RevocationTally tally;
+      try {
+        tally = ca.revoke_batch(batch, reason, invalidity);
+      } catch (const Error& error) {
+        throw Error(std::string(error.what()) + " (serials " + std::to_string(first + 1) + " to " + std::to_string(end) +
+                    " of " + std::to_string(serials.size()) + " are left as they were; " +
+                    std::to_string(total.revoked) + " revoked before them)");
+      }
+      total.revoked += tally.revoked;
+      total.already_revoked += tally.already_revoked;
+    }
+  });
+  if (context.json) {
+    std::cout << total.to_json().dump() << "\n";
+    return;
+  }
+  std::cout << "revoked " << total.revoked << " certificate" << (total.revoked == 1 ? "" : "s") << " (" << reason
+            << ")";
+  if (total.already_revoked > 0) std::cout << "; " << total.already_revoked << " already revoked, left as they were";
+  std::cout << "\n";
 }
 
 void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der) {

@@ -51,6 +51,10 @@ void run_admin_show(const CaContext& context, const std::string& serial);
 // a line ('#' comments and blank lines skipped).
 std::vector<std::string> serials_of_certificate_file(const CaContext& context, const std::filesystem::path& file);
 std::vector<std::string> serials_from_file(const std::filesystem::path& file);
+// `admin revoke --serials-from FILE`: bulk revocation in batches, each one
+// transaction; prints (or, with --json, answers) how many were revoked.
+void run_admin_revoke_from_file(const CaContext& context, const std::filesystem::path& file,
+                                const std::string& reason, const std::string& at);
 void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der);
 // Exit 1 when the log does not hold, naming the first bad entry.
 void run_audit_verify(const CaContext& context, const std::optional<std::string>& expect);

@@ -256,7 +256,7 @@ int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
   std::string at;
   std::string revoked_certificate_file;
   std::string serials_file;
-  CLI::App* revoke_command = opens_ca(admin->add_subcommand("revoke", "revoke certificates"));
+  CLI::App* revoke_command = with_json(opens_ca(admin->add_subcommand("revoke", "revoke certificates")));
   revoke_command->add_option("SERIAL", serial, "the serial, hex as OpenSSL prints it");
   revoke_command->add_option("--cert", revoked_certificate_file, "instead of SERIAL: the certificate (PEM or DER) this CA issued");
   revoke_command->add_option("--serials-from", serials_file, "instead of SERIAL: a file of serials, one a line");
@@ -272,7 +272,7 @@ int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
       if (!revoked_certificate_file.empty()) {
         serials = custos::cli::serials_of_certificate_file(context, revoked_certificate_file);
       }
-      if (!serials_file.empty()) serials = custos::cli::serials_from_file(serials_file);
+      if (!serials_file.empty()) return custos::cli::run_admin_revoke_from_file(context, serials_file, reason, at);
       custos::cli::run_admin_revoke(context, serials, reason, at);
     };
   });

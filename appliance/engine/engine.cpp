@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <set>
 #include <variant>
 
 #include "appliance/engine/fault_point.h"
@@ -235,6 +236,9 @@ std::vector<std::string> Engine::deliver_events() {
   std::vector<std::string> failures;
   std::vector<ExitModule>& modules = exit_modules();
   std::vector<bool> failed(modules.size(), false);
+  // Removed together at the end: one commit for the round, not one (and
+  // its fdatasync) per event, which held the engine from the callers.
+  std::vector<std::int64_t> delivered;
   for (const storage::OutboxRecord& record : ca_.store().outbox()) {
     std::vector<std::string> acknowledged = ca_.store().deliveries(record.id);
     bool everyone = true;
@@ -266,8 +270,9 @@ std::vector<std::string> Engine::deliver_events() {
         failures.push_back(std::string(failure.what()) + "; its events wait for the next delivery");
       }
     }
-    if (everyone) ca_.store().remove_event(record.id);
+    if (everyone) delivered.push_back(record.id);
   }
+  ca_.store().remove_events(delivered);
   return failures;
 }
 
@@ -780,33 +785,61 @@ void Engine::remove_extension(std::int64_t id, const std::string& oid, const std
                                    {actor, "request_extension_removed", {{"request_id", id}, {"oid", dotted}}});
 }
 
-void Engine::revoke(const std::string& serial_text, const std::string& reason_name,
-                    std::optional<std::time_t> invalidity_date, const std::string& actor) {
-  std::string serial = normalize_serial(serial_text);
+void Engine::revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> invalidity_date,
+                    const std::string& actor) {
+  revoke_serials({serial}, reason, invalidity_date, actor, /*count_already_revoked=*/false);
+}
+
+RevocationTally Engine::revoke_batch(const std::vector<std::string>& serials, const std::string& reason,
+                                     std::optional<std::time_t> invalidity_date, const std::string& actor) {
+  return revoke_serials(serials, reason, invalidity_date, actor, /*count_already_revoked=*/true);
+}
+
+RevocationTally Engine::revoke_serials(const std::vector<std::string>& serials, const std::string& reason_name,
+                                       std::optional<std::time_t> invalidity_date, const std::string& actor,
+                                       bool count_already_revoked) {
   std::optional<x509::RevocationReason> reason = x509::parse_revocation_reason(reason_name);
   if (!reason || *reason == x509::RevocationReason::kRemoveFromCrl) {
     throw Error("'" + reason_name +
                 "' is not a revocation reason: use unspecified, keyCompromise, cACompromise, affiliationChanged, "
                 "superseded, cessationOfOperation, certificateHold, privilegeWithdrawn or aACompromise");
   }
-  std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(serial);
-  if (!certificate) throw NotFound("there is no certificate with serial " + serial + " issued by this CA");
-  std::optional<std::string> current;
-  if (certificate->revocation) {
-    current = certificate->revocation->reason;
-    // Only a hold may become a final revocation.
-    if (*current != "certificateHold" || *reason == x509::RevocationReason::kCertificateHold) {
-      throw Error("the certificate " + serial + " is already revoked (" + *current + ")");
-    }
-  }
   storage::Revocation revocation{now_rfc3339(), std::string(x509::revocation_reason_name(*reason)), std::nullopt};
   if (invalidity_date) revocation.invalidity_date = rfc3339_utc(*invalidity_date);
-  nlohmann::json detail = {{"serial", serial}, {"reason", revocation.reason}};
-  if (revocation.invalidity_date) detail["invalidity_date"] = *revocation.invalidity_date;
-  ca_.store().set_revocation(serial, current, revocation,
-                             {"certificate_revoked", certificate->request_id, serial, {}},
-                             {actor, "certificate_revoked", detail});
-  publish();
+  RevocationTally tally;
+  std::vector<storage::RevocationChange> changes;
+  std::set<std::string> named;
+  for (const std::string& serial_text : serials) {
+    std::string serial = normalize_serial(serial_text);
+    if (!named.insert(serial).second) {
+      ++tally.already_revoked;
+      continue;
+    }
+    std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(serial);
+    if (!certificate) throw NotFound("there is no certificate with serial " + serial + " issued by this CA");
+    std::optional<std::string> current;
+    if (certificate->revocation) {
+      current = certificate->revocation->reason;
+      if (count_already_revoked && *current == revocation.reason) {
+        ++tally.already_revoked;
+        continue;
+      }
+      // Only a hold may become a final revocation.
+      if (*current != "certificateHold" || *reason == x509::RevocationReason::kCertificateHold) {
+        throw Error("the certificate " + serial + " is already revoked (" + *current + ")");
+      }
+    }
+    nlohmann::json detail = {{"serial", serial}, {"reason", revocation.reason}};
+    if (revocation.invalidity_date) detail["invalidity_date"] = *revocation.invalidity_date;
+    changes.push_back({serial, current, revocation, {"certificate_revoked", certificate->request_id, serial, {}},
+                       {actor, "certificate_revoked", detail}});
+  }
+  if (!changes.empty()) {
+    ca_.store().set_revocations(changes);
+    publish();
+  }
+  tally.revoked = changes.size();
+  return tally;
 }
 
 nlohmann::json CertificateStatus::to_json() const {
@@ -845,9 +878,9 @@ void Engine::unrevoke(const std::string& serial_text, const std::string& actor) 
     throw Error("only a certificate on hold (certificateHold) can be unrevoked; " + serial + " is " +
                 (certificate->revocation ? "revoked (" + certificate->revocation->reason + ")" : "not revoked"));
   }
-  ca_.store().set_revocation(serial, std::string("certificateHold"), std::nullopt,
-                             {"certificate_revoked", certificate->request_id, serial, {}},
-                             {actor, "certificate_unrevoked", {{"serial", serial}}});
+  ca_.store().set_revocations({{serial, std::string("certificateHold"), std::nullopt,
+                                {"certificate_revoked", certificate->request_id, serial, {}},
+                                {actor, "certificate_unrevoked", {{"serial", serial}}}}});
   publish();
 }
 
@@ -863,12 +896,12 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
   spec.this_update = now;
   spec.next_update = now + static_cast<std::time_t>(config.publication.crl_next_update_hours) * 3600;
   spec.tls = config.issues_tls_server_certificates();
-  for (const storage::CertificateRecord& certificate : ca_.store().revoked_certificates(rfc3339_utc(now))) {
+  for (const storage::RevokedCertificate& certificate : ca_.store().revoked_certificates(rfc3339_utc(now))) {
     x509::RevokedEntry entry;
     entry.serial = serial_bytes(certificate.serial);
-    entry.revoked_at = parse_rfc3339(certificate.revocation->revoked_at);
-    entry.reason = x509::parse_revocation_reason(certificate.revocation->reason).value_or(x509::RevocationReason::kUnspecified);
-    if (certificate.revocation->invalidity_date) entry.invalidity_date = parse_rfc3339(*certificate.revocation->invalidity_date);
+    entry.revoked_at = parse_rfc3339(certificate.revocation.revoked_at);
+    entry.reason = x509::parse_revocation_reason(certificate.revocation.reason).value_or(x509::RevocationReason::kUnspecified);
+    if (certificate.revocation.invalidity_date) entry.invalidity_date = parse_rfc3339(*certificate.revocation.invalidity_date);
     spec.revoked.push_back(std::move(entry));
   }
   x509::CrlPtr crl = x509::make_crl(spec, [&](std::span<const std::uint8_t> tbs) {

@@ -61,6 +61,13 @@ class UntrustedClient : public Error {
   using Error::Error;
 };
 
+// What revoke_batch did.
+struct RevocationTally {
+  std::size_t revoked = 0;
+  std::size_t already_revoked = 0;  // for the same reason, or named before in the batch
+  nlohmann::json to_json() const { return {{"revoked", revoked}, {"already_revoked", already_revoked}}; }
+};
+
 // One certificate as `custos admin show` reports it (IsValidCertificate):
 // valid, revoked (with when and why), expired, or unknown to this CA.
 struct CertificateStatus {
@@ -185,6 +192,14 @@ class Engine {
   void remove_extension(std::int64_t id, const std::string& oid, const std::string& actor);
   void revoke(const std::string& serial, const std::string& reason, std::optional<std::time_t> invalidity_date,
               const std::string& actor);
+  // Bulk revocation (an incident's list): every serial revoked in one
+  // transaction, with an audit entry and an exit event each. A serial
+  // already revoked for this reason, or named twice, is counted and left
+  // alone, so a run that stopped can be run again whole; any other
+  // refusal (an unknown serial, another reason) names the serial and
+  // revokes none of the batch.
+  RevocationTally revoke_batch(const std::vector<std::string>& serials, const std::string& reason,
+                               std::optional<std::time_t> invalidity_date, const std::string& actor);
   void unrevoke(const std::string& serial, const std::string& actor);
   // A certificate's status by serial (hex, colons allowed).
   CertificateStatus certificate_status(const std::string& serial);
@@ -277,6 +292,11 @@ class Engine {
   Disposition store(const Received& received, const Formed& formed, const Signed& signed_certificate,
                     const std::string& actor);
   void publish();
+  // revoke() and revoke_batch(): with `count_already_revoked`, a serial
+  // already revoked for this reason is counted; without, it is an Error.
+  RevocationTally revoke_serials(const std::vector<std::string>& serials, const std::string& reason,
+                                 std::optional<std::time_t> invalidity_date, const std::string& actor,
+                                 bool count_already_revoked);
   // Every signing intent no certificate cleared (a crash between the
   // token's signature and the database): its request waits, pending, with
   // the serial in its message, and the audit log says unrecorded_signature.

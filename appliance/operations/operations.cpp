@@ -57,6 +57,8 @@ const std::vector<Operation> kTable = {
      {{"id", kInteger, kRequired}, {"oid", kText, kRequired}, {"der", kBytes, kRequired}, {"critical", kBoolean, kOptional}}},
     {Op::kRemoveExtension, "remove_ext", {Role::kOfficer}, {{"id", kInteger, kRequired}, {"oid", kText, kRequired}}},
     {Op::kRevoke, "revoke", {Role::kOfficer}, {{"serial", kText, kRequired}, {"reason", kText, kRequired}, {"at", kInteger, kOptional}}},
+    {Op::kRevokeBatch, "revoke_batch", {Role::kOfficer},
+     {{"serials", kTexts, kRequired}, {"reason", kText, kRequired}, {"at", kInteger, kOptional}}},
     {Op::kUnrevoke, "unrevoke", {Role::kOfficer}, {{"serial", kText, kRequired}}},
     {Op::kPublishCrl, "publish_crl", {Role::kOfficer}, {}},
 };
@@ -68,6 +70,7 @@ std::string_view type_phrase(ArgumentType type) {
     case kBoolean: return "true or false";
     case kBytes: return "base64";
     case kStrings: return "an object of strings";
+    case kTexts: return "an array of strings";
   }
   return "a value";
 }
@@ -87,6 +90,8 @@ bool has_type(const nlohmann::json& value, ArgumentType type) {
       }
     case kStrings:
       return value.is_object() && std::all_of(value.begin(), value.end(), [](const nlohmann::json& v) { return v.is_string(); });
+    case kTexts:
+      return value.is_array() && std::all_of(value.begin(), value.end(), [](const nlohmann::json& v) { return v.is_string(); });
   }
   return false;
 }

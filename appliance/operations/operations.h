@@ -25,6 +25,11 @@ namespace custos::operations {
 // asks again with "after" (the last id it got) for the next page.
 constexpr std::int64_t kMaxListPage = 250;
 
+// The most serials one `revoke_batch` call carries (one transaction):
+// 5,000 of the longest fit a frame with room to spare, and a batch
+// commits in well under a second. The CLI sends a longer list in batches.
+constexpr std::size_t kMaxRevocationBatch = 5000;
+
 // The roles of the common-criteria CA profile. A requester needs none.
 enum class Role { kAdministrator, kOfficer, kAuditor, kOperator };
 std::string_view role_name(Role role);  // "administrator", …
@@ -49,6 +54,7 @@ enum class Op {
   kSetExtension,
   kRemoveExtension,
   kRevoke,
+  kRevokeBatch,
   kUnrevoke,
   kPublishCrl,
 };
@@ -59,6 +65,7 @@ enum class ArgumentType {
   kBoolean,  // true or false
   kBytes,    // a JSON string of base64
   kStrings,  // an object of strings
+  kTexts,    // an array of strings
 };
 
 struct Argument {

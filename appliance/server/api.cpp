@@ -25,6 +25,7 @@ class Arguments {
     return has(name) ? text(name) : fallback;
   }
   std::int64_t number(const std::string& name) const { return args_.at(name).get<std::int64_t>(); }
+  std::vector<std::string> texts(const std::string& name) const { return args_.at(name).get<std::vector<std::string>>(); }
   bool flag_or(const std::string& name, bool fallback) const { return has(name) ? args_.at(name).get<bool>() : fallback; }
   std::vector<std::uint8_t> bytes(const std::string& name) const { return from_base64(text(name)); }
   std::map<std::string, std::string> strings_or_empty(const std::string& name) const {
@@ -225,6 +226,16 @@ nlohmann::json Api::dispatch(Op op, const Arguments& args, const Caller& caller)
       if (args.has("at")) at = args.number("at");
       engine_->revoke(args.text("serial"), args.text("reason"), at, caller.actor);
       return nlohmann::json::object();
+    }
+    case Op::kRevokeBatch: {
+      std::vector<std::string> serials = args.texts("serials");
+      if (serials.size() > operations::kMaxRevocationBatch) {
+        throw UsageError("a revoke_batch call names at most " + std::to_string(operations::kMaxRevocationBatch) +
+                         " serials, not " + std::to_string(serials.size()) + ": send the rest in another");
+      }
+      std::optional<std::time_t> at;
+      if (args.has("at")) at = args.number("at");
+      return engine_->revoke_batch(serials, args.text("reason"), at, caller.actor).to_json();
     }
     case Op::kUnrevoke:
       engine_->unrevoke(args.text("serial"), caller.actor);
