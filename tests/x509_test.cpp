@@ -77,6 +77,17 @@ TEST_P(SignedCertificate, VerifiesUnderTheIssuerKeyWithTheRightAlgorithm) {
       [&](std::span<const std::uint8_t> tbs) { return token->sign(key, scheme, tbs); });
   EXPECT_EQ(X509_verify(certificate.get(), parse_public_key(public_key).get()), 1);
   EXPECT_EQ(serial_hex(certificate.get()), "010203");
+  EXPECT_EQ(certificate_serial_hex(certificate_der(certificate.get())), "010203");
+  // The subject's key held already (the request's, decoded once): the same TBS.
+  auto tbs_of = [&](const CertificateSpec& formed) {
+    UnsignedCertificate unsigned_certificate = prepare_certificate(formed, issuer);
+    std::span<const std::uint8_t> tbs = unsigned_certificate.to_be_signed();
+    return std::vector<std::uint8_t>(tbs.begin(), tbs.end());
+  };
+  std::vector<std::uint8_t> decoded_here = tbs_of(spec);
+  ossl::Ptr<EVP_PKEY> held = parse_public_key(public_key);
+  spec.subject_key = held.get();
+  EXPECT_EQ(tbs_of(spec), decoded_here);
   EXPECT_EQ(subject_key_identifier(certificate.get()), key_identifier(public_key));
   EXPECT_EQ(X509_get_pathlen(certificate.get()), 1);
 
@@ -90,6 +101,21 @@ TEST_P(SignedCertificate, VerifiesUnderTheIssuerKeyWithTheRightAlgorithm) {
   std::vector<ossl::Ptr<X509>> read = read_pem_certificates(to_pem(certificate.get()));
   ASSERT_EQ(read.size(), 1u);
   EXPECT_EQ(certificate_der(read[0].get()), certificate_der(certificate.get()));
+}
+
+// The serial read from the bytes alone: with the version field (v3) and
+// without it (v1), and an Error for what does not open like a certificate.
+TEST(CertificateSerial, IsReadWithoutParsingTheRest) {
+  // SEQUENCE { SEQUENCE { INTEGER 0x0ABC … } }: a v1 TBS opens with the serial.
+  const std::vector<std::uint8_t> version_one = {0x30, 0x06, 0x30, 0x04, 0x02, 0x02, 0x0A, 0xBC};
+  EXPECT_EQ(certificate_serial_hex(version_one), "0ABC");
+  // [0] { INTEGER 2 } first: v3.
+  const std::vector<std::uint8_t> version_three = {0x30, 0x0B, 0x30, 0x09, 0xA0, 0x03, 0x02, 0x01,
+                                                   0x02, 0x02, 0x02, 0x7F, 0x01};
+  EXPECT_EQ(certificate_serial_hex(version_three), "7F01");
+  EXPECT_THROW(certificate_serial_hex(std::vector<std::uint8_t>{0x04, 0x00}), Error);
+  EXPECT_THROW(certificate_serial_hex(std::vector<std::uint8_t>{0x30, 0x06, 0x30, 0x04, 0x02, 0x05}), Error);
+  EXPECT_THROW(certificate_serial_hex(std::vector<std::uint8_t>{}), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -344,15 +344,21 @@ Disposition Engine::enroll(std::span<const std::uint8_t> request, const std::map
 }
 
 storage::CertificateRecord Engine::client_certificate(std::span<const std::uint8_t> der) {
-  const unsigned char* cursor = der.data();
-  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
-  if (!certificate) throw UntrustedClient("the client's certificate does not parse");
-  std::optional<storage::CertificateRecord> record = ca_.store().find_certificate(x509::serial_hex(certificate.get()));
+  // Asked for every call that carries a certificate: the serial is read
+  // from the bytes, and the rest is the stored record's, which must be the
+  // same bytes (a certificate this CA issued and checked at issuance).
+  std::string serial;
+  try {
+    serial = x509::certificate_serial_hex(der);
+  } catch (const Error&) {
+    throw UntrustedClient("the client's certificate does not parse");
+  }
+  std::optional<storage::CertificateRecord> record = ca_.store().find_certificate(serial);
   if (!record || !std::ranges::equal(record->der, der)) {
     throw UntrustedClient("the client's certificate was not issued by this CA");
   }
   if (record->revocation) throw UntrustedClient("the client's certificate is revoked (" + record->revocation->reason + ")");
-  if (X509_cmp_current_time(X509_get0_notAfter(certificate.get())) < 0) {
+  if (parse_rfc3339(record->not_after) < std::time(nullptr)) {
     throw UntrustedClient("the client's certificate has expired");
   }
   return *record;
@@ -518,6 +524,7 @@ Step<Engine::Formed> Engine::form(const Received& received, const protocol::Verd
     if (!spec.subject) throw Error("copying the request's subject: " + ossl::last_error());
   }
   spec.subject_public_key = checked.public_key;
+  spec.subject_key = checked.public_key_object.get();
   if (properties.san) {
     for (const protocol::SubjectAltName& name : *properties.san) spec.san.push_back({name.type, name.value});
   } else {

@@ -142,6 +142,9 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
       throw Forbidden(std::string(row.name) + " is made through the local socket only", row.roles.front());
     }
     if (!row.roles.empty()) Access::require(caller, row.roles);
+    // Who presents a certificate is only who the CA says, on every call
+    // but those anyone may make (OCSP and the CRL).
+    if (!status_lane && !caller.certificate.empty()) engine_->client_certificate(caller.certificate);
     if (row.op == Op::kReload) {
       // SIGHUP for those the socket lets in: the engine's lock is reload's own.
       lock.unlock();
@@ -156,7 +159,6 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
       renew_status_lane();
       return operations::success(answer);
     }
-    if (!caller.certificate.empty()) engine_->client_certificate(caller.certificate);
     return operations::success(dispatch(row.op, Arguments(args), caller));
   } catch (const Forbidden& error) {
     nlohmann::json answer = failure(FailureKind::kForbidden, error.what());

@@ -165,6 +165,14 @@ std::span<const std::uint8_t> der_element(const unsigned char*& cursor, const un
   return contents;
 }
 
+// `held` with a reference of our own, or, when the caller holds none,
+// `spki` decoded.
+ossl::Ptr<EVP_PKEY> held_or_parsed_key(EVP_PKEY* held, std::span<const std::uint8_t> spki, const char* whose) {
+  if (held == nullptr) return parse_public_key(spki);
+  if (EVP_PKEY_up_ref(held) != 1) throw Error(std::string("holding ") + whose + " public key: " + ossl::last_error());
+  return ossl::Ptr<EVP_PKEY>(held);
+}
+
 }  // namespace
 
 bool is_canonical_oid(const std::string& text) {
@@ -215,15 +223,8 @@ UnsignedCertificate::UnsignedCertificate(ossl::Ptr<X509> certificate, ossl::Ptr<
 UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const IssuerSpec& issuer) {
   check_spec(spec, issuer);
   ossl::Ptr<X509> certificate(X509_new());
-  ossl::Ptr<EVP_PKEY> subject_key = parse_public_key(spec.subject_public_key);
-  ossl::Ptr<EVP_PKEY> issuer_key;
-  if (issuer.key == nullptr) {
-    issuer_key = parse_public_key(issuer.public_key);
-  } else if (EVP_PKEY_up_ref(issuer.key) == 1) {
-    issuer_key.reset(issuer.key);
-  } else {
-    throw Error("holding the issuer's public key: " + ossl::last_error());
-  }
+  ossl::Ptr<EVP_PKEY> subject_key = held_or_parsed_key(spec.subject_key, spec.subject_public_key, "the subject's");
+  ossl::Ptr<EVP_PKEY> issuer_key = held_or_parsed_key(issuer.key, issuer.public_key, "the issuer's");
   ossl::Ptr<BIGNUM> serial_number(BN_bin2bn(spec.serial.data(), static_cast<int>(spec.serial.size()), nullptr));
   if (!certificate || !serial_number || X509_set_version(certificate.get(), X509_VERSION_3) != 1 ||
       BN_to_ASN1_INTEGER(serial_number.get(), X509_get_serialNumber(certificate.get())) == nullptr ||
@@ -343,8 +344,32 @@ std::vector<std::uint8_t> certificate_der(const X509* certificate) {
   return ossl::to_der(certificate, i2d_X509, "the certificate");
 }
 
-std::string sha256_fingerprint(const X509* certificate) {
-  return to_hex(ossl::sha_digest("SHA256", certificate_der(certificate)));
+std::string sha256_fingerprint(const X509* certificate) { return sha256_fingerprint(certificate_der(certificate)); }
+
+std::string sha256_fingerprint(std::span<const std::uint8_t> certificate_der) {
+  return to_hex(ossl::sha_digest("SHA256", certificate_der));
+}
+
+std::string certificate_serial_hex(std::span<const std::uint8_t> certificate_der) {
+  // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version
+  // OPTIONAL, serialNumber INTEGER, … } … }
+  constexpr const char* kNotCertificate = "not a DER certificate";
+  const unsigned char* cursor = certificate_der.data();
+  const unsigned char* end = cursor + certificate_der.size();
+  der_element(cursor, end, V_ASN1_SEQUENCE, true, kNotCertificate);
+  der_element(cursor, end, V_ASN1_SEQUENCE, true, kNotCertificate);
+  const unsigned char* element = cursor;
+  long length = 0;
+  int tag = 0;
+  int tag_class = 0;
+  if ((ASN1_get_object(&cursor, &length, &tag, &tag_class, end - cursor) & 0x80) != 0) throw Error(kNotCertificate);
+  if (tag_class == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
+    element = cursor + length;  // past the version
+  }
+  cursor = element;
+  ossl::Ptr<ASN1_INTEGER> serial(d2i_ASN1_INTEGER(nullptr, &cursor, end - cursor));
+  if (!serial) throw Error(kNotCertificate);
+  return serial_hex(serial.get());
 }
 
 std::string serial_hex(const X509* certificate) { return serial_hex(X509_get0_serialNumber(certificate)); }

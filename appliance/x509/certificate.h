@@ -45,6 +45,9 @@ struct CertificatePolicy {
 struct CertificateSpec {
   ossl::Ptr<X509_NAME> subject;
   std::vector<std::uint8_t> subject_public_key;  // DER SubjectPublicKeyInfo
+  // subject_public_key decoded, when the caller holds it (borrowed; the
+  // request's own, CheckedRequest::public_key_object): not decoded again.
+  EVP_PKEY* subject_key = nullptr;
   std::vector<std::uint8_t> serial;              // big-endian, positive, non-zero
   std::time_t not_before = 0;
   std::time_t not_after = 0;
@@ -128,7 +131,12 @@ std::vector<std::uint8_t> subject_key_identifier(X509* certificate);
 ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_public_key_info);
 std::vector<std::uint8_t> certificate_der(const X509* certificate);
 std::string sha256_fingerprint(const X509* certificate);  // lower-case hex of the DER's SHA-256
+std::string sha256_fingerprint(std::span<const std::uint8_t> certificate_der);  // the same, from the bytes
 std::string serial_hex(const X509* certificate);          // upper-case hex, as OpenSSL prints it
+// The serial of a DER certificate, read without decoding the rest (d2i_X509
+// decodes the public key, which costs more than the lookup it serves);
+// throws Error when the bytes do not open like a certificate.
+std::string certificate_serial_hex(std::span<const std::uint8_t> certificate_der);
 
 // The notAfter of a certificate valid for `days` days from `not_before`.
 // RFC 5280 §4.1.2.5 and BR 6.3.2 count both ends of the validity period,

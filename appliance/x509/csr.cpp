@@ -378,6 +378,9 @@ CheckedRequest check_request(std::span<const std::uint8_t> input) {
   if (!checked.subject_name) throw Error("copying the request's subject: " + ossl::last_error());
   checked.public_key =
       ossl::to_der(X509_REQ_get_X509_PUBKEY(request.get()), i2d_X509_PUBKEY, "the request's public key");
+  EVP_PKEY* key = X509_REQ_get0_pubkey(request.get());
+  if (key == nullptr || EVP_PKEY_up_ref(key) != 1) throw Error("holding the request's public key: " + ossl::last_error());
+  checked.public_key_object.reset(key);
   return checked;
 }
 

@@ -59,6 +59,7 @@ struct CheckedRequest {
   KeyDescription key;
   std::string key_type;                                  // "ec-p256", "ec-p384", "rsa-<bits>", "ed25519"
   std::vector<std::uint8_t> public_key;                  // DER SubjectPublicKeyInfo
+  ossl::Ptr<EVP_PKEY> public_key_object;                 // public_key as the request's parse decoded it
   std::vector<RequestedExtension> requested_extensions;  // the extensionRequest attribute, in order
 };
 
