@@ -720,6 +720,8 @@ class SqlCipherStoreImpl final : public Store {
   SecureBuffer key_;  // for backup_to: the copy is encrypted as the original
 };
 
+constexpr int kPageCacheKiB = 16 * 1024;
+
 // Proves the key with a read, then sets the journal (only after the key:
 // set before it, SQLCipher answers "file is not a database").
 void prove_key_and_configure(Connection& connection) {
@@ -735,6 +737,14 @@ void prove_key_and_configure(Connection& connection) {
     throw;
   }
   connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+  // SQLCipher decrypts a page (AES and an HMAC) every time it comes into
+  // SQLite's cache, and SQLite's default cache is 2 MiB: the indexes a
+  // store of some thousands of certificates is keyed by outgrow it, and a
+  // page evicted is a page decrypted again (63 % of custosd's CPU in a
+  // bulk revocation of 10,000). A cache of this many KiB per connection
+  // keeps a CA's working set decrypted; memory is taken only as pages are
+  // read.
+  connection.execute("PRAGMA cache_size = -" + std::to_string(kPageCacheKiB));
 }
 
 }  // namespace
