@@ -358,16 +358,13 @@ std::string certificate_serial_hex(std::span<const std::uint8_t> certificate_der
   const unsigned char* end = cursor + certificate_der.size();
   der_element(cursor, end, V_ASN1_SEQUENCE, true, kNotCertificate);
   der_element(cursor, end, V_ASN1_SEQUENCE, true, kNotCertificate);
-  const unsigned char* element = cursor;
+  const unsigned char* serial_at = cursor;
   long length = 0;
   int tag = 0;
   int tag_class = 0;
   if ((ASN1_get_object(&cursor, &length, &tag, &tag_class, end - cursor) & 0x80) != 0) throw Error(kNotCertificate);
-  if (tag_class == V_ASN1_CONTEXT_SPECIFIC && tag == 0) {
-    element = cursor + length;  // past the version
-  }
-  cursor = element;
-  ossl::Ptr<ASN1_INTEGER> serial(d2i_ASN1_INTEGER(nullptr, &cursor, end - cursor));
+  if (tag_class == V_ASN1_CONTEXT_SPECIFIC && tag == 0) serial_at = cursor + length;  // past the version
+  ossl::Ptr<ASN1_INTEGER> serial(d2i_ASN1_INTEGER(nullptr, &serial_at, end - serial_at));
   if (!serial) throw Error(kNotCertificate);
   return serial_hex(serial.get());
 }
