@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <map>
+
 namespace custos::storage {
 namespace {
 
@@ -9,9 +11,27 @@ namespace {
 // attempt fails; several `custos` processes share one CA directory.
 constexpr int kBusyTimeoutMs = 30000;
 
+// The writer lock of the database at `path`, shared by this process's
+// connections to it and gone with the last of them.
+std::shared_ptr<std::timed_mutex> writer_lock_for(const std::filesystem::path& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::filesystem::path, std::weak_ptr<std::timed_mutex>> registry;
+  std::filesystem::path key = std::filesystem::weakly_canonical(path);
+  std::lock_guard lock(registry_mutex);
+  std::erase_if(registry, [](const auto& entry) { return entry.second.expired(); });
+  std::weak_ptr<std::timed_mutex>& slot = registry[key];
+  std::shared_ptr<std::timed_mutex> writer = slot.lock();
+  if (!writer) {
+    writer = std::make_shared<std::timed_mutex>();
+    slot = writer;
+  }
+  return writer;
+}
+
 }  // namespace
 
-Connection::Connection(const std::filesystem::path& path, bool create, const SecureBuffer& raw_key) : path_(path) {
+Connection::Connection(const std::filesystem::path& path, bool create, const SecureBuffer& raw_key)
+    : path_(path), writer_lock_(writer_lock_for(path)) {
   if (raw_key.size() != 32) throw Error("the database key must be 32 bytes");
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int code = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
@@ -145,7 +165,16 @@ std::vector<std::uint8_t> Statement::column_blob(int index) const {
 
 bool Statement::column_is_null(int index) const { return sqlite3_column_type(statement_, index) == SQLITE_NULL; }
 
-Transaction::Transaction(Connection& connection) : connection_(connection) { connection_.execute("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Connection& connection)
+    : connection_(connection), writer_(connection.writer_lock(), std::defer_lock) {
+  if (!writer_.try_lock_for(std::chrono::milliseconds(kBusyTimeoutMs))) {
+    throw StorageError("beginning a transaction (" + connection_.path().filename().string() +
+                           "): another thread of this process kept the database locked for " +
+                           std::to_string(kBusyTimeoutMs / 1000) + " s",
+                       SQLITE_BUSY);
+  }
+  connection_.execute("BEGIN IMMEDIATE");
+}
 
 Transaction::~Transaction() {
   if (!done_) sqlite3_exec(connection_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -154,6 +183,7 @@ Transaction::~Transaction() {
 void Transaction::commit() {
   connection_.execute("COMMIT");
   done_ = true;
+  writer_.unlock();
 }
 
 std::string sqlcipher_version() {

@@ -720,11 +720,9 @@ class SqlCipherStoreImpl final : public Store {
   SecureBuffer key_;  // for backup_to: the copy is encrypted as the original
 };
 
-constexpr int kPageCacheKiB = 16 * 1024;
-
 // Proves the key with a read, then sets the journal (only after the key:
 // set before it, SQLCipher answers "file is not a database").
-void prove_key_and_configure(Connection& connection) {
+void prove_key_and_configure(Connection& connection, int page_cache_kib = StoreLocation::kFullPageCacheKiB) {
   try {
     Statement probe(connection, "SELECT count(*) FROM sqlite_master");
     probe.step();
@@ -741,10 +739,9 @@ void prove_key_and_configure(Connection& connection) {
   // SQLite's cache, and SQLite's default cache is 2 MiB: the indexes a
   // store of some thousands of certificates is keyed by outgrow it, and a
   // page evicted is a page decrypted again (63 % of custosd's CPU in a
-  // bulk revocation of 10,000). A cache of this many KiB per connection
-  // keeps a CA's working set decrypted; memory is taken only as pages are
-  // read.
-  connection.execute("PRAGMA cache_size = -" + std::to_string(kPageCacheKiB));
+  // bulk revocation of 10,000). The full cache keeps a CA's working set
+  // decrypted; memory is taken only as pages are read.
+  connection.execute("PRAGMA cache_size = -" + std::to_string(page_cache_kib));
 }
 
 }  // namespace
@@ -795,10 +792,10 @@ std::unique_ptr<Store> SqlCipherStore::create(const std::filesystem::path& path,
 }
 
 std::unique_ptr<Store> SqlCipherStore::open(const std::filesystem::path& path, const SecureBuffer& key,
-                                            const std::string& expected_database_id) {
+                                            const std::string& expected_database_id, int page_cache_kib) {
   if (!std::filesystem::exists(path)) throw Error("the database " + path.string() + " does not exist");
   auto connection = std::make_unique<Connection>(path, false, key);
-  prove_key_and_configure(*connection);
+  prove_key_and_configure(*connection, page_cache_kib);
   auto store = std::make_unique<SqlCipherStoreImpl>(std::move(connection), key);
   std::string found = store->database_id();
   if (found != expected_database_id) {
@@ -846,7 +843,7 @@ std::unique_ptr<Store> create_store(const StoreLocation& location, const SecureB
 
 std::unique_ptr<Store> open_store(const StoreLocation& location, const SecureBuffer& key) {
   require_known_backend(location);
-  return SqlCipherStore::open(location.path, key, location.database_id);
+  return SqlCipherStore::open(location.path, key, location.database_id, location.page_cache_kib);
 }
 
 }  // namespace custos::storage

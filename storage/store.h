@@ -290,6 +290,14 @@ struct StoreLocation {
   std::string backend = "sqlcipher";  // the one backend today
   std::filesystem::path path;         // sqlcipher: the database file
   std::string database_id;            // which CA's store it must be
+  // Decrypted pages kept per connection. SQLCipher decrypts a page (AES
+  // and an HMAC) each time it comes into the cache, so the connection that
+  // walks the indexes (revocations, CRLs, OCSP) keeps the working set of a
+  // store of many thousands of certificates; one that mostly appends (an
+  // extra issuance engine in custosd) does with SQLite's default.
+  int page_cache_kib = kFullPageCacheKiB;
+  static constexpr int kFullPageCacheKiB = 16 * 1024;
+  static constexpr int kAppendingPageCacheKiB = 2 * 1024;
 };
 
 // The backends open_store knows, for messages and configuration checks.
@@ -314,7 +322,8 @@ class SqlCipherStore {
   // brings its schema up to date. One clear StorageError for a wrong key,
   // a damaged file or a file that is not ours.
   static std::unique_ptr<Store> open(const std::filesystem::path& path, const SecureBuffer& key,
-                                     const std::string& expected_database_id);
+                                     const std::string& expected_database_id,
+                                     int page_cache_kib = StoreLocation::kFullPageCacheKiB);
 
   static constexpr int kSchemaVersion = 7;
 

@@ -75,7 +75,7 @@ TokenCa make_ca(const std::string& token_label, hsm::KeyType type, hsm::Signatur
   spec.ca = true;
   spec.key_usage = kKeyCertSign | kCrlSign;
   IssuerSpec issuer{spec.subject.get(), ca.public_key, key_identifier(ca.public_key), scheme};
-  ca.certificate = prepare_certificate(spec, issuer).sign(ca.signer());
+  ca.certificate = parse_certificate(prepare_certificate(spec, issuer).sign(ca.signer()));
   testing::write_file(ca.directory / "ca.pem", to_pem(ca.certificate.get()), 0644);
   return ca;
 }

@@ -62,6 +62,25 @@ class DaemonTest : public ::testing::Test {
     testing::write_file(path, text);
   }
 
+  // Makes an exec: policy module in Python the policy, through a reload:
+  // it runs `before_verdict` (with the question in `message`), then issues.
+  void use_python_policy(const std::string& name, const std::string& before_verdict) {
+    std::filesystem::path program = cli_.work() / (name + ".py");
+    testing::write_file(program, testing::python_module(R"py(
+import time
+read()
+write({"type": "hello", "protocol": 1, "name": "test-policy"})
+while True:
+    message = read()
+    if message["type"] == "shutdown":
+        sys.exit(0)
+    )py" + before_verdict + R"py(
+    write({"type": "verdict", "decision": "issue", "message": "issued"})
+)py"), 0644);
+    edit_config("module = \"builtin:profiles\"\ntimeout_ms = 2000",
+                "module = \"exec:/usr/bin/python3 " + program.string() + "\"\ntimeout_ms = 20000");
+    ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin reload")));
+  }
   CommandResult shell(const std::string& command) {
     return run_command("cd " + quote(cli_.work().string()) + " && " + command);
   }
@@ -587,20 +606,7 @@ TEST_F(DaemonTest, OcspAndTheCrlAreAnsweredWhileAPolicyModuleHoldsTheEngine) {
   make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");
   ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr leaf.csr --out leaf.pem")));
   ASSERT_TRUE(succeeded(shell("curl -sSf -o crl.der " + daemon_->http_url() + "/crl")));
-  testing::write_file(cli_.work() / "slow_policy.py", testing::python_module(R"py(
-import time
-read()
-write({"type": "hello", "protocol": 1, "name": "slow-policy"})
-while True:
-    message = read()
-    if message["type"] == "shutdown":
-        sys.exit(0)
-    time.sleep(6)
-    write({"type": "verdict", "decision": "issue", "message": "slowly"})
-)py"), 0644);
-  edit_config("module = \"builtin:profiles\"\ntimeout_ms = 2000",
-              "module = \"exec:/usr/bin/python3 " + (cli_.work() / "slow_policy.py").string() + "\"\ntimeout_ms = 20000");
-  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin reload")));
+  ASSERT_NO_FATAL_FAILURE(use_python_policy("slow_policy", "time.sleep(6)"));
 
   make_request("slow", "/CN=slow.example.com", "DNS:slow.example.com");
   std::atomic<bool> submitted{false};
@@ -620,6 +626,33 @@ while True:
   EXPECT_TRUE(succeeded(crl));
   EXPECT_TRUE(crl_before_verdict) << "the CRL waited for the policy module";
   EXPECT_EQ(testing::read_file(cli_.work() / "crl-again.der"), testing::read_file(cli_.work() / "crl.der"));
+}
+
+// custosd runs more than one engine: a request its policy module takes
+// seconds over holds one, and another request is issued on the next
+// meanwhile (with one engine it waited for the slow verdict).
+TEST_F(DaemonTest, ARequestIsIssuedWhileAnotherWaitsForItsVerdict) {
+  start();
+  ASSERT_NO_FATAL_FAILURE(use_python_policy("slow_for_one", "if 'slow' in message['request']['subject']: time.sleep(6)"));
+  make_request("slow", "/CN=slow.example.com", "DNS:slow.example.com");
+  make_request("quick", "/CN=quick.example.com", "DNS:quick.example.com");
+
+  std::atomic<bool> slow_answered{false};
+  CommandResult slow;
+  std::thread submitter([&] {
+    slow = cli_.custos("--dir ca submit --csr slow.csr --out slow.pem");
+    slow_answered = true;
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  CommandResult quick = cli_.custos("--dir ca submit --csr quick.csr --out quick.pem");
+  bool quick_before_slow = !slow_answered;
+  submitter.join();
+  EXPECT_TRUE(succeeded(quick)) << quick.err << testing::read_file(daemon_->log());
+  EXPECT_TRUE(quick_before_slow) << "the second request waited for the first one's policy module";
+  EXPECT_TRUE(succeeded(slow)) << slow.err;
+  for (const char* issued : {"quick.pem", "slow.pem"}) {
+    EXPECT_TRUE(succeeded(shell(std::string("openssl verify -CAfile ca/ca.pem ") + issued))) << issued;
+  }
 }
 
 // BR 7.1.2.8: the delegated responder's certificate points to no CRL and

@@ -101,7 +101,7 @@ struct TokenCa {
     profile(spec);
     IssuerSpec issuer{X509_get_subject_name(certificate.get()), public_key, subject_key_identifier(certificate.get()),
                       scheme};
-    issued.certificate = prepare_certificate(spec, issuer).sign(signer());
+    issued.certificate = parse_certificate(prepare_certificate(spec, issuer).sign(signer()));
     return issued;
   }
 
@@ -143,7 +143,7 @@ TokenCa make_ca(const std::string& token_label, const std::string& name, hsm::Ke
   spec.ca = true;
   spec.key_usage = kKeyCertSign | kCrlSign;
   IssuerSpec issuer{spec.subject.get(), ca.public_key, key_identifier(ca.public_key), scheme};
-  ca.certificate = prepare_certificate(spec, issuer).sign(ca.signer());
+  ca.certificate = parse_certificate(prepare_certificate(spec, issuer).sign(ca.signer()));
   testing::write_file(ca.directory / "ca.pem", to_pem(ca.certificate.get()), 0644);
   return ca;
 }

@@ -9,6 +9,7 @@
 #include "appliance/x509/pem.h"
 #include "common/error.h"
 #include "hsm/token.h"
+#include "tests/support/requests.h"
 #include "tests/support/test_token.h"
 
 namespace custos::x509 {
@@ -73,8 +74,8 @@ TEST_P(SignedCertificate, VerifiesUnderTheIssuerKeyWithTheRightAlgorithm) {
   spec.key_usage = kKeyCertSign | kCrlSign;
   IssuerSpec issuer{spec.subject.get(), public_key, key_identifier(public_key), scheme};
 
-  ossl::Ptr<X509> certificate = prepare_certificate(spec, issuer).sign(
-      [&](std::span<const std::uint8_t> tbs) { return token->sign(key, scheme, tbs); });
+  ossl::Ptr<X509> certificate = parse_certificate(prepare_certificate(spec, issuer).sign(
+      [&](std::span<const std::uint8_t> tbs) { return token->sign(key, scheme, tbs); }));
   EXPECT_EQ(X509_verify(certificate.get(), parse_public_key(public_key).get()), 1);
   EXPECT_EQ(serial_hex(certificate.get()), "010203");
   EXPECT_EQ(certificate_serial_hex(certificate_der(certificate.get())), "010203");
@@ -167,6 +168,46 @@ TEST(PrepareCertificate, RefusesWhatRfc5280Forbids) {
   EXPECT_NE(error_of(spec_with([](CertificateSpec& s) { s.key_usage |= kKeyCertSign; })).find("only a CA"),
             std::string::npos);
   EXPECT_NE(error_of(spec_with([](CertificateSpec& s) { s.path_length = 0; })).find("path length"), std::string::npos);
+}
+
+// The certificate takes the subject's key as the request's bytes, without
+// decoding them again; the linter still judges the key those bytes hold,
+// whether the caller lends it decoded or not, and bytes that are not one
+// SubjectPublicKeyInfo are refused.
+TEST(PrepareCertificate, TakesTheSubjectKeyAsBytesAndTheLinterStillJudgesIt) {
+  ossl::Ptr<EVP_PKEY> issuer_key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  std::vector<std::uint8_t> issuer_public_key = ossl::to_der(issuer_key.get(), i2d_PUBKEY, "key");
+  ossl::Ptr<X509_NAME> issuer_name = parse_name("CN=Issuing CA");
+  IssuerSpec issuer{issuer_name.get(), issuer_public_key, key_identifier(issuer_public_key),
+                    hsm::SignatureScheme::kEcdsaSha256};
+  ossl::Ptr<EVP_PKEY> edwards = testing::edwards_key("ED25519");  // BR 7.1.3.1 allows RSA and ECDSA only
+  CertificateSpec spec;
+  spec.subject = parse_name("CN=leaf.example.com");
+  spec.subject_public_key = ossl::to_der(edwards.get(), i2d_PUBKEY, "key");
+  spec.serial = {0x05};
+  spec.not_before = 1'800'000'000;
+  spec.not_after = spec.not_before + 90 * 86400;
+  spec.key_usage = kDigitalSignature;
+  spec.extended_key_usage = {"serverAuth"};
+  spec.san = {{"dns", "leaf.example.com"}};
+  auto refusal_of = [&](const CertificateSpec& formed) -> std::string {
+    try {
+      prepare_certificate(formed, issuer);
+    } catch (const Error& error) {
+      return error.what();
+    }
+    return "";
+  };
+  for (EVP_PKEY* lent : {static_cast<EVP_PKEY*>(nullptr), edwards.get()}) {
+    spec.subject_key = lent;
+    std::string refusal = refusal_of(spec);
+    EXPECT_NE(refusal.find("br_7_1_3_1_subject_public_key (BR 7.1.3.1): the BR allow RSA and ECDSA keys only, not ED25519"),
+              std::string::npos)
+        << refusal;
+  }
+  // The key lent, the bytes with one more: the bytes are what is signed.
+  spec.subject_public_key.push_back(0x00);
+  EXPECT_NE(refusal_of(spec).find("not one DER SubjectPublicKeyInfo"), std::string::npos) << refusal_of(spec);
 }
 
 // The key identifier is read from the SubjectPublicKeyInfo's bit string

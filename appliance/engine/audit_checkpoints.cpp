@@ -91,7 +91,7 @@ void Engine::checkpoint_audit() {
 }
 
 void Engine::sign_next_checkpoint() {
-  storage::Store& store = ca_.store();
+  storage::Store& store = store_;
   std::optional<storage::AuditRecord> newest = store.latest_audit_entry();
   if (!newest) return;
   std::optional<storage::AuditCheckpoint> latest = store.latest_audit_checkpoint();
@@ -157,13 +157,13 @@ void Engine::sign_next_checkpoint() {
 }
 
 AuditVerification Engine::verify_audit(const std::optional<AuditExpectation>& expect) {
-  std::vector<storage::AuditCheckpoint> checkpoints = ca_.store().audit_checkpoints();
+  std::vector<storage::AuditCheckpoint> checkpoints = store_.audit_checkpoints();
   // The log is read once, one entry at a time, keeping only the hashes
   // of the entries some checkpoint signed.
   std::map<std::int64_t, std::optional<std::vector<std::uint8_t>>> hashes;
   for (const storage::AuditCheckpoint& checkpoint : checkpoints) hashes[checkpoint.audit_id];
   storage::AuditChain chain;
-  ca_.store().read_audit_log(0, [&](const storage::AuditRecord& record) {
+  store_.read_audit_log(0, [&](const storage::AuditRecord& record) {
     chain.add(record);
     if (auto signed_entry = hashes.find(record.id); signed_entry != hashes.end()) {
       signed_entry->second = record.hash;

@@ -212,7 +212,8 @@ InitResult make_ca(const InitOptions& options, const CaPaths& paths, hsm::Token&
     spec.ca = true;
     spec.key_usage = x509::kDigitalSignature | x509::kKeyCertSign | x509::kCrlSign;
     x509::IssuerSpec issuer{subject, public_key, x509::key_identifier(public_key), scheme};
-    ossl::Ptr<X509> certificate = x509::prepare_certificate(spec, issuer).sign(signer);
+    ossl::Ptr<X509> certificate =
+        x509::parse_certificate(x509::prepare_certificate(spec, issuer).sign(signer), "the new CA certificate");
     write_file_atomic(paths.certificate, x509::to_pem(certificate.get()));
     rollback.made_file(paths.certificate);
     result.output = paths.certificate;
@@ -364,9 +365,10 @@ void CertificateAuthority::reload_config() {
   config_ = std::move(reloaded);
 }
 
-std::unique_ptr<storage::Store> CertificateAuthority::open_another_connection() {
+std::unique_ptr<storage::Store> CertificateAuthority::open_another_connection(int page_cache_kib) {
   storage::StoreLocation location = store_location(config_);
   location.path = paths_.directory / config_.database.file;
+  location.page_cache_kib = page_cache_kib;
   return storage::open_store(location, derive_database_key(*token_, config_.database));
 }
 

@@ -25,10 +25,10 @@ BackupReport Engine::backup(const std::filesystem::path& directory, const std::s
   const fs::path inside = made.inside();
   BackupReport report{directory, {}, 0};
   try {
-    ca_.store().append_audit({actor, "backup_made", {{"directory", directory.string()}}});
+    store_.append_audit({actor, "backup_made", {{"directory", directory.string()}}});
     checkpoint_audit();
     fs::create_directories((inside / config.database.file).parent_path());
-    ca_.store().backup_to(inside / config.database.file);
+    store_.backup_to(inside / config.database.file);
     report.files.push_back(config.database.file.string());
 
     const fs::path& source = ca_.paths().directory;
@@ -58,7 +58,7 @@ BackupReport Engine::backup(const std::filesystem::path& directory, const std::s
   } catch (const std::exception& error) {
     made.remove();
     try {
-      ca_.store().append_audit({actor, "backup_failed", {{"directory", directory.string()}, {"error", error.what()}}});
+      store_.append_audit({actor, "backup_failed", {{"directory", directory.string()}, {"error", error.what()}}});
     } catch (const std::exception&) {
       // The backup's own error is the one to report.
     }

@@ -169,7 +169,11 @@ std::string normalize_serial(const std::string& text) {
   return result;
 }
 
-Engine::Engine(CertificateAuthority& ca, Publisher publisher) : ca_(ca), publisher_(std::move(publisher)) {
+Engine::Engine(CertificateAuthority& ca, Publisher publisher, std::unique_ptr<storage::Store> connection)
+    : ca_(ca),
+      publisher_(std::move(publisher)),
+      own_connection_(std::move(connection)),
+      store_(own_connection_ ? *own_connection_ : ca.store()) {
   std::string pem = read_ca_chain(ca.paths().directory);
   ca_certificate_ = std::move(x509::read_pem_certificates(pem).front());
   ca_public_key_ = ca.token().public_key_info(ca.config().ca.key);
@@ -205,7 +209,7 @@ std::optional<protocol::Notify> Engine::notification(const storage::OutboxRecord
   notify.id = record.id;
   notify.event = record.event.event;
   if (record.event.request_id) {
-    if (std::optional<storage::RequestRecord> request = ca_.store().find_request(*record.event.request_id)) {
+    if (std::optional<storage::RequestRecord> request = store_.find_request(*record.event.request_id)) {
       try {
         notify.request = snapshot_of(ca_.config(), *request, x509::check_request(request->csr));
       } catch (const Error&) {
@@ -214,12 +218,12 @@ std::optional<protocol::Notify> Engine::notification(const storage::OutboxRecord
     }
   }
   if (record.event.serial) {
-    if (std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(*record.event.serial)) {
+    if (std::optional<storage::CertificateRecord> certificate = store_.find_certificate(*record.event.serial)) {
       notify.certificate = protocol::Notify::Certificate{certificate->serial, certificate->der};
     }
   }
   if (record.event.crl_number) {
-    if (std::optional<storage::CrlRecord> crl = ca_.store().find_crl(*record.event.crl_number)) {
+    if (std::optional<storage::CrlRecord> crl = store_.find_crl(*record.event.crl_number)) {
       notify.crl = protocol::Notify::Crl{crl->number, crl->der};
     }
   }
@@ -230,7 +234,7 @@ std::vector<std::string> Engine::deliver_events() {
   // One delivery at a time per CA, so events reach each module in order; a
   // process that finds another delivering leaves it to that one. The turn
   // is the store's, so every engine sharing the store sees it.
-  StoreTurn turn(ca_.store(), "outbox_delivery", process_identity());
+  StoreTurn turn(store_, "outbox_delivery", process_identity());
   if (!turn.held()) return {};
 
   std::vector<std::string> failures;
@@ -239,9 +243,9 @@ std::vector<std::string> Engine::deliver_events() {
   // Removed together at the end: one commit for the round, not one (and
   // its fdatasync) per event, which held the engine from the callers.
   std::vector<std::int64_t> delivered;
-  for (const storage::OutboxRecord& record : ca_.store().outbox()) {
+  for (const storage::OutboxRecord& record : store_.outbox()) {
     // With no exit module configured every event is delivered as it is.
-    std::vector<std::string> acknowledged = modules.empty() ? std::vector<std::string>{} : ca_.store().deliveries(record.id);
+    std::vector<std::string> acknowledged = modules.empty() ? std::vector<std::string>{} : store_.deliveries(record.id);
     bool everyone = true;
     for (std::size_t index = 0; index < modules.size(); ++index) {
       ExitModule& module = modules[index];
@@ -258,13 +262,13 @@ std::vector<std::string> Engine::deliver_events() {
         protocol::Notify event = *notification(record);
         if (protocol::encode(event).dump().size() > protocol::kMaxFrameBytes) {
           // It can never be sent; holding it would hold every later event.
-          ca_.store().record_delivery(record.id, module.key);
+          store_.record_delivery(record.id, module.key);
           failures.push_back("event " + std::to_string(record.id) + " (" + record.event.event +
                              ") does not fit in a frame and was skipped for " + module.client->spec().module);
           continue;
         }
         module.client->notify(event);
-        ca_.store().record_delivery(record.id, module.key);
+        store_.record_delivery(record.id, module.key);
       } catch (const ModuleFailure& failure) {
         failed[index] = true;
         everyone = false;
@@ -273,7 +277,7 @@ std::vector<std::string> Engine::deliver_events() {
     }
     if (everyone) delivered.push_back(record.id);
   }
-  ca_.store().remove_events(delivered);
+  store_.remove_events(delivered);
   return failures;
 }
 
@@ -299,7 +303,7 @@ Step<Engine::Received> Engine::receive(std::span<const std::uint8_t> request,
     stored.state = RequestState::kDenied;
     stored.message = std::string("rejected on receipt: ") + rejected.what();
     storage::RequestRecord record =
-        ca_.store().add_request(stored,
+        store_.add_request(stored,
                                 {requester, "request_denied",
                                  {{"profile", stored.profile}, {"subject", stored.subject}, {"message", stored.message}}},
                                 storage::ExitEvent{"request_denied", {}, {}, {}});
@@ -314,7 +318,7 @@ Engine::Received Engine::store_received(x509::CheckedRequest checked,
   storage::NewRequest stored = new_request(attributes, requester);
   stored.csr = checked.der;
   stored.subject = checked.subject;
-  storage::RequestRecord record = ca_.store().add_request(
+  storage::RequestRecord record = store_.add_request(
       stored, {requester, "request_received", {{"profile", stored.profile}, {"subject", stored.subject}}});
   return Received{std::move(record), std::move(checked)};
 }
@@ -333,7 +337,7 @@ storage::NewRequest Engine::new_request(const std::map<std::string, std::string>
 Disposition Engine::enroll(std::span<const std::uint8_t> request, const std::map<std::string, std::string>& attributes,
                            const std::string& requester, bool hold_for_officer) {
   std::optional<storage::RequestRecord> earlier =
-      ca_.store().find_request_by_csr(x509::request_der(request), requester);
+      store_.find_request_by_csr(x509::request_der(request), requester);
   // The same request under the same label (profile) is the client polling;
   // under another label it is a new request.
   auto wanted = attributes.find("profile");
@@ -354,7 +358,7 @@ storage::CertificateRecord Engine::client_certificate(std::span<const std::uint8
   } catch (const Error&) {
     throw UntrustedClient("the client's certificate does not parse");
   }
-  std::optional<storage::CertificateRecord> record = ca_.store().find_certificate(serial);
+  std::optional<storage::CertificateRecord> record = store_.find_certificate(serial);
   if (!record || !std::ranges::equal(record->der, der)) {
     throw UntrustedClient("the client's certificate was not issued by this CA");
   }
@@ -386,23 +390,23 @@ Disposition Engine::reenroll(std::span<const std::uint8_t> request, std::span<co
   if (names != requested) {
     throw x509::RejectedRequest("a re-enrollment request must carry the subjectAltName of the current certificate");
   }
-  storage::RequestRecord original = *ca_.store().find_request(record.request_id);
+  storage::RequestRecord original = *store_.find_request(record.request_id);
   return decide(store_received(std::move(checked), {{"profile", original.profile}, {"renews", record.serial}}, requester),
                 /*resubmission=*/false, requester);
 }
 
 Disposition Engine::retrieve(std::int64_t id) {
-  std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
+  std::optional<storage::RequestRecord> record = store_.find_request(id);
   if (!record) throw NotFound("there is no request " + std::to_string(id));
   Disposition disposition{record->id, record->state, record->serial, record->message, {}};
-  if (record->serial) disposition.certificate = ca_.store().find_certificate(*record->serial)->der;
+  if (record->serial) disposition.certificate = store_.find_certificate(*record->serial)->der;
   return disposition;
 }
 
 Disposition Engine::retrieve_for_client(std::int64_t id, const std::string& requester) {
   Disposition disposition = retrieve(id);
   if (disposition.state == RequestState::kPending) {
-    ca_.store().record_event({"request_retrieved", id, {}, {}},
+    store_.record_event({"request_retrieved", id, {}, {}},
                              {requester, "request_retrieved", {{"request_id", id}}});
     publish();
   }
@@ -411,7 +415,7 @@ Disposition Engine::retrieve_for_client(std::int64_t id, const std::string& requ
 
 std::vector<storage::RequestRecord> Engine::list(std::optional<storage::RequestState> state,
                                                  const storage::RequestPage& page) {
-  return ca_.store().list_requests(state, page);
+  return store_.list_requests(state, page);
 }
 
 Disposition Engine::decide(const Received& received, bool resubmission, const std::string& actor,
@@ -498,7 +502,7 @@ Disposition Engine::settle(std::int64_t id, const std::vector<RequestState>& fro
   std::optional<storage::ExitEvent> event;
   if (to == RequestState::kPending) event = storage::ExitEvent{"request_pending", id, {}, {}};
   if (to == RequestState::kDenied) event = storage::ExitEvent{"request_denied", id, {}, {}};
-  ca_.store().change_request_state(id, from, to, message, event,
+  store_.change_request_state(id, from, to, message, event,
                                    {actor, audit_event, {{"request_id", id}, {"message", message}}});
   if (event) publish();
   return Disposition{id, to, std::nullopt, message, {}};
@@ -640,16 +644,16 @@ Step<Engine::Signed> Engine::sign(const Received& received, Formed& formed, cons
   // at the next start (report_unrecorded_signatures).
   std::string serial = formed.certificate.serial();
   std::span<const std::uint8_t> tbs = formed.certificate.to_be_signed();
-  ca_.store().reserve_serial({serial, received.record.id, {tbs.begin(), tbs.end()}, process_identity(), {}});
+  store_.reserve_serial({serial, received.record.id, {tbs.begin(), tbs.end()}, process_identity(), {}});
   const CaConfig& config = ca_.config();
   try {
-    ossl::Ptr<X509> certificate = std::move(formed.certificate).sign([&](std::span<const std::uint8_t> to_sign) {
+    std::vector<std::uint8_t> der = std::move(formed.certificate).sign([&](std::span<const std::uint8_t> to_sign) {
       return ca_.token().sign(config.ca.key, config.ca.signature, to_sign);
     });
     fault_point("after-signing");
-    return Signed{std::move(certificate)};
+    return Signed{serial, std::move(der)};
   } catch (const Error& error) {
-    ca_.store().release_serial(serial);
+    store_.release_serial(serial);
     return settle(received.record.id, kFrom, RequestState::kFailed, std::string("signing failed: ") + error.what(), actor,
                   "issuance_failed");
   }
@@ -657,18 +661,16 @@ Step<Engine::Signed> Engine::sign(const Received& received, Formed& formed, cons
 
 Disposition Engine::store(const Received& received, const Formed& formed, const Signed& signed_certificate,
                           const std::string& actor) {
-  const X509* certificate = signed_certificate.certificate.get();
-  storage::CertificateRecord stored{x509::serial_hex(certificate), received.record.id,
-                                    x509::certificate_der(certificate), rfc3339_utc(formed.not_before),
-                                    rfc3339_utc(formed.not_after), std::nullopt};
-  ca_.store().issue_certificate(stored, kFrom, formed.message, {"certificate_issued", received.record.id, stored.serial, {}},
+  storage::CertificateRecord stored{signed_certificate.serial, received.record.id, signed_certificate.der,
+                                    rfc3339_utc(formed.not_before), rfc3339_utc(formed.not_after), std::nullopt};
+  store_.issue_certificate(stored, kFrom, formed.message, {"certificate_issued", received.record.id, stored.serial, {}},
                                 {actor,
                                  "certificate_issued",
                                  {{"request_id", received.record.id},
                                   {"serial", stored.serial},
                                   {"subject", formed.subject},
                                   {"profile", received.record.profile},
-                                  {"certificate_sha256", x509::sha256_fingerprint(certificate)}}});
+                                  {"certificate_sha256", x509::sha256_fingerprint(stored.der)}}});
   return Disposition{received.record.id, RequestState::kIssued, stored.serial, formed.message, stored.der};
 }
 
@@ -677,7 +679,7 @@ void Engine::publish() {
 }
 
 void Engine::report_unrecorded_signatures() {
-  for (const storage::SigningIntent& intent : ca_.store().signing_intents()) {
+  for (const storage::SigningIntent& intent : store_.signing_intents()) {
     // Another process is signing it now, or one on another host (a shared
     // store) may be: that process stores or reports its own.
     std::optional<bool> running = process_running(intent.owner);
@@ -687,7 +689,7 @@ void Engine::report_unrecorded_signatures() {
                           " but the certificate was never recorded (custos stopped in between; the audit log "
                           "keeps the serial and the digest of what was to be signed); resubmit the request";
     try {
-      ca_.store().settle_signing_intent(
+      store_.settle_signing_intent(
           intent.serial, {RequestState::kReceived}, RequestState::kPending, message,
           {"engine",
            "unrecorded_signature",
@@ -703,7 +705,7 @@ void Engine::report_unrecorded_signatures() {
 }
 
 storage::RequestRecord Engine::pending_request(std::int64_t id) {
-  std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
+  std::optional<storage::RequestRecord> record = store_.find_request(id);
   if (!record) throw NotFound("there is no request " + std::to_string(id));
   if (record->state != RequestState::kPending) {
     throw Error("request " + std::to_string(id) + " is " + std::string(storage::request_state_name(record->state)) +
@@ -713,7 +715,7 @@ storage::RequestRecord Engine::pending_request(std::int64_t id) {
 }
 
 Disposition Engine::resubmit(std::int64_t id, const std::string& actor) {
-  std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
+  std::optional<storage::RequestRecord> record = store_.find_request(id);
   if (!record) throw NotFound("there is no request " + std::to_string(id));
   // A request left "received" by an engine that died deciding it may be
   // taken up once it has been still for a while; a live one may not.
@@ -734,13 +736,13 @@ Disposition Engine::resubmit(std::int64_t id, const std::string& actor) {
   // Claim it: from here no deny, edit or second resubmission can act on it,
   // and one that came first is in what is read back.
   try {
-    ca_.store().change_request_state(id, claimable, RequestState::kReceived, "resubmitted by an administrator",
+    store_.change_request_state(id, claimable, RequestState::kReceived, "resubmitted by an administrator",
                                      std::nullopt, {actor, "request_resubmitted", {{"request_id", id}}});
   } catch (const storage::StateConflict& conflict) {
     throw Error(std::string("request ") + std::to_string(id) + " changed meanwhile: " + conflict.what());
   }
   // Read again after the claim: an edit made before it is in the record.
-  return decide(Received{*ca_.store().find_request(id), std::move(*checked)}, /*resubmission=*/true, actor);
+  return decide(Received{*store_.find_request(id), std::move(*checked)}, /*resubmission=*/true, actor);
 }
 
 void Engine::deny(std::int64_t id, const std::string& message, const std::string& actor) {
@@ -757,7 +759,7 @@ void Engine::set_attribute(std::int64_t id, const std::string& name, const std::
     throw Error("there is no profile '" + value + "'");
   }
   record.attributes[name] = value;
-  ca_.store().edit_pending_request(id, record.attributes, record.attributes.value("profile", record.profile),
+  store_.edit_pending_request(id, record.attributes, record.attributes.value("profile", record.profile),
                                    record.overrides,
                                    {actor, "request_attribute_set", {{"request_id", id}, {name, value}}});
 }
@@ -778,7 +780,7 @@ void Engine::set_extension(std::int64_t id, const std::string& oid, const std::v
   Overrides overrides = Overrides::from_json(record.overrides);
   overrides.drop(dotted);
   overrides.add.push_back({dotted, critical, der});
-  ca_.store().edit_pending_request(
+  store_.edit_pending_request(
       id, record.attributes, record.profile, overrides.to_json(),
       {actor, "request_extension_set", {{"request_id", id}, {"oid", dotted}, {"critical", critical}, {"der", to_hex(der)}}});
 }
@@ -789,7 +791,7 @@ void Engine::remove_extension(std::int64_t id, const std::string& oid, const std
   Overrides overrides = Overrides::from_json(record.overrides);
   overrides.drop(dotted);
   overrides.remove.push_back(dotted);
-  ca_.store().edit_pending_request(id, record.attributes, record.profile, overrides.to_json(),
+  store_.edit_pending_request(id, record.attributes, record.profile, overrides.to_json(),
                                    {actor, "request_extension_removed", {{"request_id", id}, {"oid", dotted}}});
 }
 
@@ -823,7 +825,7 @@ RevocationTally Engine::revoke_serials(const std::vector<std::string>& serials, 
       ++tally.already_revoked;
       continue;
     }
-    std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(serial);
+    std::optional<storage::CertificateRecord> certificate = store_.find_certificate(serial);
     if (!certificate) throw NotFound("there is no certificate with serial " + serial + " issued by this CA");
     std::optional<std::string> current;
     if (certificate->revocation) {
@@ -843,7 +845,7 @@ RevocationTally Engine::revoke_serials(const std::vector<std::string>& serials, 
                        {actor, "certificate_revoked", detail}});
   }
   if (!changes.empty()) {
-    ca_.store().set_revocations(changes);
+    store_.set_revocations(changes);
     publish();
   }
   tally.revoked = changes.size();
@@ -867,7 +869,7 @@ nlohmann::json CertificateStatus::to_json() const {
 
 CertificateStatus Engine::certificate_status(const std::string& serial_text) {
   CertificateStatus status{normalize_serial(serial_text), "unknown", std::nullopt, ""};
-  status.record = ca_.store().find_certificate(status.serial);
+  status.record = store_.find_certificate(status.serial);
   if (!status.record) return status;
   const unsigned char* cursor = status.record->der.data();
   ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(status.record->der.size())));
@@ -880,13 +882,13 @@ CertificateStatus Engine::certificate_status(const std::string& serial_text) {
 
 void Engine::unrevoke(const std::string& serial_text, const std::string& actor) {
   std::string serial = normalize_serial(serial_text);
-  std::optional<storage::CertificateRecord> certificate = ca_.store().find_certificate(serial);
+  std::optional<storage::CertificateRecord> certificate = store_.find_certificate(serial);
   if (!certificate) throw NotFound("there is no certificate with serial " + serial + " issued by this CA");
   if (!certificate->revocation || certificate->revocation->reason != "certificateHold") {
     throw Error("only a certificate on hold (certificateHold) can be unrevoked; " + serial + " is " +
                 (certificate->revocation ? "revoked (" + certificate->revocation->reason + ")" : "not revoked"));
   }
-  ca_.store().set_revocations({{serial, std::string("certificateHold"), std::nullopt,
+  store_.set_revocations({{serial, std::string("certificateHold"), std::nullopt,
                                 {"certificate_revoked", certificate->request_id, serial, {}},
                                 {actor, "certificate_unrevoked", {{"serial", serial}}}}});
   publish();
@@ -900,11 +902,11 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
   spec.issuer_public_key = ca_public_key_;
   spec.issuer_key_identifier = ca_key_identifier_;
   spec.scheme = config.ca.signature;
-  spec.number = ca_.store().last_crl_number() + 1;
+  spec.number = store_.last_crl_number() + 1;
   spec.this_update = now;
   spec.next_update = now + static_cast<std::time_t>(config.publication.crl_next_update_hours) * 3600;
   spec.tls = config.issues_tls_server_certificates();
-  for (const storage::RevokedCertificate& certificate : ca_.store().revoked_certificates(rfc3339_utc(now))) {
+  for (const storage::RevokedCertificate& certificate : store_.revoked_certificates(rfc3339_utc(now))) {
     x509::RevokedEntry entry;
     entry.serial = serial_bytes(certificate.serial);
     entry.revoked_at = parse_rfc3339(certificate.revocation.revoked_at);
@@ -917,7 +919,7 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
   });
   PublishedCrl published{spec.number, x509::crl_der(crl.get()), x509::crl_to_pem(crl.get()),
                          ca_.paths().directory / config.publication.crl_file};
-  ca_.store().add_crl({spec.number, rfc3339_utc(spec.this_update), rfc3339_utc(spec.next_update), published.der},
+  store_.add_crl({spec.number, rfc3339_utc(spec.this_update), rfc3339_utc(spec.next_update), published.der},
                       {"crl_issued", {}, {}, spec.number},
                       {actor, "crl_issued", {{"number", spec.number}, {"entries", spec.revoked.size()}}});
   write_file_atomic(published.file, published.der);
@@ -926,10 +928,10 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
 }
 
 storage::CrlRecord Engine::current_crl(const std::string& actor) {
-  std::optional<storage::CrlRecord> latest = ca_.store().latest_crl();
+  std::optional<storage::CrlRecord> latest = store_.latest_crl();
   if (!latest || parse_rfc3339(latest->next_update) <= std::time(nullptr)) {
     publish_crl(actor);
-    latest = ca_.store().latest_crl();
+    latest = store_.latest_crl();
   }
   return *latest;
 }

@@ -151,8 +151,11 @@ struct OcspSigner {
 class Engine {
  public:
   // Needs the CA certificate installed. The policy module starts at the
-  // first question.
-  explicit Engine(CertificateAuthority& ca, Publisher publisher = {});
+  // first question. The engine works on `connection` when given (custosd
+  // runs several engines at once, each on a connection of its own from
+  // CertificateAuthority::open_another_connection), else on ca.store().
+  explicit Engine(CertificateAuthority& ca, Publisher publisher = {},
+                  std::unique_ptr<storage::Store> connection = nullptr);
 
   // With `hold_for_officer` (an unauthenticated client whose profile
   // pends such requests), a verdict to issue leaves the request pending
@@ -265,7 +268,8 @@ class Engine {
     std::time_t not_after = 0;
   };
   struct Signed {
-    ossl::Ptr<X509> certificate;
+    std::string serial;
+    std::vector<std::uint8_t> der;
   };
 
   // The steps, in order (engine.cpp).
@@ -317,6 +321,8 @@ class Engine {
 
   CertificateAuthority& ca_;
   Publisher publisher_;
+  std::unique_ptr<storage::Store> own_connection_;
+  storage::Store& store_;  // own_connection_, or the CA's
   ossl::Ptr<X509> ca_certificate_;
   std::vector<std::uint8_t> ca_public_key_;
   ossl::Ptr<EVP_PKEY> ca_public_key_object_;  // ca_public_key_ decoded, once

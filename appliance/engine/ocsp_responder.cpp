@@ -74,7 +74,7 @@ OcspSigner Engine::make_ocsp_signer() {
     stored.attributes = {{"profile", "ocsp-signer"}};
     stored.requester = kActor;
     storage::RequestRecord record =
-        ca_.store().add_request(stored, {kActor, "request_received", {{"profile", "ocsp-signer"}}});
+        store_.add_request(stored, {kActor, "request_received", {{"profile", "ocsp-signer"}}});
 
     ProfileSection profile;
     profile.name = "ocsp-signer";
@@ -88,8 +88,7 @@ OcspSigner Engine::make_ocsp_signer() {
     Disposition issued = issue(Received{std::move(record), std::move(checked)}, verdict, profile, kActor);
     if (issued.state != RequestState::kIssued) throw Error("the OCSP signing certificate was not issued: " + issued.message);
 
-    const unsigned char* cursor = issued.certificate.data();
-    ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(issued.certificate.size())));
+    ossl::Ptr<X509> certificate = x509::parse_certificate(issued.certificate, "the OCSP signing certificate");
     std::filesystem::path directory = ca_.paths().directory / "ocsp";
     std::filesystem::create_directories(directory);
     write_file_atomic(directory / "signer.pem", x509::to_pem(certificate.get()));
@@ -191,7 +190,7 @@ std::vector<std::uint8_t> Engine::answer_ocsp(std::span<const std::uint8_t> requ
                                               std::time_t& next_update) {
   return *ocsp_answer(
       ca_.config(), ca_certificate_.get(), ca_.token(), [this] { return &ocsp_signer(); },
-      [this](const x509::OcspRequest& request) { return find_each(ca_.store(), request); }, request_der, this_update,
+      [this](const x509::OcspRequest& request) { return find_each(store_, request); }, request_der, this_update,
       next_update);
 }
 

@@ -1,6 +1,7 @@
 #include "appliance/server/api.h"
 
 #include <algorithm>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -71,32 +72,161 @@ nlohmann::json ocsp_to_wire(const std::vector<std::uint8_t>& response, std::time
 
 }  // namespace
 
+// The engines and who uses them. A call that may run beside others takes
+// an idle engine, the last idle one first, so that the first is left for
+// the delivery (which wants it alone among the delivery's callers) and for
+// the calls that need every engine still. Such a call waits until none is
+// in use, and keeps new calls out meanwhile, so a reload is not starved
+// under load.
+class Api::EnginePool {
+ public:
+  enum class Use { kAny, kFirst, kAlone };
+
+  explicit EnginePool(std::vector<std::unique_ptr<engine::Engine>> engines)
+      : engines_(std::move(engines)), busy_(engines_.size(), false) {}
+
+  std::size_t acquire(Use use) {
+    std::unique_lock lock(mutex_);
+    if (use == Use::kAlone) {
+      ++alone_waiting_;
+      changed_.wait(lock, [&] { return !alone_ && std::ranges::none_of(busy_, std::identity()); });
+      --alone_waiting_;
+      alone_ = true;
+      return 0;
+    }
+    std::size_t index = 0;
+    changed_.wait(lock, [&] {
+      if (alone_ || alone_waiting_ > 0) return false;
+      if (use == Use::kFirst) return !busy_[0];
+      for (std::size_t candidate = busy_.size(); candidate-- > 0;) {
+        if (!busy_[candidate]) {
+          index = candidate;
+          return true;
+        }
+      }
+      return false;
+    });
+    busy_[index] = true;
+    return index;
+  }
+
+  void release(std::size_t index, Use use) {
+    {
+      std::lock_guard lock(mutex_);
+      if (use == Use::kAlone) {
+        alone_ = false;
+      } else {
+        busy_[index] = false;
+      }
+    }
+    changed_.notify_all();
+  }
+
+  engine::Engine& engine(std::size_t index) { return *engines_[index]; }
+  // Only while holding the pool alone (or before anyone else can use it).
+  void replace(std::vector<std::unique_ptr<engine::Engine>> engines) {
+    engines_ = std::move(engines);
+    busy_.assign(engines_.size(), false);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::unique_ptr<engine::Engine>> engines_;
+  std::vector<bool> busy_;
+  bool alone_ = false;
+  int alone_waiting_ = 0;
+};
+
+// One engine of the pool, held for the lifetime of the lease.
+class Api::Lease {
+ public:
+  Lease(EnginePool& pool, EnginePool::Use use) : pool_(pool), use_(use), index_(pool.acquire(use)) {}
+  ~Lease() { pool_.release(index_, use_); }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  engine::Engine& engine() { return pool_.engine(index_); }
+
+ private:
+  EnginePool& pool_;
+  EnginePool::Use use_;
+  std::size_t index_;
+};
+
+namespace {
+
+// One engine per core (at least two, so that a slow policy module or a
+// commit does not hold every caller), and no more than four: each has a
+// store connection with its page cache and a policy module host.
+std::size_t engine_count() { return std::clamp(std::thread::hardware_concurrency(), 2U, 4U); }
+
+// The calls that may run beside others, each on an engine of its own:
+// they add requests and certificates, or read. Everything else (revocation,
+// edits, CRLs, the OCSP signer, backups, the audit log, a reload) takes the
+// first engine alone, as it did when there was one.
+bool runs_beside_others(Op op) {
+  switch (op) {
+    case Op::kSubmit:
+    case Op::kEnroll:
+    case Op::kRetrieve:
+    case Op::kShow:
+    case Op::kList:
+    case Op::kWhoami:
+    case Op::kCaCerts:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 Api::Api(engine::CertificateAuthority& ca, engine::Publisher publisher)
-    : ca_(ca), publisher_(std::move(publisher)), engine_(std::make_unique<engine::Engine>(ca, publisher_)) {
+    : ca_(ca), publisher_(std::move(publisher)), engines_(std::make_unique<EnginePool>(make_engines())) {
   access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
-  renew_status_lane();
+  renew_status_lane(engines_->engine(0));
+}
+
+Api::~Api() = default;
+
+std::vector<std::unique_ptr<engine::Engine>> Api::make_engines() {
+  std::vector<std::unique_ptr<engine::Engine>> engines;
+  engines.push_back(std::make_unique<engine::Engine>(ca_, publisher_));
+  while (engines.size() < engine_count()) {
+    engines.push_back(std::make_unique<engine::Engine>(
+        ca_, publisher_, ca_.open_another_connection(storage::StoreLocation::kAppendingPageCacheKiB)));
+  }
+  return engines;
 }
 
 void Api::with_engine(const std::function<void(engine::Engine&)>& work) {
-  std::lock_guard lock(mutex_);
-  work(*engine_);
+  Lease lease(*engines_, EnginePool::Use::kAlone);
+  work(lease.engine());
+}
+
+void Api::with_delivery_engine(const std::function<void(engine::Engine&)>& work) {
+  Lease lease(*engines_, EnginePool::Use::kFirst);
+  work(lease.engine());
 }
 
 void Api::reload() {
-  std::lock_guard lock(mutex_);
-  // The new engine first: it reads ca.pem and the token's CA key, neither
+  Lease lease(*engines_, EnginePool::Use::kAlone);
+  // The new engines first: they read ca.pem and the token's CA key, neither
   // of which a reload changes, and the configuration only when it is
-  // used. When it or the file cannot be had, everything in force stays.
-  auto fresh = std::make_unique<engine::Engine>(ca_, publisher_);
+  // used. When they or the file cannot be had, everything in force stays.
+  std::vector<std::unique_ptr<engine::Engine>> fresh = make_engines();
   ca_.reload_config();
-  access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
-  // The old engine's module hosts get their shutdown as it goes.
-  engine_ = std::move(fresh);
-  renew_status_lane();
+  {
+    std::lock_guard swap(access_mutex_);
+    access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
+  }
+  // The old engines' module hosts get their shutdown as they go.
+  engines_->replace(std::move(fresh));
+  renew_status_lane(lease.engine());
 }
 
-void Api::renew_status_lane() {
-  auto fresh = std::make_shared<engine::StatusResponder>(ca_, *engine_);
+void Api::renew_status_lane(const engine::Engine& first) {
+  auto fresh = std::make_shared<engine::StatusResponder>(ca_, first);
   std::lock_guard swap(status_mutex_);
   status_ = std::move(fresh);
 }
@@ -121,33 +251,36 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
         return operations::success(*answer);
       }
     }
-    // A password is checked outside the engine's lock, while other calls
-    // use the engine; when a reload came in between, the caller is
-    // authenticated again under the roles now in force.
-    std::unique_lock lock(mutex_, std::defer_lock);
+    // A password is checked outside any engine, while other calls use
+    // them; when a reload came in between, the caller is authenticated
+    // again under the roles now in force.
+    const EnginePool::Use use = runs_beside_others(row.op) ? EnginePool::Use::kAny : EnginePool::Use::kAlone;
+    std::optional<Lease> lease;
     Caller caller;
     for (;;) {
       std::shared_ptr<Access> access;
       {
-        std::lock_guard snapshot(mutex_);
+        std::lock_guard snapshot(access_mutex_);
         access = access_;
       }
       caller = local_uid ? access->from_uid(*local_uid)
                          : access->from_http(call.value("caller", nlohmann::json::object()));
-      lock.lock();
+      lease.emplace(*engines_, use);
+      std::lock_guard check(access_mutex_);
       if (access == access_) break;
-      lock.unlock();
+      lease.reset();
     }
+    engine::Engine& engine = lease->engine();
     if (row.local_only && !local_uid) {
       throw Forbidden(std::string(row.name) + " is made through the local socket only", row.roles.front());
     }
     if (!row.roles.empty()) Access::require(caller, row.roles);
     // Who presents a certificate is only who the CA says, on every call
     // but those anyone may make (OCSP and the CRL).
-    if (!status_lane && !caller.certificate.empty()) engine_->client_certificate(caller.certificate);
+    if (!status_lane && !caller.certificate.empty()) engine.client_certificate(caller.certificate);
     if (row.op == Op::kReload) {
-      // SIGHUP for those the socket lets in: the engine's lock is reload's own.
-      lock.unlock();
+      // SIGHUP for those the socket lets in: reload takes the engines itself.
+      lease.reset();
       reload();
       spdlog::info("reloaded {} for {}", ca_.paths().config.string(), caller.actor);
       return operations::success(nlohmann::json::object());
@@ -155,11 +288,11 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
     if (status_lane) {
       // The engine answered what the lane could not; the lane is made again
       // to know what the engine did (a new CRL, a new OCSP signer).
-      nlohmann::json answer = dispatch(row.op, Arguments(args), caller);
-      renew_status_lane();
+      nlohmann::json answer = dispatch(engine, row.op, Arguments(args), caller);
+      renew_status_lane(engine);
       return operations::success(answer);
     }
-    return operations::success(dispatch(row.op, Arguments(args), caller));
+    return operations::success(dispatch(engine, row.op, Arguments(args), caller));
   } catch (const Forbidden& error) {
     nlohmann::json answer = failure(FailureKind::kForbidden, error.what());
     answer["role"] = engine::role_name(error.needed());
@@ -188,45 +321,55 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
 // One handler per row of the operation table, its roles already checked.
 // The switch has no default: an operation added to the table without a
 // handler here does not compile (-Wswitch, an error in every preset).
-nlohmann::json Api::dispatch(Op op, const Arguments& args, const Caller& caller) {
+nlohmann::json Api::dispatch(engine::Engine& engine, Op op, const Arguments& args, const Caller& caller) {
   switch (op) {
-    case Op::kSubmit: return submit(args, caller);
-    case Op::kEnroll: return enroll(args, caller);
-    case Op::kRetrieve: return retrieve(args, caller);
-    case Op::kShow: return engine_->certificate_status(args.text("serial")).to_json();
+    case Op::kSubmit: return submit(engine, args, caller);
+    case Op::kEnroll: return enroll(engine, args, caller);
+    case Op::kRetrieve: return retrieve(engine, args, caller);
+    case Op::kShow: return engine.certificate_status(args.text("serial")).to_json();
     case Op::kList: {
       storage::RequestPage page;
       if (args.has("after")) page.after = args.number("after");
       page.limit = std::min(args.has("limit") ? args.number("limit") : operations::kMaxListPage, operations::kMaxListPage);
-      return engine::list_requests_to_wire(*engine_, args.text_or("state", ""), page);
+      return engine::list_requests_to_wire(engine, args.text_or("state", ""), page);
     }
-    case Op::kCurrentCrl: return current_crl();
+    case Op::kCurrentCrl: return crl_to_wire(engine.current_crl("custosd"));
     case Op::kCaCerts: return ca_certs();
-    case Op::kOcsp: return ocsp(args);
-    case Op::kBackup: return backup(args, caller);
-    case Op::kAuditVerify: return audit_verify(args);
+    case Op::kOcsp: {
+      std::time_t this_update = 0;
+      std::time_t next_update = 0;
+      std::vector<std::uint8_t> response = engine.answer_ocsp(args.bytes("request"), this_update, next_update);
+      return ocsp_to_wire(response, this_update, next_update);
+    }
+    case Op::kBackup: return backup(engine, args, caller);
+    case Op::kAuditVerify: {
+      std::string expect = args.text_or("expect", "");
+      std::optional<engine::AuditExpectation> expectation;
+      if (!expect.empty()) expectation = engine::AuditExpectation::parse(expect);
+      return engine.verify_audit(expectation).to_json();
+    }
     case Op::kWhoami: return whoami(caller);
     case Op::kReload: throw Error("reload is answered before the engine is asked");
-    case Op::kResubmit: return engine::disposition_to_wire(engine_->resubmit(args.number("id"), caller.actor));
+    case Op::kResubmit: return engine::disposition_to_wire(engine.resubmit(args.number("id"), caller.actor));
     case Op::kDeny: {
       std::int64_t id = args.number("id");
-      engine_->deny(id, args.text_or("message", ""), caller.actor);
-      return engine::disposition_to_wire(engine_->retrieve(id));
+      engine.deny(id, args.text_or("message", ""), caller.actor);
+      return engine::disposition_to_wire(engine.retrieve(id));
     }
     case Op::kSetAttribute:
-      engine_->set_attribute(args.number("id"), args.text("name"), args.text("value"), caller.actor);
+      engine.set_attribute(args.number("id"), args.text("name"), args.text("value"), caller.actor);
       return nlohmann::json::object();
     case Op::kSetExtension:
-      engine_->set_extension(args.number("id"), args.text("oid"), args.bytes("der"), args.flag_or("critical", false),
+      engine.set_extension(args.number("id"), args.text("oid"), args.bytes("der"), args.flag_or("critical", false),
                              caller.actor);
       return nlohmann::json::object();
     case Op::kRemoveExtension:
-      engine_->remove_extension(args.number("id"), args.text("oid"), caller.actor);
+      engine.remove_extension(args.number("id"), args.text("oid"), caller.actor);
       return nlohmann::json::object();
     case Op::kRevoke: {
       std::optional<std::time_t> at;
       if (args.has("at")) at = args.number("at");
-      engine_->revoke(args.text("serial"), args.text("reason"), at, caller.actor);
+      engine.revoke(args.text("serial"), args.text("reason"), at, caller.actor);
       return nlohmann::json::object();
     }
     case Op::kRevokeBatch: {
@@ -237,27 +380,27 @@ nlohmann::json Api::dispatch(Op op, const Arguments& args, const Caller& caller)
       }
       std::optional<std::time_t> at;
       if (args.has("at")) at = args.number("at");
-      return engine_->revoke_batch(serials, args.text("reason"), at, caller.actor).to_json();
+      return engine.revoke_batch(serials, args.text("reason"), at, caller.actor).to_json();
     }
     case Op::kUnrevoke:
-      engine_->unrevoke(args.text("serial"), caller.actor);
+      engine.unrevoke(args.text("serial"), caller.actor);
       return nlohmann::json::object();
     case Op::kPublishCrl: {
-      engine::PublishedCrl crl = engine_->publish_crl(caller.actor);
+      engine::PublishedCrl crl = engine.publish_crl(caller.actor);
       return {{"number", crl.number}, {"der", to_base64(crl.der)}, {"pem", crl.pem}, {"file", crl.file.string()}};
     }
   }
   throw Error("an operation outside the table");
 }
 
-nlohmann::json Api::submit(const Arguments& args, const Caller& caller) {
+nlohmann::json Api::submit(engine::Engine& engine, const Arguments& args, const Caller& caller) {
   std::map<std::string, std::string> attributes = args.strings_or_empty("attributes");
   bool hold = hold_unauthenticated(ca_.config(), caller,
                                    attributes.contains("profile") ? attributes["profile"] : engine::kDefaultProfile);
-  return engine::disposition_to_wire(engine_->submit(args.bytes("csr"), attributes, caller.identity, hold));
+  return engine::disposition_to_wire(engine.submit(args.bytes("csr"), attributes, caller.identity, hold));
 }
 
-nlohmann::json Api::enroll(const Arguments& args, const Caller& caller) {
+nlohmann::json Api::enroll(engine::Engine& engine, const Arguments& args, const Caller& caller) {
   const engine::CaConfig& config = ca_.config();
   std::vector<std::uint8_t> request = args.bytes("csr");
   std::string profile = args.text_or("profile", config.http.est_profile);
@@ -267,13 +410,13 @@ nlohmann::json Api::enroll(const Arguments& args, const Caller& caller) {
     if (caller.certificate.empty()) {
       throw Unauthenticated("simplereenroll needs the client's current certificate in the TLS handshake");
     }
-    return engine::disposition_to_wire(engine_->reenroll(request, caller.certificate, caller.identity));
+    return engine::disposition_to_wire(engine.reenroll(request, caller.certificate, caller.identity));
   }
   bool hold = hold_unauthenticated(config, caller, profile);
-  return engine::disposition_to_wire(engine_->enroll(request, {{"profile", profile}}, caller.identity, hold));
+  return engine::disposition_to_wire(engine.enroll(request, {{"profile", profile}}, caller.identity, hold));
 }
 
-nlohmann::json Api::retrieve(const Arguments& args, const Caller& caller) {
+nlohmann::json Api::retrieve(engine::Engine& engine, const Arguments& args, const Caller& caller) {
   std::int64_t id = args.number("id");
   // A requester sees their own requests; officers and auditors see all.
   if (!caller.holds(Role::kOfficer) && !caller.holds(Role::kAuditor)) {
@@ -285,10 +428,8 @@ nlohmann::json Api::retrieve(const Arguments& args, const Caller& caller) {
                       Role::kOfficer);
     }
   }
-  return engine::disposition_to_wire(engine_->retrieve_for_client(id, caller.identity));
+  return engine::disposition_to_wire(engine.retrieve_for_client(id, caller.identity));
 }
-
-nlohmann::json Api::current_crl() { return crl_to_wire(engine_->current_crl("custosd")); }
 
 std::optional<nlohmann::json> Api::answer_beside_the_engine(Op op, const Arguments& args) {
   std::shared_ptr<engine::StatusResponder> status;
@@ -316,28 +457,14 @@ nlohmann::json Api::ca_certs() {
   return {{"certificates", certificates}};
 }
 
-nlohmann::json Api::ocsp(const Arguments& args) {
-  std::time_t this_update = 0;
-  std::time_t next_update = 0;
-  std::vector<std::uint8_t> response = engine_->answer_ocsp(args.bytes("request"), this_update, next_update);
-  return ocsp_to_wire(response, this_update, next_update);
-}
-
-nlohmann::json Api::backup(const Arguments& args, const Caller& caller) {
+nlohmann::json Api::backup(engine::Engine& engine, const Arguments& args, const Caller& caller) {
   // custosd writes where it is told, as its own user: only for a local
   // caller who is an operator (the table says both), through the
   // descriptor of a directory it made (not the path, which the caller may
   // swap), handed to the caller at the end.
   std::filesystem::path directory = args.text("directory");
   if (!directory.is_absolute()) throw UsageError("the backup directory must be an absolute path");
-  return engine_->backup(directory, caller.actor, static_cast<unsigned>(std::stoul(caller.identity.substr(4)))).to_json();
-}
-
-nlohmann::json Api::audit_verify(const Arguments& args) {
-  std::string expect = args.text_or("expect", "");
-  std::optional<engine::AuditExpectation> expectation;
-  if (!expect.empty()) expectation = engine::AuditExpectation::parse(expect);
-  return engine_->verify_audit(expectation).to_json();
+  return engine.backup(directory, caller.actor, static_cast<unsigned>(std::stoul(caller.identity.substr(4)))).to_json();
 }
 
 nlohmann::json Api::whoami(const Caller& caller) {

@@ -70,7 +70,7 @@ class Courier {
   }
   void deliver() {
     try {
-      api_.with_engine([](engine::Engine& engine) {
+      api_.with_delivery_engine([](engine::Engine& engine) {
         for (const std::string& failure : engine.deliver_events()) spdlog::warn("{}", failure);
       });
     } catch (const std::exception& error) {

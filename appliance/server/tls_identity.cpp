@@ -117,8 +117,7 @@ TlsIdentity ensure_tls_identity(engine::CertificateAuthority& ca, Api& api, cons
                 std::to_string(disposition.request_id) + ": " + disposition.message +
                 "); give one in [http] certificate and key");
   }
-  const unsigned char* cursor = disposition.certificate.data();
-  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(disposition.certificate.size())));
+  ossl::Ptr<X509> certificate = x509::parse_certificate(disposition.certificate, "the front end's TLS certificate");
   write_file_atomic(identity.key, private_key_pem(key.get()), 0600);
   write_file_atomic(identity.certificate, x509::to_pem(certificate.get()) + engine::read_ca_chain(ca.paths().directory),
                     0644);

@@ -173,6 +173,42 @@ ossl::Ptr<EVP_PKEY> held_or_parsed_key(EVP_PKEY* held, std::span<const std::uint
   return ossl::Ptr<EVP_PKEY>(held);
 }
 
+// Sets the certificate's SubjectPublicKeyInfo to `spki`, byte for byte,
+// without decoding the key: X509_set_pubkey encodes the key object and
+// decodes the encoding again (OpenSSL 3's decoder set-up, a sixth of an
+// issuance's CPU). The X509 then holds no key object (X509_get0_pubkey is
+// null), which is why the linter is lent the caller's.
+void set_public_key_info(X509* certificate, std::span<const std::uint8_t> spki) {
+  constexpr const char* kMalformed = "the subject public key info is not one DER SubjectPublicKeyInfo";
+  const unsigned char* cursor = spki.data();
+  const unsigned char* end = cursor + spki.size();
+  der_element(cursor, end, V_ASN1_SEQUENCE, true, kMalformed);
+  ossl::Ptr<X509_ALGOR> algorithm(d2i_X509_ALGOR(nullptr, &cursor, end - cursor));
+  ossl::Ptr<ASN1_BIT_STRING> bits(algorithm ? d2i_ASN1_BIT_STRING(nullptr, &cursor, end - cursor) : nullptr);
+  if (!bits || cursor != end) throw Error(kMalformed);
+  X509_PUBKEY* field = X509_get_X509_PUBKEY(certificate);
+  auto* key_bits = static_cast<unsigned char*>(OPENSSL_memdup(ASN1_STRING_get0_data(bits.get()), ASN1_STRING_length(bits.get())));
+  const ASN1_OBJECT* oid = nullptr;
+  X509_ALGOR_get0(&oid, nullptr, nullptr, algorithm.get());
+  ASN1_OBJECT* owned_oid = OBJ_dup(oid);
+  X509_ALGOR* field_algorithm = nullptr;
+  if (key_bits == nullptr || owned_oid == nullptr ||
+      X509_PUBKEY_set0_param(field, owned_oid, V_ASN1_UNDEF, nullptr, key_bits, ASN1_STRING_length(bits.get())) != 1) {
+    OPENSSL_free(key_bits);
+    ASN1_OBJECT_free(owned_oid);
+    throw Error("setting the subject public key: " + ossl::last_error());
+  }
+  // The algorithm with its parameters (an EC key's curve), copied whole.
+  X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &field_algorithm, field);
+  if (X509_ALGOR_copy(field_algorithm, algorithm.get()) != 1) {
+    throw Error("setting the subject public key's algorithm: " + ossl::last_error());
+  }
+  // What the certificate now carries must be the request's bytes: a BIT
+  // STRING with unused bits, or a non-DER algorithm, would not be.
+  std::vector<std::uint8_t> written = ossl::to_der(field, i2d_X509_PUBKEY, "the subject public key");
+  if (!std::equal(written.begin(), written.end(), spki.begin(), spki.end())) throw Error(kMalformed);
+}
+
 }  // namespace
 
 bool is_canonical_oid(const std::string& text) {
@@ -231,10 +267,10 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
       X509_set_issuer_name(certificate.get(), issuer.name) != 1 ||
       X509_set_subject_name(certificate.get(), spec.subject.get()) != 1 ||
       ASN1_TIME_set(X509_getm_notBefore(certificate.get()), spec.not_before) == nullptr ||
-      ASN1_TIME_set(X509_getm_notAfter(certificate.get()), spec.not_after) == nullptr ||
-      X509_set_pubkey(certificate.get(), subject_key.get()) != 1) {
+      ASN1_TIME_set(X509_getm_notAfter(certificate.get()), spec.not_after) == nullptr) {
     throw Error("building the certificate: " + ossl::last_error());
   }
+  set_public_key_info(certificate.get(), spec.subject_public_key);
 
   ossl::Ptr<BASIC_CONSTRAINTS> constraints(BASIC_CONSTRAINTS_new());
   constraints->ca = spec.ca ? 0xFF : 0;
@@ -295,7 +331,7 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
     throw Error("setting the certificate's signature algorithm: " + ossl::last_error());
   }
   // The TBS is whole: the linter sees exactly what the token will sign.
-  if (std::vector<Finding> findings = lint_certificate(certificate.get()); has_errors(findings)) {
+  if (std::vector<Finding> findings = lint_certificate(certificate.get(), subject_key.get()); has_errors(findings)) {
     throw LintRefusal(std::move(findings));
   }
   std::vector<std::uint8_t> tbs = ossl::to_der(certificate.get(), i2d_re_X509_tbs, "the TBSCertificate");
@@ -304,7 +340,7 @@ UnsignedCertificate prepare_certificate(const CertificateSpec& spec, const Issue
 
 std::string UnsignedCertificate::serial() const { return serial_hex(certificate_.get()); }
 
-ossl::Ptr<X509> UnsignedCertificate::sign(const Signer& signer) && {
+std::vector<std::uint8_t> UnsignedCertificate::sign(const Signer& signer) && {
   std::vector<std::uint8_t> signature = signer(tbs_);
 
   // As for the TBS algorithm: the outer algorithm and signature are fields
@@ -337,11 +373,20 @@ ossl::Ptr<X509> UnsignedCertificate::sign(const Signer& signer) && {
   if (X509_verify(certificate_.get(), issuer_key_.get()) != 1) {
     throw Error("the token's signature does not verify under the issuer's public key: " + ossl::last_error());
   }
-  return std::move(certificate_);
+  return der;
 }
 
 std::vector<std::uint8_t> certificate_der(const X509* certificate) {
   return ossl::to_der(certificate, i2d_X509, "the certificate");
+}
+
+ossl::Ptr<X509> parse_certificate(std::span<const std::uint8_t> der, const std::string& what) {
+  const unsigned char* cursor = der.data();
+  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!certificate || cursor != der.data() + der.size()) {
+    throw Error(what + " is not one DER certificate: " + ossl::last_error());
+  }
+  return certificate;
 }
 
 std::string sha256_fingerprint(const X509* certificate) { return sha256_fingerprint(certificate_der(certificate)); }

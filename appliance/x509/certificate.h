@@ -4,7 +4,7 @@
 // result under the issuer's public key before anyone sees it.
 //
 //   UnsignedCertificate unsigned_certificate = prepare_certificate(spec, issuer);
-//   ossl::Ptr<X509> certificate = unsigned_certificate.sign([&](auto tbs) {
+//   std::vector<std::uint8_t> der = std::move(unsigned_certificate).sign([&](auto tbs) {
 //     return token.sign(key, issuer.scheme, tbs);
 //   });
 #pragma once
@@ -96,7 +96,10 @@ class UnsignedCertificate {
   // Signs the checked TBS, assembles the certificate and verifies the
   // signature under the issuer's key. Throws custos::Error if the signature
   // does not verify or the certificate's TBS is not the checked one.
-  ossl::Ptr<X509> sign(const Signer& signer) &&;
+  // Returns the certificate's DER: the X509 it was built in holds the
+  // subject's key as bytes only (prepare_certificate), so what needs an
+  // object parses the DER (parse_certificate).
+  std::vector<std::uint8_t> sign(const Signer& signer) &&;
 
  private:
   friend UnsignedCertificate prepare_certificate(const CertificateSpec&, const IssuerSpec&);
@@ -130,6 +133,8 @@ std::vector<std::uint8_t> subject_key_identifier(X509* certificate);
 
 ossl::Ptr<EVP_PKEY> parse_public_key(std::span<const std::uint8_t> subject_public_key_info);
 std::vector<std::uint8_t> certificate_der(const X509* certificate);
+// One DER certificate, all of `der`; throws custos::Error naming `what`.
+ossl::Ptr<X509> parse_certificate(std::span<const std::uint8_t> der, const std::string& what = "the certificate");
 std::string sha256_fingerprint(const X509* certificate);  // lower-case hex of the DER's SHA-256
 std::string sha256_fingerprint(std::span<const std::uint8_t> certificate_der);  // the same, from the bytes
 std::string serial_hex(const X509* certificate);          // upper-case hex, as OpenSSL prints it

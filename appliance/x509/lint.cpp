@@ -26,6 +26,7 @@ enum class Scope {
 // certificate under construction has no cached flags).
 struct CertificateFacts {
   X509* certificate = nullptr;
+  EVP_PKEY* subject_key = nullptr;  // null when it does not decode
   bool ca = false;
   bool self_issued = false;
   bool tls = false;
@@ -49,9 +50,10 @@ std::time_t time_of(const ASN1_TIME* time) {
   return timegm(&parts);
 }
 
-CertificateFacts facts_of(X509* certificate) {
+CertificateFacts facts_of(X509* certificate, EVP_PKEY* subject_key) {
   CertificateFacts facts;
   facts.certificate = certificate;
+  facts.subject_key = subject_key != nullptr ? subject_key : X509_get0_pubkey(certificate);
   ossl::Ptr<BASIC_CONSTRAINTS> constraints(
       static_cast<BASIC_CONSTRAINTS*>(X509_get_ext_d2i(certificate, NID_basic_constraints, nullptr, nullptr)));
   facts.ca = constraints && constraints->ca != 0;
@@ -368,8 +370,8 @@ const CertificateRule kCertificateRules[] = {
      }},
     {"br_7_1_2_7_11_key_usage", "BR 7.1.2.7.11", Severity::kError, Scope::kServerLeaf,
      [](const CertificateFacts& facts) -> std::optional<std::string> {
-       if (!facts.key_usage) return std::nullopt;
-       int key_type = EVP_PKEY_get_base_id(X509_get0_pubkey(facts.certificate));
+       if (!facts.key_usage || facts.subject_key == nullptr) return std::nullopt;  // br_7_1_3_1 says it does not decode
+       int key_type = EVP_PKEY_get_base_id(facts.subject_key);
        // digitalSignature for every key; keyEncipherment for RSA; keyAgreement for EC.
        unsigned allowed = 1u << 0;
        if (key_type == EVP_PKEY_RSA) allowed |= 1u << 2;
@@ -386,7 +388,7 @@ const CertificateRule kCertificateRules[] = {
      }},
     {"br_7_1_3_1_subject_public_key", "BR 7.1.3.1", Severity::kError, Scope::kTls,
      [](const CertificateFacts& facts) -> std::optional<std::string> {
-       EVP_PKEY* key = X509_get0_pubkey(facts.certificate);
+       EVP_PKEY* key = facts.subject_key;
        if (key == nullptr) return "the subject public key does not decode";
        int type = EVP_PKEY_get_base_id(key);
        if (type == EVP_PKEY_RSA) {
@@ -514,8 +516,8 @@ int br_max_subscriber_validity_days(std::time_t when) {
   return 398;
 }
 
-std::vector<Finding> lint_certificate(X509* certificate) {
-  CertificateFacts facts = facts_of(certificate);
+std::vector<Finding> lint_certificate(X509* certificate, EVP_PKEY* subject_key) {
+  CertificateFacts facts = facts_of(certificate, subject_key);
   std::vector<Finding> findings;
   for (const CertificateRule& rule : kCertificateRules) {
     if (!applies(rule.scope, facts)) continue;

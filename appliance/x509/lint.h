@@ -54,8 +54,11 @@ int br_max_subscriber_validity_days(std::time_t when);
 
 // RFC 5280 and, for a certificate with EKU serverAuth (a TLS subscriber
 // certificate, or a TLS CA), the Baseline Requirements in force at its
-// notBefore. Works on a certificate under construction (unsigned).
-std::vector<Finding> lint_certificate(X509* certificate);
+// notBefore. Works on a certificate under construction (unsigned), whose
+// X509 may hold its public key as bytes only (prepare_certificate): then
+// `subject_key` is that key decoded from exactly those bytes, which the
+// caller holds already. Without it the linter takes the X509's own.
+std::vector<Finding> lint_certificate(X509* certificate, EVP_PKEY* subject_key = nullptr);
 
 // RFC 5280 §5 and, with `tls` (the CA issues TLS server certificates), BR
 // 4.9.7's ten-day bound.
