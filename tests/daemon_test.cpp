@@ -601,6 +601,34 @@ TEST_F(DaemonTest, OcspAnswersGoodRevokedAndUnknownAndTheCrlVerifies) {
 // A policy module that takes seconds holds the engine for as long; OCSP
 // and the CRL are answered meanwhile (custosd's status lane), from what was
 // committed. Before the lane they waited for the verdict.
+// An answer without a nonce is kept and given again (RFC 5019 §6), byte
+// for byte, until a revocation: then the next answer says revoked at once.
+// With a nonce every answer is signed anew.
+TEST_F(DaemonTest, AnOcspAnswerWithoutANonceIsKeptUntilARevocation) {
+  start();
+  make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca submit --csr leaf.csr --out leaf.pem")));
+  std::string ocsp = "openssl ocsp -issuer ca/ca.pem -CAfile ca/ca.pem -cert leaf.pem -url " + daemon_->http_url() +
+                     "/ocsp ";
+  auto answer = [&](const std::string& options, const std::string& file) {
+    CommandResult asked = shell(ocsp + options + " -respout " + file + " 2>&1");
+    EXPECT_TRUE(succeeded(asked)) << asked.out << testing::read_file(daemon_->log());
+    return asked.out;
+  };
+  EXPECT_NE(answer("-no_nonce", "first.der").find("leaf.pem: good"), std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new answer would have a later producedAt
+  EXPECT_NE(answer("-no_nonce", "second.der").find("leaf.pem: good"), std::string::npos);
+  EXPECT_EQ(testing::read_file(cli_.work() / "second.der"), testing::read_file(cli_.work() / "first.der"));
+  answer("", "nonce-1.der");
+  answer("", "nonce-2.der");
+  EXPECT_NE(testing::read_file(cli_.work() / "nonce-1.der"), testing::read_file(cli_.work() / "nonce-2.der"));
+
+  CommandResult serial = shell("openssl x509 -noout -serial -in leaf.pem | cut -d= -f2");
+  serial.out.pop_back();
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin revoke " + serial.out + " --reason keyCompromise")));
+  EXPECT_NE(answer("-no_nonce", "after.der").find("leaf.pem: revoked"), std::string::npos);
+}
+
 TEST_F(DaemonTest, OcspAndTheCrlAreAnsweredWhileAPolicyModuleHoldsTheEngine) {
   start();
   make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");

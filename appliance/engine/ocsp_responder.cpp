@@ -5,6 +5,7 @@
 // with id-kp-OCSPSigning and id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2).
 #include <fcntl.h>
 
+#include <algorithm>
 #include <functional>
 #include <mutex>
 
@@ -130,12 +131,16 @@ namespace {
 // The answer to a DER OCSPRequest, shared by the engine and the status
 // lane. `signer` gives the key to sign with, or nullopt when there is none
 // at hand (the lane's answer then comes from the engine); `lookup` finds a
-// certificate by serial.
+// certificate by serial. `reusable`, when given, is set when the answer
+// may be given again to the same bytes: a signed answer to a request
+// without a nonce, about certificates this CA issued (an unknown serial
+// may be issued a moment later).
 std::optional<std::vector<std::uint8_t>> ocsp_answer(
     const CaConfig& config, X509* ca_certificate, hsm::Token& token,
     const std::function<const OcspSigner*()>& signer_at_hand,
     const std::function<std::vector<std::optional<storage::CertificateRecord>>(const x509::OcspRequest&)>& lookup,
-    std::span<const std::uint8_t> request_der, std::time_t& this_update, std::time_t& next_update) {
+    std::span<const std::uint8_t> request_der, std::time_t& this_update, std::time_t& next_update,
+    bool* reusable = nullptr) {
   std::time_t now = std::time(nullptr);
   this_update = now;
   next_update = now + static_cast<std::time_t>(config.ocsp.response_validity_minutes) * 60;
@@ -160,6 +165,9 @@ std::optional<std::vector<std::uint8_t>> ocsp_answer(
   spec.tls = config.issues_tls_server_certificates();
   spec.nonce = request.nonce;
   std::vector<std::optional<storage::CertificateRecord>> found = lookup(request);
+  if (reusable != nullptr) {
+    *reusable = !request.nonce && std::ranges::all_of(found, [](const auto& record) { return record.has_value(); });
+  }
   for (std::size_t index = 0; index < request.queries.size(); ++index) {
     x509::OcspAnswer answer{&request.queries[index], x509::OcspStatus::kUnknown, 0, x509::RevocationReason::kUnspecified};
     if (const std::optional<storage::CertificateRecord>& certificate = found[index]) {
@@ -206,7 +214,22 @@ StatusResponder::StatusResponder(CertificateAuthority& ca, const Engine& engine)
 std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<const std::uint8_t> request,
                                                                       std::time_t& this_update,
                                                                       std::time_t& next_update) {
-  return ocsp_answer(
+  std::string key(request.begin(), request.end());
+  std::time_t now = std::time(nullptr);
+  {
+    std::lock_guard lock(answers_mutex_);
+    if (auto kept = answers_.find(key); kept != answers_.end()) {
+      if (now < kept->second.reuse_until) {
+        this_update = kept->second.this_update;
+        next_update = kept->second.next_update;
+        return kept->second.response;
+      }
+      answers_bytes_ -= kept->first.size() + kept->second.response.size();
+      answers_.erase(kept);
+    }
+  }
+  bool reusable = false;
+  std::optional<std::vector<std::uint8_t>> response = ocsp_answer(
       config_, ca_certificate_.get(), token_,
       // A delegated signer that falls due while the lane runs is the
       // engine's to renew, as the engine renews it (a third of its life left).
@@ -217,7 +240,20 @@ std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<
         std::lock_guard lock(reader_mutex_);
         return find_each(*reader_, query);
       },
-      request, this_update, next_update);
+      request, this_update, next_update, &reusable);
+  if (response && reusable) {
+    std::lock_guard lock(answers_mutex_);
+    // Bounded: a lane that has kept this much for distinct requests starts
+    // again empty rather than grow.
+    if (answers_bytes_ + key.size() + response->size() > kMaxKeptAnswerBytes) {
+      answers_.clear();
+      answers_bytes_ = 0;
+    }
+    std::time_t reuse_until = this_update + (next_update - this_update) / 2;
+    answers_bytes_ += key.size() + response->size();
+    answers_.insert_or_assign(std::move(key), KeptAnswer{*response, this_update, next_update, reuse_until});
+  }
+  return response;
 }
 
 std::optional<storage::CrlRecord> StatusResponder::current_crl() {

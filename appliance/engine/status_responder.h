@@ -8,6 +8,14 @@
 // signer to make or renew — it leaves to the engine (nullopt), and the
 // caller makes a new responder after the engine has answered.
 //
+// An answer to a request without a nonce, about certificates this CA
+// issued, is kept and given again to the same request bytes until half its
+// validity has run (RFC 5019 §6: responses may be produced ahead); then it
+// is signed afresh. A request with a nonce is always signed anew. What
+// changes a certificate's status (a revocation, its undoing) goes through
+// the engine, and custosd then makes a new responder, so no kept answer
+// outlives the change.
+//
 //   auto lane = std::make_shared<StatusResponder>(ca, engine);   // under the engine's lock
 //   if (auto answer = lane->answer_ocsp(request, this_update, next_update)) …
 #pragma once
@@ -18,6 +26,8 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "appliance/engine/engine.h"
@@ -41,6 +51,17 @@ class StatusResponder {
   std::optional<OcspSigner> signer_;
   std::mutex reader_mutex_;  // one thread at a time on the connection
   std::unique_ptr<storage::Store> reader_;
+
+  struct KeptAnswer {
+    std::vector<std::uint8_t> response;
+    std::time_t this_update = 0;
+    std::time_t next_update = 0;
+    std::time_t reuse_until = 0;
+  };
+  static constexpr std::size_t kMaxKeptAnswerBytes = 8 * 1024 * 1024;
+  std::mutex answers_mutex_;
+  std::unordered_map<std::string, KeptAnswer> answers_;  // by the request's DER
+  std::size_t answers_bytes_ = 0;
 };
 
 }  // namespace custos::engine

@@ -179,6 +179,9 @@ bool runs_beside_others(Op op) {
   }
 }
 
+// The calls after which the status lane's kept OCSP answers may be wrong.
+bool changes_a_status(Op op) { return op == Op::kRevoke || op == Op::kRevokeBatch || op == Op::kUnrevoke; }
+
 }  // namespace
 
 Api::Api(engine::CertificateAuthority& ca, engine::Publisher publisher)
@@ -285,9 +288,11 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
       spdlog::info("reloaded {} for {}", ca_.paths().config.string(), caller.actor);
       return operations::success(nlohmann::json::object());
     }
-    if (status_lane) {
-      // The engine answered what the lane could not; the lane is made again
-      // to know what the engine did (a new CRL, a new OCSP signer).
+    if (status_lane || changes_a_status(row.op)) {
+      // The engine answered what the lane could not, or changed what it
+      // answers: the lane is made again to know what the engine did (a new
+      // CRL, a new OCSP signer, a revocation), with none of the answers
+      // the old one kept.
       nlohmann::json answer = dispatch(engine, row.op, Arguments(args), caller);
       renew_status_lane(engine);
       return operations::success(answer);
