@@ -338,6 +338,24 @@ TEST_F(DaemonTest, RestSubmitAndRetrieveWithAClientCertificate) {
 // The process that parses HTTP, seen from outside: the sandboxed child of
 // the pid custosd logged. It runs under its seccomp filter as nobody, with
 // no capabilities, and holds no descriptor of the database or the token.
+// A TLS client's next connection resumes its session (TLS 1.2 session
+// id or ticket, TLS 1.3 ticket). Before the front end set a session id
+// context, a TLS 1.2 resumption got an internal-error alert.
+TEST_F(DaemonTest, ATlsClientResumesItsSession) {
+  start();
+  std::string host = daemon_->https_url().substr(std::string("https://").size());
+  testing::write_file(cli_.work() / "get-crl.txt", "GET /crl HTTP/1.1\r\nHost: custos\r\nConnection: close\r\n\r\n", 0644);
+  for (const char* version : {"-tls1_2", "-tls1_3"}) {
+    std::string client = std::string("openssl s_client -connect ") + host + " " + version +
+                         " -CAfile ca/ca.pem -ign_eof <get-crl.txt 2>&1 ";
+    CommandResult first = shell(client + "-sess_out session.pem");
+    ASSERT_NE(first.out.find("New, TLSv1."), std::string::npos) << version << ": " << first.out;
+    CommandResult again = shell(client + "-sess_in session.pem");
+    EXPECT_NE(again.out.find("Reused, TLSv1."), std::string::npos) << version << ": " << again.out;
+    EXPECT_NE(again.out.find("HTTP/1.1 200"), std::string::npos) << version << ": " << again.out;
+  }
+}
+
 TEST_F(DaemonTest, TheHttpFrontEndRunsUnderSeccompAndHoldsNothingSecret) {
   start();
   wait_until_the_front_end_serves();

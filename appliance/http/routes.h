@@ -58,8 +58,11 @@ struct OcspResponseDeleter {
 };
 
 inline constexpr std::chrono::seconds kIoTimeout{10};
-// An idle kept-alive connection holds a worker: keep it short.
-inline constexpr std::size_t kKeepAliveMaxRequests = 16;
+// A kept-alive connection holds a worker while it lasts: an idle one
+// gives it back after kKeepAliveSeconds, a busy one after this many
+// requests, so that with every worker taken a waiting connection is served
+// in turn; enough that a client's TLS handshakes cost next to nothing.
+inline constexpr std::size_t kKeepAliveMaxRequests = 1000;
 inline constexpr std::time_t kKeepAliveSeconds = 2;
 inline constexpr std::time_t kMaxCacheSeconds = 3600;
 inline constexpr int kEstRetryAfterSeconds = 60;
