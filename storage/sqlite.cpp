@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <map>
 
 namespace custos::storage {
@@ -11,27 +12,27 @@ namespace {
 // attempt fails; several `custos` processes share one CA directory.
 constexpr int kBusyTimeoutMs = 30000;
 
-// The writer lock of the database at `path`, shared by this process's
-// connections to it and gone with the last of them.
-std::shared_ptr<std::timed_mutex> writer_lock_for(const std::filesystem::path& path) {
+// What this process's connections to the database at `path` share, gone
+// with the last of them.
+std::shared_ptr<SharedDatabase> shared_database(const std::filesystem::path& path) {
   static std::mutex registry_mutex;
-  static std::map<std::filesystem::path, std::weak_ptr<std::timed_mutex>> registry;
+  static std::map<std::filesystem::path, std::weak_ptr<SharedDatabase>> registry;
   std::filesystem::path key = std::filesystem::weakly_canonical(path);
   std::lock_guard lock(registry_mutex);
   std::erase_if(registry, [](const auto& entry) { return entry.second.expired(); });
-  std::weak_ptr<std::timed_mutex>& slot = registry[key];
-  std::shared_ptr<std::timed_mutex> writer = slot.lock();
-  if (!writer) {
-    writer = std::make_shared<std::timed_mutex>();
-    slot = writer;
+  std::weak_ptr<SharedDatabase>& slot = registry[key];
+  std::shared_ptr<SharedDatabase> shared = slot.lock();
+  if (!shared) {
+    shared = std::make_shared<SharedDatabase>();
+    slot = shared;
   }
-  return writer;
+  return shared;
 }
 
 }  // namespace
 
 Connection::Connection(const std::filesystem::path& path, bool create, const SecureBuffer& raw_key)
-    : path_(path), writer_lock_(writer_lock_for(path)) {
+    : path_(path), shared_(shared_database(path)) {
   if (raw_key.size() != 32) throw Error("the database key must be 32 bytes");
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int code = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
@@ -83,6 +84,36 @@ void Connection::execute(const std::string& sql) {
     std::string text = message != nullptr ? message : sqlite3_errstr(code);
     sqlite3_free(message);
     throw StorageError(path_.filename().string() + ": " + text, code);
+  }
+}
+
+void Connection::wait_until_durable(std::uint64_t commit) {
+  SharedDatabase& shared = *shared_;
+  std::unique_lock lock(shared.sync_mutex);
+  while (shared.durable < commit) {
+    if (shared.syncing) {
+      shared.synced.wait(lock);
+      continue;
+    }
+    // This sync covers every commit made so far: each was numbered after
+    // its COMMIT had written its frames to the WAL.
+    std::uint64_t covers = shared.committed;
+    shared.syncing = true;
+    lock.unlock();
+    int code = SQLITE_OK;
+    sqlite3_file* wal = nullptr;
+    if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal != nullptr &&
+        wal->pMethods != nullptr) {
+      code = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    }
+    lock.lock();
+    shared.syncing = false;
+    if (code == SQLITE_OK) shared.durable = std::max(shared.durable, covers);
+    shared.synced.notify_all();
+    if (code != SQLITE_OK) {
+      throw StorageError("syncing the write-ahead log of " + path_.filename().string() + ": " + sqlite3_errstr(code),
+                         code);
+    }
   }
 }
 
@@ -166,7 +197,7 @@ std::vector<std::uint8_t> Statement::column_blob(int index) const {
 bool Statement::column_is_null(int index) const { return sqlite3_column_type(statement_, index) == SQLITE_NULL; }
 
 Transaction::Transaction(Connection& connection)
-    : connection_(connection), writer_(connection.writer_lock(), std::defer_lock) {
+    : connection_(connection), writer_(connection.shared().writer, std::defer_lock) {
   if (!writer_.try_lock_for(std::chrono::milliseconds(kBusyTimeoutMs))) {
     throw StorageError("beginning a transaction (" + connection_.path().filename().string() +
                            "): another thread of this process kept the database locked for " +
@@ -180,11 +211,22 @@ Transaction::~Transaction() {
   if (!done_) sqlite3_exec(connection_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
-void Transaction::commit() {
+std::uint64_t Transaction::commit_and_let_go() {
   connection_.execute("COMMIT");
   done_ = true;
+  std::uint64_t number = 0;
+  {
+    SharedDatabase& shared = connection_.shared();
+    std::lock_guard lock(shared.sync_mutex);
+    number = ++shared.committed;
+  }
   writer_.unlock();
+  return number;
 }
+
+void Transaction::commit() { connection_.wait_until_durable(commit_and_let_go()); }
+
+void Transaction::commit_unsynced() { commit_and_let_go(); }
 
 std::string sqlcipher_version() {
   sqlite3* db = nullptr;

@@ -1,6 +1,7 @@
 // RAII over the SQLCipher C API: a connection, prepared statements with
 // typed binding (kept by the connection for reuse), and a transaction that
-// rolls back unless committed.
+// rolls back unless committed, and whose commit is on the disk before
+// commit() returns (group commit: see SharedDatabase).
 //
 //   Transaction transaction(connection);            // BEGIN IMMEDIATE
 //   Statement insert(connection, "INSERT INTO t(x) VALUES (?1)");
@@ -13,6 +14,7 @@
 
 #include <sqlite3.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -43,6 +45,23 @@ class StorageError : public Error {
 // in-memory database.
 std::string sqlcipher_version();
 
+// What this process's connections to one database file share: the writer
+// lock, and the group sync. Every connection runs with synchronous =
+// NORMAL, so COMMIT appends to the WAL without an fsync; a commit that
+// must be durable then waits for an fdatasync of the WAL that began after
+// it, and one fdatasync serves every commit made before it began. That is
+// what synchronous = FULL promises (the WAL synced after each commit), but
+// done outside the writer lock: the next writer commits while this one
+// waits for the disk, and concurrent commits share a sync.
+struct SharedDatabase {
+  std::timed_mutex writer;  // a Transaction holds it from BEGIN to COMMIT
+  std::mutex sync_mutex;
+  std::condition_variable synced;
+  std::uint64_t committed = 0;  // commits made, numbered under `writer`
+  std::uint64_t durable = 0;    // every commit up to this one is on the disk
+  bool syncing = false;
+};
+
 class Connection {
  public:
   // Opens (or, with `create`, creates) the file and applies `raw_key`
@@ -55,9 +74,12 @@ class Connection {
 
   sqlite3* get() const { return db_; }
   const std::filesystem::path& path() const { return path_; }
-  // Shared by every connection this process has to the same file: a
-  // Transaction holds it from BEGIN to COMMIT.
-  std::timed_mutex& writer_lock() const { return *writer_lock_; }
+  // Shared by every connection this process has to the same file.
+  SharedDatabase& shared() const { return *shared_; }
+  // Returns once commit number `commit` (SharedDatabase::committed) is on
+  // the disk: by an fdatasync of the WAL this connection makes, or one
+  // another connection began after that commit.
+  void wait_until_durable(std::uint64_t commit);
 
   // Runs statements that return no rows.
   void execute(const std::string& sql);
@@ -74,7 +96,7 @@ class Connection {
   IdleStatements& idle_statements(std::string_view sql) const;
 
   std::filesystem::path path_;
-  std::shared_ptr<std::timed_mutex> writer_lock_;
+  std::shared_ptr<SharedDatabase> shared_;
   sqlite3* db_ = nullptr;
   mutable std::unordered_map<std::string, IdleStatements> idle_statements_;
 };
@@ -112,17 +134,26 @@ class Transaction {
  public:
   // BEGIN IMMEDIATE: takes the write lock up front, so two writers queue on
   // the busy timeout instead of failing at their first write. Writers in
-  // this process queue first on the connection's writer_lock(), which
-  // hands over at once, where SQLite's busy handler sleeps between tries
-  // (up to 100 ms each); other processes still meet the busy timeout.
+  // this process queue first on the shared writer lock, which hands over
+  // at once, where SQLite's busy handler sleeps between tries (up to 100 ms
+  // each); other processes still meet the busy timeout.
   explicit Transaction(Connection& connection);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
+  // Commits, lets the next writer in, and returns once the commit is on
+  // the disk (a power cut keeps it).
   void commit();
+  // Commits without waiting for the disk: the commit outlives this
+  // process (the kernel holds the WAL's pages), and the next commit()
+  // makes it durable with itself. For what nobody is told of yet.
+  void commit_unsynced();
 
  private:
+  // COMMIT, then its number, and the writer lock released.
+  std::uint64_t commit_and_let_go();
+
   Connection& connection_;
   std::unique_lock<std::timed_mutex> writer_;
   bool done_ = false;

@@ -648,8 +648,9 @@ class SqlCipherStoreImpl final : public Store {
 
  private:
   // Every change goes through here: one transaction, taken with the write
-  // lock up front. This is the one place a group-commit writer would batch
-  // the changes of concurrent requests; the engine does not see it.
+  // lock up front, and on the disk when it returns. Concurrent commits
+  // share the fdatasync that makes them durable (Transaction::commit,
+  // group commit); the engine does not see it.
   template <typename Change>
   void write(Change&& change) {
     Transaction transaction(*connection_);
@@ -659,19 +660,14 @@ class SqlCipherStoreImpl final : public Store {
 
   // A commit that nobody is told of: it survives this process (in WAL mode
   // the kernel holds the write) but is not fsynced. The commit that
-  // settles the request (synchronous FULL, before any answer) makes it
-  // durable with itself, because the WAL is synced as a whole. An fsync
-  // fewer per issuance for each of these.
+  // settles the request (synced before any answer) makes it durable with
+  // itself, because the WAL is synced as a whole. An fsync fewer per
+  // issuance for each of these.
   template <typename Change>
   void write_before_the_decision(Change&& change) {
-    connection_->execute("PRAGMA synchronous = NORMAL");
-    try {
-      write(std::forward<Change>(change));
-    } catch (...) {
-      connection_->execute("PRAGMA synchronous = FULL");
-      throw;
-    }
-    connection_->execute("PRAGMA synchronous = FULL");
+    Transaction transaction(*connection_);
+    change();
+    transaction.commit_unsynced();
   }
 
   void require_request_state(std::int64_t id, const std::vector<RequestState>& allowed) {
@@ -734,7 +730,10 @@ void prove_key_and_configure(Connection& connection, int page_cache_kib = StoreL
     }
     throw;
   }
-  connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+  // synchronous = NORMAL: a COMMIT does not fsync; Transaction::commit
+  // syncs the WAL itself, outside the writer lock and shared with
+  // concurrent commits (sqlite.h, SharedDatabase).
+  connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
   // SQLCipher decrypts a page (AES and an HMAC) every time it comes into
   // SQLite's cache, and SQLite's default cache is 2 MiB: the indexes a
   // store of some thousands of certificates is keyed by outgrow it, and a
