@@ -1,7 +1,10 @@
 #include "storage/store.h"
 
+#include <sodium.h>
+
 #include <array>
 #include <ctime>
+#include <span>
 
 #include "common/clock.h"
 #include "common/process.h"
@@ -120,11 +123,39 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
       CREATE INDEX certificates_revoked ON certificates
         (serial, not_after, revoked_at, revocation_reason, invalidity_date) WHERE revoked_at IS NOT NULL;
     )sql",
+    // 8: EST finds a client's earlier request by the SHA-256 of its CSR,
+    // not by an index that held every CSR a second time (about 300 bytes a
+    // request, and a page written for it on every insert).
+    R"sql(
+      ALTER TABLE requests ADD COLUMN csr_sha256 BLOB;
+      UPDATE requests SET csr_sha256 = custos_sha256(csr);
+      DROP INDEX requests_by_csr;
+      CREATE INDEX requests_by_csr_sha256 ON requests (csr_sha256);
+    )sql",
 };
 
 // A turn whose holder has not been heard of for this long is taken over,
 // even when its process cannot be seen (another host).
 constexpr std::time_t kSilentTurnSeconds = 3600;
+
+std::vector<std::uint8_t> sha256(std::span<const std::uint8_t> bytes) {
+  std::vector<std::uint8_t> digest(crypto_hash_sha256_BYTES);
+  crypto_hash_sha256(digest.data(), bytes.data(), bytes.size());
+  return digest;
+}
+
+// custos_sha256(blob), for the migrations: SQLite has no hash function.
+void add_migration_functions(Connection& connection) {
+  auto digest = [](sqlite3_context* context, int, sqlite3_value** values) {
+    const auto* data = static_cast<const std::uint8_t*>(sqlite3_value_blob(values[0]));
+    std::size_t size = static_cast<std::size_t>(sqlite3_value_bytes(values[0]));
+    std::vector<std::uint8_t> hash = sha256({data, data == nullptr ? 0 : size});
+    sqlite3_result_blob(context, hash.data(), static_cast<int>(hash.size()), SQLITE_TRANSIENT);
+  };
+  int code = sqlite3_create_function_v2(connection.get(), "custos_sha256", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                        nullptr, digest, nullptr, nullptr, nullptr);
+  if (code != SQLITE_OK) connection.fail("adding the migrations' SQL functions", code);
+}
 
 constexpr const char* kRequestColumns =
     "r.id, r.state, r.csr, r.subject, r.profile, r.attributes, r.requester, r.message, r.overrides, "
@@ -240,10 +271,10 @@ class SqlCipherStoreImpl final : public Store {
       std::string now = now_rfc3339();
       Statement insert(*connection_,
                        "INSERT INTO requests (state, csr, subject, profile, attributes, requester, message, "
-                       "submitted_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+                       "submitted_at, updated_at, csr_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)");
       insert.bind(1, request_state_name(request.state)).bind(2, request.csr).bind(3, request.subject);
       insert.bind(4, request.profile).bind(5, request.attributes.dump()).bind(6, request.requester);
-      insert.bind(7, request.message).bind(8, now).run();
+      insert.bind(7, request.message).bind(8, now).bind(9, sha256(request.csr)).run();
       std::int64_t id = sqlite3_last_insert_rowid(connection_->get());
       if (event) {
         ExitEvent about_this = *event;
@@ -288,8 +319,9 @@ class SqlCipherStoreImpl final : public Store {
                                                   const std::string& requester) override {
     Statement select(*connection_, std::string("SELECT ") + kRequestColumns +
                                        " FROM requests r LEFT JOIN certificates c ON c.request_id = r.id"
-                                       " WHERE r.csr = ?1 AND r.requester = ?2 ORDER BY r.id DESC LIMIT 1");
-    select.bind(1, csr).bind(2, requester);
+                                       " WHERE r.csr_sha256 = ?3 AND r.csr = ?1 AND r.requester = ?2"
+                                       " ORDER BY r.id DESC LIMIT 1");
+    select.bind(1, csr).bind(2, requester).bind(3, sha256(csr));
     if (!select.step()) return std::nullopt;
     return read_request(select);
   }
@@ -632,6 +664,7 @@ class SqlCipherStoreImpl final : public Store {
                   ", newer than this custos understands (" + std::to_string(SqlCipherStore::kSchemaVersion) +
                   "); upgrade custos");
     }
+    if (version < SqlCipherStore::kSchemaVersion) add_migration_functions(*connection_);
     while (version < SqlCipherStore::kSchemaVersion) {
       Transaction transaction(*connection_);
       // Another process may have migrated while this one waited for the lock.
@@ -810,6 +843,7 @@ void SqlCipherStore::create_at_version(const std::filesystem::path& path, const 
   if (version < 1 || version > kSchemaVersion) throw Error("no schema version " + std::to_string(version));
   auto connection = std::make_unique<Connection>(path, true, key);
   prove_key_and_configure(*connection);
+  add_migration_functions(*connection);
   Transaction transaction(*connection);
   for (int applied = 0; applied < version; ++applied) {
     connection->execute(kMigrations[static_cast<std::size_t>(applied)]);

@@ -325,7 +325,7 @@ class SqlCipherStore {
                                      const std::string& expected_database_id,
                                      int page_cache_kib = StoreLocation::kFullPageCacheKiB);
 
-  static constexpr int kSchemaVersion = 7;
+  static constexpr int kSchemaVersion = 8;
 
   // The query a CRL is built from (Store::revoked_certificates), here so
   // that a test can check SQLite's plan reads the revoked rows only.

@@ -155,6 +155,43 @@ TEST_F(StoreTest, ConcurrentCommitsAreOnTheDiskWhenCommitReturns) {
   EXPECT_EQ(count.column_int(0), kThreads * kCommits);
 }
 
+// EST finds a client's earlier request through an index of the SHA-256 of
+// each CSR (schema 8), not one that held every CSR again; a store made at
+// schema 7 gets the hashes of the requests it holds.
+TEST_F(StoreTest, AnEarlierRequestIsFoundByTheHashOfItsCsrAlsoAfterTheUpgrade) {
+  const std::vector<std::uint8_t> old_csr = {0x30, 0x03, 0x02, 0x01, 0x07};
+  SqlCipherStore::create_at_version(path_, key_of(7), "db-1", 7);
+  {
+    Connection connection(path_, false, key_of(7));
+    Statement insert(connection,
+                     "INSERT INTO requests (state, csr, subject, profile, attributes, requester, message, submitted_at, "
+                     "updated_at) VALUES ('pending', ?1, 'CN=old', 'server', '{}', 'est', '', 't', 't')");
+    insert.bind(1, old_csr).run();
+  }
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  ASSERT_EQ(store->schema_version(), 8);
+  std::optional<RequestRecord> found = store->find_request_by_csr(old_csr, "est");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->subject, "CN=old");
+  EXPECT_FALSE(store->find_request_by_csr(old_csr, "someone else").has_value());
+
+  NewRequest request;
+  request.csr = {0x30, 0x03, 0x02, 0x01, 0x08};
+  request.requester = "est";
+  std::int64_t id = store->add_request(request, {"test", "request_received", {}}).id;
+  ASSERT_TRUE(store->find_request_by_csr(request.csr, "est").has_value());
+  EXPECT_EQ(store->find_request_by_csr(request.csr, "est")->id, id);
+
+  Connection connection(path_, false, key_of(7));
+  Statement plan(connection, "EXPLAIN QUERY PLAN SELECT id FROM requests WHERE csr_sha256 = ?1");
+  std::string steps;
+  while (plan.step()) steps += plan.column_text(3) + "\n";
+  EXPECT_NE(steps.find("requests_by_csr_sha256"), std::string::npos) << steps;
+  Statement old_index(connection, "SELECT count(*) FROM sqlite_master WHERE name = 'requests_by_csr'");
+  ASSERT_TRUE(old_index.step());
+  EXPECT_EQ(old_index.column_int(0), 0);
+}
+
 // The CRL is built from the revoked certificates alone: SQLite reads them
 // from the partial index, in serial order, and never walks the whole
 // certificates table (which grows with every issuance) or its DER.
