@@ -100,18 +100,22 @@ void Connection::wait_until_durable(std::uint64_t commit) {
     std::uint64_t covers = shared.committed;
     shared.syncing = true;
     lock.unlock();
-    int code = SQLITE_OK;
-    sqlite3_file* wal = nullptr;
-    if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal != nullptr &&
-        wal->pMethods != nullptr) {
-      code = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    // The WAL, where a commit is; without one (a file system on which
+    // SQLite could not turn WAL on), the database file itself.
+    sqlite3_file* file = nullptr;
+    if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) != SQLITE_OK || file == nullptr ||
+        file->pMethods == nullptr) {
+      file = nullptr;
+      sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file);
     }
+    int code = file != nullptr && file->pMethods != nullptr ? file->pMethods->xSync(file, SQLITE_SYNC_NORMAL)
+                                                            : SQLITE_IOERR_FSYNC;
     lock.lock();
     shared.syncing = false;
     if (code == SQLITE_OK) shared.durable = std::max(shared.durable, covers);
     shared.synced.notify_all();
     if (code != SQLITE_OK) {
-      throw StorageError("syncing the write-ahead log of " + path_.filename().string() + ": " + sqlite3_errstr(code),
+      throw StorageError("syncing " + path_.filename().string() + " to the disk: " + sqlite3_errstr(code),
                          code);
     }
   }

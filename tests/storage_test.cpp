@@ -155,6 +155,20 @@ TEST_F(StoreTest, ConcurrentCommitsAreOnTheDiskWhenCommitReturns) {
   EXPECT_EQ(count.column_int(0), kThreads * kCommits);
 }
 
+// Where SQLite could not turn WAL on (the rollback journal is gone after
+// the commit), commit() syncs the database file instead, and succeeds.
+TEST_F(StoreTest, ACommitIsSyncedWithoutAWalToo) {
+  Connection connection(path_, true, key_of(7));
+  connection.execute("PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL");
+  connection.execute("CREATE TABLE counted (n INTEGER NOT NULL)");
+  Transaction transaction(connection);
+  Statement(connection, "INSERT INTO counted (n) VALUES (1)").run();
+  EXPECT_NO_THROW(transaction.commit());
+  SharedDatabase& shared = connection.shared();
+  std::lock_guard lock(shared.sync_mutex);
+  EXPECT_EQ(shared.durable, shared.committed);
+}
+
 // EST finds a client's earlier request through an index of the SHA-256 of
 // each CSR (schema 8), not one that held every CSR again; a store made at
 // schema 7 gets the hashes of the requests it holds.
