@@ -91,6 +91,7 @@ void Connection::wait_until_durable(std::uint64_t commit) {
   SharedDatabase& shared = *shared_;
   std::unique_lock lock(shared.sync_mutex);
   while (shared.durable < commit) {
+    if (!shared.sync_failure.empty()) throw StorageError(shared.sync_failure, SQLITE_IOERR_FSYNC);
     if (shared.syncing) {
       shared.synced.wait(lock);
       continue;
@@ -112,12 +113,13 @@ void Connection::wait_until_durable(std::uint64_t commit) {
                                                             : SQLITE_IOERR_FSYNC;
     lock.lock();
     shared.syncing = false;
-    if (code == SQLITE_OK) shared.durable = std::max(shared.durable, covers);
-    shared.synced.notify_all();
-    if (code != SQLITE_OK) {
-      throw StorageError("syncing " + path_.filename().string() + " to the disk: " + sqlite3_errstr(code),
-                         code);
+    if (code == SQLITE_OK) {
+      shared.durable = std::max(shared.durable, covers);
+    } else {
+      shared.sync_failure = "syncing " + path_.filename().string() + " to the disk failed (" + sqlite3_errstr(code) +
+                            "); what was committed since the last sync may be lost: stop, check the disk, start again";
     }
+    shared.synced.notify_all();
   }
 }
 
@@ -202,6 +204,11 @@ bool Statement::column_is_null(int index) const { return sqlite3_column_type(sta
 
 Transaction::Transaction(Connection& connection)
     : connection_(connection), writer_(connection.shared().writer, std::defer_lock) {
+  {
+    SharedDatabase& shared = connection.shared();
+    std::lock_guard failed(shared.sync_mutex);
+    if (!shared.sync_failure.empty()) throw StorageError(shared.sync_failure, SQLITE_IOERR_FSYNC);
+  }
   if (!writer_.try_lock_for(std::chrono::milliseconds(kBusyTimeoutMs))) {
     throw StorageError("beginning a transaction (" + connection_.path().filename().string() +
                            "): another thread of this process kept the database locked for " +

@@ -60,6 +60,10 @@ struct SharedDatabase {
   std::uint64_t committed = 0;  // commits made, numbered under `writer`
   std::uint64_t durable = 0;    // every commit up to this one is on the disk
   bool syncing = false;
+  // Set by a failed sync, and for good: the kernel may since have dropped
+  // the pages it could not write, so a later sync that succeeds proves
+  // nothing about them. Every waiting and later commit fails with it.
+  std::string sync_failure;
 };
 
 class Connection {

@@ -179,6 +179,8 @@ class Engine {
   Disposition reenroll(std::span<const std::uint8_t> request, std::span<const std::uint8_t> current,
                        const std::string& requester);
   Disposition retrieve(std::int64_t id);
+  // The request as stored, read through this engine's connection.
+  std::optional<storage::RequestRecord> find_request(std::int64_t id) { return store_.find_request(id); }
   // retrieve() on behalf of a client (RetrievePending): a pending request's
   // exit modules hear that its requester asked (request_retrieved).
   Disposition retrieve_for_client(std::int64_t id, const std::string& requester);

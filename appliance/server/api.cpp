@@ -95,10 +95,12 @@ class Api::EnginePool {
       return 0;
     }
     std::size_t index = 0;
+    if (use == Use::kFirst) ++first_waiting_;
     changed_.wait(lock, [&] {
       if (alone_ || alone_waiting_ > 0) return false;
       if (use == Use::kFirst) return !busy_[0];
-      for (std::size_t candidate = busy_.size(); candidate-- > 0;) {
+      // The first engine goes to the delivery before any other caller.
+      for (std::size_t candidate = busy_.size(); candidate-- > (first_waiting_ > 0 ? 1 : 0);) {
         if (!busy_[candidate]) {
           index = candidate;
           return true;
@@ -106,6 +108,7 @@ class Api::EnginePool {
       }
       return false;
     });
+    if (use == Use::kFirst) --first_waiting_;
     busy_[index] = true;
     return index;
   }
@@ -136,6 +139,7 @@ class Api::EnginePool {
   std::vector<bool> busy_;
   bool alone_ = false;
   int alone_waiting_ = 0;
+  int first_waiting_ = 0;
 };
 
 // One engine of the pool, held for the lifetime of the lease.
@@ -225,13 +229,26 @@ void Api::reload() {
   }
   // The old engines' module hosts get their shutdown as they go.
   engines_->replace(std::move(fresh));
-  renew_status_lane(lease.engine());
+  renew_status_lane_or_close_it(lease.engine());
 }
 
 void Api::renew_status_lane(const engine::Engine& first) {
   auto fresh = std::make_shared<engine::StatusResponder>(ca_, first);
   std::lock_guard swap(status_mutex_);
   status_ = std::move(fresh);
+}
+
+void Api::renew_status_lane_or_close_it(const engine::Engine& first) noexcept {
+  try {
+    renew_status_lane(first);
+  } catch (const std::exception& error) {
+    // No lane rather than one whose kept answers may be stale: the engine
+    // answers until a later call makes the lane again.
+    spdlog::warn("the status lane could not be made again ({}); OCSP and the CRL go through the engine",
+                 error.what());
+    std::lock_guard swap(status_mutex_);
+    status_.reset();
+  }
 }
 
 nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> local_uid) {
@@ -292,9 +309,16 @@ nlohmann::json Api::handle(const nlohmann::json& call, std::optional<uid_t> loca
       // The engine answered what the lane could not, or changed what it
       // answers: the lane is made again to know what the engine did (a new
       // CRL, a new OCSP signer, a revocation), with none of the answers
-      // the old one kept.
-      nlohmann::json answer = dispatch(engine, row.op, Arguments(args), caller);
-      renew_status_lane(engine);
+      // the old one kept. Also when the call failed: it may have failed
+      // after its commit (the sync that follows it).
+      nlohmann::json answer;
+      try {
+        answer = dispatch(engine, row.op, Arguments(args), caller);
+      } catch (...) {
+        renew_status_lane_or_close_it(engine);
+        throw;
+      }
+      renew_status_lane_or_close_it(engine);
       return operations::success(answer);
     }
     return operations::success(dispatch(engine, row.op, Arguments(args), caller));
@@ -425,7 +449,7 @@ nlohmann::json Api::retrieve(engine::Engine& engine, const Arguments& args, cons
   std::int64_t id = args.number("id");
   // A requester sees their own requests; officers and auditors see all.
   if (!caller.holds(Role::kOfficer) && !caller.holds(Role::kAuditor)) {
-    std::optional<storage::RequestRecord> record = ca_.store().find_request(id);
+    std::optional<storage::RequestRecord> record = engine.find_request(id);
     if (!record) throw engine::NotFound("there is no request " + std::to_string(id));
     if (record->requester != caller.identity) {
       throw Forbidden("request " + std::to_string(id) + " is not " + caller.identity +
@@ -442,6 +466,7 @@ std::optional<nlohmann::json> Api::answer_beside_the_engine(Op op, const Argumen
     std::lock_guard snapshot(status_mutex_);
     status = status_;
   }
+  if (!status) return std::nullopt;
   if (op == Op::kCurrentCrl) {
     std::optional<storage::CrlRecord> crl = status->current_crl();
     if (!crl) return std::nullopt;

@@ -86,6 +86,8 @@ class Api {
   // could not (a new CRL, a new OCSP signer): while no other engine is in
   // use, swapped under status_mutex_, which the lane's callers take.
   void renew_status_lane(const engine::Engine& first);
+  // renew_status_lane, or, when that fails, no lane at all.
+  void renew_status_lane_or_close_it(const engine::Engine& first) noexcept;
   std::mutex status_mutex_;
   std::shared_ptr<engine::StatusResponder> status_;
 };
