@@ -245,8 +245,11 @@ std::string state_list(const std::vector<RequestState>& states) {
 
 class SqlCipherStoreImpl final : public Store {
  public:
-  SqlCipherStoreImpl(std::unique_ptr<Connection> connection, const SecureBuffer& key)
-      : connection_(std::move(connection)), key_(SecureBuffer::copy_of({key.data(), key.size()})) {}
+  SqlCipherStoreImpl(std::unique_ptr<Connection> connection, const SecureBuffer& key,
+                     int page_cache_kib = StoreLocation::kDefaultPageCacheKiB)
+      : connection_(std::move(connection)),
+        key_(SecureBuffer::copy_of({key.data(), key.size()})),
+        page_cache_kib_(page_cache_kib) {}
 
   std::string database_id() override {
     Statement select(*connection_, "SELECT value FROM meta WHERE name = 'database_id'");
@@ -446,6 +449,7 @@ class SqlCipherStoreImpl final : public Store {
   }
 
   void set_revocations(const std::vector<RevocationChange>& changes) override {
+    WidePageCache wide(*connection_, page_cache_kib_);
     write([&] {
       // The certificate's request and present reason only: the DER is not
       // read, which keeps a bulk revocation to index lookups.
@@ -745,13 +749,40 @@ class SqlCipherStoreImpl final : public Store {
   }
 
 
+  // The full page cache for the lifetime of one bulk operation, then the
+  // connection's own again (SQLite frees the pages past it).
+  class WidePageCache {
+   public:
+    WidePageCache(Connection& connection, int own_kib) : connection_(connection), own_kib_(own_kib) {
+      if (own_kib_ < StoreLocation::kFullPageCacheKiB) {
+        connection_.execute("PRAGMA cache_size = -" + std::to_string(StoreLocation::kFullPageCacheKiB));
+      }
+    }
+    ~WidePageCache() {
+      if (own_kib_ >= StoreLocation::kFullPageCacheKiB) return;
+      try {
+        connection_.execute("PRAGMA cache_size = -" + std::to_string(own_kib_));
+      } catch (const std::exception&) {
+        // A connection that cannot even set its cache has failed louder
+        // elsewhere; the wider cache costs memory, not correctness.
+      }
+    }
+    WidePageCache(const WidePageCache&) = delete;
+    WidePageCache& operator=(const WidePageCache&) = delete;
+
+   private:
+    Connection& connection_;
+    int own_kib_;
+  };
+
   std::unique_ptr<Connection> connection_;
   SecureBuffer key_;  // for backup_to: the copy is encrypted as the original
+  int page_cache_kib_;
 };
 
 // Proves the key with a read, then sets the journal (only after the key:
 // set before it, SQLCipher answers "file is not a database").
-void prove_key_and_configure(Connection& connection, int page_cache_kib = StoreLocation::kFullPageCacheKiB) {
+void prove_key_and_configure(Connection& connection, int page_cache_kib = StoreLocation::kDefaultPageCacheKiB) {
   try {
     Statement probe(connection, "SELECT count(*) FROM sqlite_master");
     probe.step();
@@ -771,8 +802,8 @@ void prove_key_and_configure(Connection& connection, int page_cache_kib = StoreL
   // SQLite's cache, and SQLite's default cache is 2 MiB: the indexes a
   // store of some thousands of certificates is keyed by outgrow it, and a
   // page evicted is a page decrypted again (63 % of custosd's CPU in a
-  // bulk revocation of 10,000). The full cache keeps a CA's working set
-  // decrypted; memory is taken only as pages are read.
+  // bulk revocation of 10,000). StoreLocation says who gets how much;
+  // memory is taken only as pages are read.
   connection.execute("PRAGMA cache_size = -" + std::to_string(page_cache_kib));
 }
 
@@ -828,7 +859,7 @@ std::unique_ptr<Store> SqlCipherStore::open(const std::filesystem::path& path, c
   if (!std::filesystem::exists(path)) throw Error("the database " + path.string() + " does not exist");
   auto connection = std::make_unique<Connection>(path, false, key);
   prove_key_and_configure(*connection, page_cache_kib);
-  auto store = std::make_unique<SqlCipherStoreImpl>(std::move(connection), key);
+  auto store = std::make_unique<SqlCipherStoreImpl>(std::move(connection), key, page_cache_kib);
   std::string found = store->database_id();
   if (found != expected_database_id) {
     throw Error(path.string() + " belongs to another CA (database id " + found + ", the configuration names " +

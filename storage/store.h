@@ -291,13 +291,14 @@ struct StoreLocation {
   std::filesystem::path path;         // sqlcipher: the database file
   std::string database_id;            // which CA's store it must be
   // Decrypted pages kept per connection. SQLCipher decrypts a page (AES
-  // and an HMAC) each time it comes into the cache, so the connection that
-  // walks the indexes (revocations, CRLs, OCSP) keeps the working set of a
-  // store of many thousands of certificates; one that mostly appends (an
-  // extra issuance engine in custosd) does with SQLite's default.
-  int page_cache_kib = kFullPageCacheKiB;
+  // and an HMAC) each time it comes into the cache. Issuance mostly
+  // appends and does with SQLite's default; a bulk revocation widens its
+  // connection's cache to the full size while it runs (its index lookups
+  // span a store of many thousands of certificates), and custosd's status
+  // lane, which looks up any serial at any time, keeps the full size.
+  int page_cache_kib = kDefaultPageCacheKiB;
+  static constexpr int kDefaultPageCacheKiB = 2 * 1024;
   static constexpr int kFullPageCacheKiB = 16 * 1024;
-  static constexpr int kAppendingPageCacheKiB = 2 * 1024;
 };
 
 // The backends open_store knows, for messages and configuration checks.
@@ -323,7 +324,7 @@ class SqlCipherStore {
   // a damaged file or a file that is not ours.
   static std::unique_ptr<Store> open(const std::filesystem::path& path, const SecureBuffer& key,
                                      const std::string& expected_database_id,
-                                     int page_cache_kib = StoreLocation::kFullPageCacheKiB);
+                                     int page_cache_kib = StoreLocation::kDefaultPageCacheKiB);
 
   static constexpr int kSchemaVersion = 8;
 

@@ -98,10 +98,10 @@ class CertificateAuthority {
   hsm::Token& token() { return *token_; }
   storage::Store& store() { return *store_; }
   // Another connection to the same database, keyed from the token again:
-  // for a reader beside the store() in use (custosd's status lane), or
-  // another engine (with the smaller page cache of one that appends).
+  // for a reader beside the store() in use (custosd's status lane, with
+  // the full page cache), or another engine.
   std::unique_ptr<storage::Store> open_another_connection(
-      int page_cache_kib = storage::StoreLocation::kFullPageCacheKiB);
+      int page_cache_kib = storage::StoreLocation::kDefaultPageCacheKiB);
 
   // Installs the parent-signed certificate of a subordinate CA. `pem` holds
   // the CA certificate first, then its issuers up to a self-signed root.

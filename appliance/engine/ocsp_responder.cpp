@@ -207,7 +207,7 @@ StatusResponder::StatusResponder(CertificateAuthority& ca, const Engine& engine)
       config_(ca.config()),
       ca_certificate_(X509_dup(const_cast<X509*>(engine.ca_certificate()))),
       signer_(engine.settled_ocsp_signer()),
-      reader_(ca.open_another_connection()) {
+      reader_(ca.open_another_connection(storage::StoreLocation::kFullPageCacheKiB)) {
   if (!ca_certificate_) throw Error("copying the CA certificate for the status lane failed");
 }
 

@@ -200,8 +200,7 @@ std::vector<std::unique_ptr<engine::Engine>> Api::make_engines() {
   std::vector<std::unique_ptr<engine::Engine>> engines;
   engines.push_back(std::make_unique<engine::Engine>(ca_, publisher_));
   while (engines.size() < engine_count()) {
-    engines.push_back(std::make_unique<engine::Engine>(
-        ca_, publisher_, ca_.open_another_connection(storage::StoreLocation::kAppendingPageCacheKiB)));
+    engines.push_back(std::make_unique<engine::Engine>(ca_, publisher_, ca_.open_another_connection()));
   }
   return engines;
 }
