@@ -250,8 +250,12 @@ std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<
       answers_bytes_ = 0;
     }
     std::time_t reuse_until = this_update + (next_update - this_update) / 2;
-    answers_bytes_ += key.size() + response->size();
-    answers_.insert_or_assign(std::move(key), KeptAnswer{*response, this_update, next_update, reuse_until});
+    // Two threads that missed the same request both signed; the first kept
+    // answer stays, and the bytes are counted once.
+    std::size_t bytes = key.size() + response->size();
+    if (answers_.try_emplace(std::move(key), KeptAnswer{*response, this_update, next_update, reuse_until}).second) {
+      answers_bytes_ += bytes;
+    }
   }
   return response;
 }
