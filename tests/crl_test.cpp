@@ -43,7 +43,7 @@ struct TokenCa {
 
   CrlSpec crl_spec(std::vector<RevokedEntry> revoked) const {
     return CrlSpec{X509_get_subject_name(certificate.get()), public_key, subject_key_identifier(certificate.get()),
-                   scheme, 7, kThisUpdate, kThisUpdate + 7 * kDay, std::move(revoked)};
+                   scheme, 7, kThisUpdate, kThisUpdate + 7 * kDay, revoked_in_order(std::move(revoked))};
   }
 
   // `openssl crl` on the CRL as crl.pem beside ca.pem, as a relying party
@@ -101,7 +101,7 @@ class SignedCrl : public ::testing::TestWithParam<std::pair<hsm::KeyType, hsm::S
 };
 
 TEST_P(SignedCrl, EmptyCrlVerifiesWithNumberAndAuthorityKey) {
-  CrlPtr crl = make_crl(ca_.crl_spec({}), ca_.signer());
+  CrlPtr crl = parse_crl(make_crl(ca_.crl_spec({}), ca_.signer()));
   EXPECT_EQ(X509_CRL_verify(crl.get(), parse_public_key(ca_.public_key).get()), 1);
   EXPECT_EQ(X509_CRL_get_version(crl.get()), X509_CRL_VERSION_2);
   EXPECT_EQ(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl.get())), -1);  // absent, not an empty SEQUENCE (§5.1.2.6)
@@ -134,7 +134,7 @@ TEST_P(SignedCrl, EntriesAreSortedWithReasonAndInvalidityDate) {
       {{0x10, 0x01}, kThisUpdate - 100, RevocationReason::kKeyCompromise, kThisUpdate - 2 * kDay},
       {{0x20, 0x02}, kThisUpdate - 200, RevocationReason::kCertificateHold, std::nullopt},
   };
-  CrlPtr crl = make_crl(ca_.crl_spec(revoked), ca_.signer());
+  CrlPtr crl = parse_crl(make_crl(ca_.crl_spec(revoked), ca_.signer()));
   EXPECT_EQ(X509_CRL_verify(crl.get(), parse_public_key(ca_.public_key).get()), 1);
 
   STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crl.get());
@@ -177,7 +177,7 @@ TEST_P(SignedCrl, EntriesAreSortedWithReasonAndInvalidityDate) {
   ASSERT_TRUE(read);
   EXPECT_EQ(crl_der(read.get()), crl_der(crl.get()));
   std::reverse(revoked.begin(), revoked.end());
-  CrlPtr reordered = make_crl(ca_.crl_spec(revoked), ca_.signer());
+  CrlPtr reordered = parse_crl(make_crl(ca_.crl_spec(revoked), ca_.signer()));
   EXPECT_EQ(ossl::to_der(reordered.get(), i2d_re_X509_CRL_tbs, "the TBSCertList"),
             ossl::to_der(crl.get(), i2d_re_X509_CRL_tbs, "the TBSCertList"));
 }
@@ -205,9 +205,11 @@ TEST_F(CrlChecks, RefusesWhatRfc5280ForbidsBeforeSigning) {
     ++signatures;
     return ca.signer()(tbs);
   };
-  auto error_of = [&](auto change) -> std::string {
-    CrlSpec spec = ca.crl_spec({{{0x01}, kThisUpdate - 60, RevocationReason::kSuperseded, std::nullopt}});
-    change(spec);
+  auto error_of = [&](auto change_spec, auto change_entries) -> std::string {
+    std::vector<RevokedEntry> entries{{{0x01}, kThisUpdate - 60, RevocationReason::kSuperseded, std::nullopt}};
+    change_entries(entries);
+    CrlSpec spec = ca.crl_spec(entries);
+    change_spec(spec);
     try {
       make_crl(spec, counting_signer);
     } catch (const Error& error) {
@@ -215,30 +217,113 @@ TEST_F(CrlChecks, RefusesWhatRfc5280ForbidsBeforeSigning) {
     }
     return "";
   };
-  EXPECT_EQ(error_of([](CrlSpec&) {}), "");
+  auto spec_error = [&](auto change) { return error_of(change, [](std::vector<RevokedEntry>&) {}); };
+  auto entry_error = [&](auto change) { return error_of([](CrlSpec&) {}, change); };
+  EXPECT_EQ(spec_error([](CrlSpec&) {}), "");
   EXPECT_EQ(signatures, 1);
 
-  EXPECT_EQ(error_of([](CrlSpec& s) { s.number = 0; }), "the CRL number must be positive (RFC 5280 §5.2.3)");
-  EXPECT_EQ(error_of([](CrlSpec& s) { s.number = -3; }), "the CRL number must be positive (RFC 5280 §5.2.3)");
-  EXPECT_EQ(error_of([](CrlSpec& s) { s.next_update = s.this_update - 1; }),
+  EXPECT_EQ(spec_error([](CrlSpec& s) { s.number = 0; }), "the CRL number must be positive (RFC 5280 §5.2.3)");
+  EXPECT_EQ(spec_error([](CrlSpec& s) { s.number = -3; }), "the CRL number must be positive (RFC 5280 §5.2.3)");
+  EXPECT_EQ(spec_error([](CrlSpec& s) { s.next_update = s.this_update - 1; }),
             "the CRL's nextUpdate is not after its thisUpdate");
-  EXPECT_EQ(error_of([](CrlSpec& s) { s.next_update = s.this_update; }),
+  EXPECT_EQ(spec_error([](CrlSpec& s) { s.next_update = s.this_update; }),
             "the CRL's nextUpdate is not after its thisUpdate");
   // 00 01 is the number 01 again.
-  EXPECT_EQ(error_of([](CrlSpec& s) { s.revoked.push_back({{0x00, 0x01}, kThisUpdate, {}, std::nullopt}); }),
+  EXPECT_EQ(entry_error([](auto& e) { e.push_back({{0x00, 0x01}, kThisUpdate, {}, std::nullopt}); }),
             "the serial 0001 is listed twice in the CRL");
-  EXPECT_EQ(error_of([](CrlSpec& s) { s.revoked[0].reason = RevocationReason::kRemoveFromCrl; }),
+  EXPECT_EQ(entry_error([](auto& e) { e[0].reason = RevocationReason::kRemoveFromCrl; }),
             "the serial 01 has the reason removeFromCRL, which only a delta CRL may carry (RFC 5280 §5.3.1)");
-  EXPECT_NE(error_of([](CrlSpec& s) { s.revoked[0].serial = {0x80}; }).find("is not a positive number"),
+  EXPECT_NE(entry_error([](auto& e) { e[0].serial = {0x80}; }).find("is not a positive number"), std::string::npos);
+  EXPECT_NE(entry_error([](auto& e) { e[0].serial = {0x00}; }).find("is not a positive number"), std::string::npos);
+  EXPECT_NE(entry_error([](auto& e) { e[0].serial = std::vector<std::uint8_t>(21, 1); }).find("20 bytes"),
             std::string::npos);
-  EXPECT_NE(error_of([](CrlSpec& s) { s.revoked[0].serial = {0x00}; }).find("is not a positive number"),
-            std::string::npos);
-  EXPECT_NE(error_of([](CrlSpec& s) { s.revoked[0].serial = std::vector<std::uint8_t>(21, 1); }).find("20 bytes"),
-            std::string::npos);
-  EXPECT_EQ(error_of([](CrlSpec& s) { s.revoked[0].reason = static_cast<RevocationReason>(7); }),
+  EXPECT_EQ(entry_error([](auto& e) { e[0].reason = static_cast<RevocationReason>(7); }),
             "the serial 01 has the unknown revocation reason 7");
-  EXPECT_EQ(error_of([](CrlSpec& s) { s.issuer = nullptr; }), "the CRL has no issuer");
+  EXPECT_NE(entry_error([](auto& e) { e[0].revoked_at = kThisUpdate + 1; }).find("rfc5280_5_1_2_6_revocation_date"),
+            std::string::npos);
+  EXPECT_EQ(spec_error([](CrlSpec& s) { s.issuer = nullptr; }), "the CRL has no issuer");
+  // A source must hand the entries over in order: the CRL is written as they come.
+  EXPECT_EQ(spec_error([](CrlSpec& s) {
+              s.revoked = [](const std::function<void(const RevokedEntry&)>& add) {
+                add({{0x02}, kThisUpdate, {}, std::nullopt});
+                add({{0x01}, kThisUpdate, {}, std::nullopt});
+              };
+            }),
+            "the revoked serial 01 comes after 02, out of order");
   EXPECT_EQ(signatures, 1);
+}
+
+// The CRL written entry by entry is the DER OpenSSL makes of the same CRL:
+// parsed and encoded again it is the same bytes, and OpenSSL reads each
+// entry back as it was given. The serials run from 1 to 19 significant
+// bytes, some with a zero octet before a first bit that is set; the
+// revocation dates straddle 2050, where UTCTime gives way to
+// GeneralizedTime (RFC 5280 §5.1.2.6).
+TEST_F(CrlChecks, EntriesWrittenOneByOneAreTheDerOpenSslMakes) {
+  TokenCa ca = make_ca("crl-checks", hsm::KeyType::kEcP256, hsm::SignatureScheme::kEcdsaSha256);
+  constexpr std::time_t kIn2050 = 2'530'000'000;
+  const RevocationReason reasons[] = {
+      RevocationReason::kUnspecified,          RevocationReason::kKeyCompromise, RevocationReason::kCaCompromise,
+      RevocationReason::kAffiliationChanged,   RevocationReason::kSuperseded,    RevocationReason::kCessationOfOperation,
+      RevocationReason::kCertificateHold,      RevocationReason::kPrivilegeWithdrawn, RevocationReason::kAaCompromise};
+  std::vector<RevokedEntry> revoked;
+  for (int i = 1; i <= 600; ++i) {
+    RevokedEntry entry;
+    entry.serial.push_back(i % 5 == 0 ? 0x00 : static_cast<std::uint8_t>(1 + i % 0x7f));
+    for (int j = 0; j < i % 18; ++j) entry.serial.push_back(static_cast<std::uint8_t>(0x80 | (i * 37 + j * 11)));
+    entry.serial.push_back(static_cast<std::uint8_t>(i >> 8));
+    entry.serial.push_back(static_cast<std::uint8_t>(i));  // i in the last two octets: no number twice
+    entry.revoked_at = kIn2050 - i * 20'000;
+    entry.reason = reasons[i % 9];
+    if (i % 3 == 0) entry.invalidity_date = entry.revoked_at - kDay;
+    revoked.push_back(std::move(entry));
+  }
+  CrlSpec spec = ca.crl_spec(revoked);
+  spec.this_update = kIn2050;
+  spec.next_update = kIn2050 + 7 * kDay;
+  std::vector<std::uint8_t> der = make_crl(spec, ca.signer());
+  CrlPtr crl = parse_crl(der);
+  EXPECT_EQ(X509_CRL_verify(crl.get(), parse_public_key(ca.public_key).get()), 1);
+
+  std::vector<std::uint8_t> reencoded = ossl::to_der(crl.get(), i2d_re_X509_CRL_tbs, "the TBSCertList");
+  const unsigned char* cursor = der.data();
+  long length = 0;
+  int tag = 0;
+  int tag_class = 0;
+  ASSERT_EQ(ASN1_get_object(&cursor, &length, &tag, &tag_class, static_cast<long>(der.size())) & 0x80, 0);
+  ASSERT_LE(cursor - der.data() + reencoded.size(), der.size());
+  EXPECT_TRUE(std::equal(reencoded.begin(), reencoded.end(), cursor)) << "the TBSCertList is not OpenSSL's DER of it";
+
+  std::stable_sort(revoked.begin(), revoked.end(), [](const RevokedEntry& a, const RevokedEntry& b) {
+    auto number = [](const RevokedEntry& e) {
+      return ossl::Ptr<BIGNUM>(BN_bin2bn(e.serial.data(), static_cast<int>(e.serial.size()), nullptr));
+    };
+    return BN_cmp(number(a).get(), number(b).get()) < 0;
+  });
+  STACK_OF(X509_REVOKED)* entries = X509_CRL_get_REVOKED(crl.get());
+  ASSERT_EQ(sk_X509_REVOKED_num(entries), 600);
+  for (int i = 0; i < 600; ++i) {
+    const RevokedEntry& given = revoked[static_cast<std::size_t>(i)];
+    X509_REVOKED* entry = sk_X509_REVOKED_value(entries, i);
+    ossl::Ptr<BIGNUM> serial(ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(entry), nullptr));
+    ossl::Ptr<BIGNUM> expected(BN_bin2bn(given.serial.data(), static_cast<int>(given.serial.size()), nullptr));
+    EXPECT_EQ(BN_cmp(serial.get(), expected.get()), 0) << "entry " << i;
+    EXPECT_EQ(ASN1_TIME_cmp_time_t(X509_REVOKED_get0_revocationDate(entry), given.revoked_at), 0) << "entry " << i;
+    EXPECT_EQ(ASN1_STRING_type(X509_REVOKED_get0_revocationDate(entry)),
+              given.revoked_at >= 2'524'608'000 ? V_ASN1_GENERALIZEDTIME : V_ASN1_UTCTIME);
+    ossl::Ptr<ASN1_STRING> reason(
+        static_cast<ASN1_ENUMERATED*>(X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
+    EXPECT_EQ(reason ? ASN1_ENUMERATED_get(reason.get()) : 0, static_cast<long>(given.reason)) << "entry " << i;
+    EXPECT_EQ(reason == nullptr, given.reason == RevocationReason::kUnspecified);
+    ossl::Ptr<ASN1_STRING> invalidity(
+        static_cast<ASN1_GENERALIZEDTIME*>(X509_REVOKED_get_ext_d2i(entry, NID_invalidity_date, nullptr, nullptr)));
+    ASSERT_EQ(invalidity != nullptr, given.invalidity_date.has_value()) << "entry " << i;
+    if (invalidity) {
+      EXPECT_EQ(ASN1_TIME_cmp_time_t(invalidity.get(), *given.invalidity_date), 0);
+    }
+  }
+  testing::CommandResult verified = ca.openssl_crl(crl.get(), "-CAfile ca.pem -noout");
+  EXPECT_EQ(verified.status, 0) << verified.err;
 }
 
 TEST_F(CrlChecks, RefusesASignatureThatDoesNotVerify) {

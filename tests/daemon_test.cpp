@@ -16,7 +16,9 @@
 #include <set>
 #include <thread>
 
+#include "appliance/engine/authority.h"
 #include "appliance/operations/operations.h"
+#include "common/clock.h"
 #include "tests/support/cli.h"
 #include "tests/support/daemon.h"
 #include "tests/support/python_module.h"
@@ -645,6 +647,29 @@ TEST_F(DaemonTest, AnOcspAnswerWithoutANonceIsKeptUntilARevocation) {
   serial.out.pop_back();
   ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin revoke " + serial.out + " --reason keyCompromise")));
   EXPECT_NE(answer("-no_nonce", "after.der").find("leaf.pem: revoked"), std::string::npos);
+}
+
+// A CRL over one frame (about 20,000 revoked certificates) reaches relying
+// parties whole: custos-http reads it from custosd in parts. custosd
+// answered 503 before. The test puts a CRL of that size in the store beside
+// the running custosd, as a second engine would; /crl serves bytes as they
+// are stored, so random ones do.
+TEST_F(DaemonTest, ACrlLargerThanAFrameIsServedWhole) {
+  start();
+  std::string der(3 * 1024 * 1024 + 77, '\0');
+  for (std::size_t i = 0; i < der.size(); ++i) der[i] = static_cast<char>(i * 13 + i / 509);
+  {
+    std::unique_ptr<engine::CertificateAuthority> ca =
+        engine::CertificateAuthority::open(cli_.work() / "ca", cli_.token_options());
+    std::int64_t number = ca->store().last_crl_number() + 1;
+    std::time_t now = std::time(nullptr);
+    ca->store().add_crl({number, rfc3339_utc(now), rfc3339_utc(now + 86'400), {der.begin(), der.end()}},
+                        {"crl_issued", {}, {}, number}, {"test", "crl_issued", {}});
+  }
+  CommandResult fetched = shell("curl -s -o big.crl -w '%{http_code}' " + daemon_->http_url() + "/crl");
+  EXPECT_EQ(fetched.out, "200") << testing::read_file(daemon_->log());
+  std::string served = testing::read_file(cli_.work() / "big.crl");
+  EXPECT_TRUE(served == der) << "served " << served.size() << " bytes of " << der.size();
 }
 
 TEST_F(DaemonTest, OcspAndTheCrlAreAnsweredWhileAPolicyModuleHoldsTheEngine) {

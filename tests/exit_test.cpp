@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include "modules/protocol/frame.h"
 #include "tests/support/engine_fixture.h"
 #include "tests/support/python_module.h"
 #include "tests/support/test_token.h"
@@ -67,6 +68,24 @@ TEST_F(ExitTest, FileModulePublishesCertificatesAndCrlsAndTheOutboxEmpties) {
   ASSERT_TRUE(certificate);
   EXPECT_EQ(x509::certificate_der(certificate.get()), issued.certificate);
   EXPECT_EQ(testing::read_file(published / "Engine_Test_Root.crl"), testing::read_file(directory_ / "ca.crl"));
+  EXPECT_TRUE(ca_->store().outbox().empty());
+}
+
+// A CRL of 20,000 entries is about a megabyte: over one frame, it goes to
+// the module in parts and is published whole (it used to be skipped). The
+// bytes need not be a CRL for the file module, which writes what it gets.
+TEST_F(ExitTest, ACrlLargerThanAFrameIsPublishedWhole) {
+  init();
+  add_exit_modules("[[exit]]\nmodule = \"builtin:file\"\ndir = \"published\"\n");
+  open();
+  std::vector<std::uint8_t> der(2 * protocol::kMaxFrameBytes + 12'345);
+  for (std::size_t i = 0; i < der.size(); ++i) der[i] = static_cast<std::uint8_t>(i * 31 + i / 251);
+  ca_->store().add_crl({ca_->store().last_crl_number() + 1, "2026-12-01T00:00:00Z", "2026-12-08T00:00:00Z", der},
+                       {"crl_issued", {}, {}, ca_->store().last_crl_number() + 1}, {"test", "crl_issued", {}});
+  EXPECT_EQ(engine_->deliver_events(), std::vector<std::string>{});
+  std::string published = testing::read_file(directory_ / "published" / "Engine_Test_Root.crl");
+  EXPECT_TRUE(published == std::string(der.begin(), der.end())) << "published " << published.size() << " bytes of "
+                                                                  << der.size();
   EXPECT_TRUE(ca_->store().outbox().empty());
 }
 

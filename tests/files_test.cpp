@@ -4,11 +4,31 @@
 
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
+#include "common/error.h"
 #include "common/files.h"
 #include "tests/support/test_token.h"
 
 namespace custos {
 namespace {
+
+// The store's form of a time is read by arithmetic, not strptime: it gives
+// what the general path gives for the same instant, at leap days, the
+// ends of centuries and after 2038, and refuses what strptime refuses.
+TEST(Rfc3339, TheStoresFormReadsAsTheGeneralPathReadsIt) {
+  for (std::time_t when : {std::time_t{0}, std::time_t{951'782'400} /* 2000-02-29 */, std::time_t{-631'152'000},
+                           std::time_t{4'107'542'400} /* 2100-03-01 */, std::time_t{2'147'483'648}}) {
+    for (std::time_t step = 0; step < 400 * 86'400; step += 86'400 + 3'599) {
+      std::string text = rfc3339_utc(when + step);
+      std::string with_fraction = text.substr(0, 19) + ".0Z";  // not the store's form: the general path
+      ASSERT_EQ(parse_rfc3339(text), when + step) << text;
+      ASSERT_EQ(parse_rfc3339(with_fraction), when + step) << with_fraction;
+    }
+  }
+  EXPECT_THROW(parse_rfc3339("2026-13-01T00:00:00Z"), Error);
+  EXPECT_THROW(parse_rfc3339("2026-12-01T24:00:00Z"), Error);
+  EXPECT_THROW(parse_rfc3339("2026-12-01 00:00:00Z"), Error);
+}
 
 TEST(WriteFileAtomic, ReplacesARegularFileWhole) {
   std::filesystem::path path = testing::TestToken::instance().make_directory("files") / "out.txt";

@@ -462,7 +462,7 @@ TEST_F(HttpFrontEndTest, PlainHttpServesOnlyCrlAndOcsp) {
   EXPECT_EQ(post->status, 403);
   EXPECT_TRUE(engine_.calls().empty());
 
-  engine_.answer("current_crl", {{"number", 1}, {"der", to_base64(bytes_of("crl"))}, {"this_update", 0},
+  engine_.answer("current_crl", {{"number", 1}, {"der", to_base64(bytes_of("crl"))}, {"offset", 0}, {"size", 3}, {"this_update", 0},
                                  {"next_update", 0}});
   httplib::Client http = client();
   http.set_basic_auth("alice", "sent in clear");
@@ -475,7 +475,8 @@ TEST_F(HttpFrontEndTest, PlainHttpServesOnlyCrlAndOcsp) {
 TEST_F(HttpFrontEndTest, CrlCarriesCachingHeadersAndAnswers304ToItsETag) {
   serve(true);
   std::time_t now = std::time(nullptr);
-  engine_.answer("current_crl", {{"number", 7}, {"der", to_base64(bytes_of("the CRL"))}, {"this_update", 784111777},
+  engine_.answer("current_crl", {{"number", 7}, {"der", to_base64(bytes_of("the CRL"))}, {"offset", 0}, {"size", 7},
+                                 {"this_update", 784111777},
                                  {"next_update", now + 600}});
   httplib::Result full = client().Get("/crl");
   ASSERT_TRUE(full);
@@ -510,7 +511,7 @@ TEST_F(HttpFrontEndTest, CrlCarriesCachingHeadersAndAnswers304ToItsETag) {
 // RFC 9110 §6.6.1: every answer carries Date, an error's too.
 TEST_F(HttpFrontEndTest, EveryAnswerCarriesADate) {
   serve(true);
-  engine_.answer("current_crl", {{"number", 1}, {"der", to_base64(bytes_of("crl"))}, {"this_update", 0},
+  engine_.answer("current_crl", {{"number", 1}, {"der", to_base64(bytes_of("crl"))}, {"offset", 0}, {"size", 3}, {"this_update", 0},
                                  {"next_update", 0}});
   for (const char* path : {"/crl", "/nowhere"}) {
     httplib::Result result = client().Get(path);

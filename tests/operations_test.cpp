@@ -1,10 +1,13 @@
 // The operation table: one row per call, checked the same way by every side.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
+#include <span>
 #include <string>
 
 #include "appliance/operations/operations.h"
+#include "common/encoding.h"
 #include "common/error.h"
 
 namespace custos::operations {
@@ -55,6 +58,33 @@ TEST(Operations, BytesMustBeBase64AndStringsAnObjectOfStrings) {
   EXPECT_NO_THROW(check_arguments(submit, {{"csr", "MAA="}, {"attributes", {{"profile", "server"}}}}));
   EXPECT_THROW(check_arguments(submit, {{"csr", "not base64!"}}), UsageError);
   EXPECT_THROW(check_arguments(submit, {{"csr", "MAA="}, {"attributes", {{"profile", 3}}}}), UsageError);
+}
+
+// The client's side of a CRL read in parts: it asks for each part of the
+// same CRL in turn, and refuses a part it did not ask for.
+TEST(Operations, ACrlIsJoinedFromItsPartsAndAStrayPartIsRefused) {
+  std::vector<std::uint8_t> der(2500);
+  for (std::size_t i = 0; i < der.size(); ++i) der[i] = static_cast<std::uint8_t>(i % 253);
+  auto part_at = [&](std::int64_t number, std::size_t offset) {
+    std::size_t length = std::min<std::size_t>(1000, der.size() - offset);
+    return nlohmann::json{{"number", number},
+                          {"size", der.size()},
+                          {"offset", offset},
+                          {"der", to_base64(std::span<const std::uint8_t>(der.data() + offset, length))}};
+  };
+  std::vector<std::size_t> asked;
+  std::vector<std::uint8_t> joined = join_crl_parts(part_at(4, 0), [&](const nlohmann::json& args) {
+    EXPECT_EQ(args.at("number"), 4);
+    asked.push_back(args.at("offset").get<std::size_t>());
+    return part_at(4, asked.back());
+  });
+  EXPECT_EQ(joined, der);
+  EXPECT_EQ(asked, (std::vector<std::size_t>{1000, 2000}));
+  // A newer CRL's part in the middle of CRL 4 is not taken for CRL 4's.
+  EXPECT_THROW(join_crl_parts(part_at(4, 0), [&](const nlohmann::json& args) {
+                 return part_at(5, args.at("offset").get<std::size_t>());
+               }),
+               Error);
 }
 
 TEST(Operations, FailureKindsMapToHttpStatusesAndBack) {

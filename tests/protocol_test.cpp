@@ -96,6 +96,49 @@ std::string decode_error(auto&& decode) {
   return "";
 }
 
+// A CRL larger than a frame goes in parts that each fit one, and an exit
+// module's side joins them into the event it would have had whole.
+TEST(Messages, ACrlOverAFrameGoesInPartsThatJoinIntoTheWholeEvent) {
+  Notify event{41, "crl_issued", std::nullopt, std::nullopt, Notify::Crl{}};
+  event.crl->number = 9;
+  for (std::size_t i = 0; i < 2 * kCrlPartBytes + 1000; ++i) event.crl->der.push_back(static_cast<std::uint8_t>(i * 7));
+
+  std::vector<Notify> parts = notify_parts(event);
+  ASSERT_EQ(parts.size(), 3u);
+  CrlParts joined;
+  std::optional<Notify> whole;
+  for (const Notify& part : parts) {
+    std::string frame = encode(part).dump();
+    EXPECT_LE(frame.size(), kMaxFrameBytes);
+    ASSERT_FALSE(whole) << "the event came whole before its last part";
+    whole = joined.add(decode_notify(nlohmann::json::parse(frame)));
+  }
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->id, 41);
+  EXPECT_EQ(whole->crl->number, 9);
+  EXPECT_EQ(whole->crl->der, event.crl->der);
+  EXPECT_FALSE(whole->crl->size);
+
+  // A CRL that fits goes whole, without offset or size, as before.
+  Notify small = event;
+  small.crl->der.resize(1000);
+  ASSERT_EQ(notify_parts(small).size(), 1u);
+  EXPECT_FALSE(encode(small).at("crl").contains("size"));
+  EXPECT_EQ(joined.add(small)->crl->der, small.crl->der);
+
+  // After a failure the engine starts again from the first part; a part
+  // that does not follow the one before is a protocol error.
+  EXPECT_FALSE(joined.add(parts[0]));
+  EXPECT_FALSE(joined.add(parts[0]));
+  EXPECT_THROW(joined.add(parts[2]), ProtocolError);
+  nlohmann::json overrun = encode(parts[2]);
+  overrun["crl"]["size"] = 10;
+  EXPECT_THROW(decode_notify(overrun), ProtocolError);
+  nlohmann::json half = encode(parts[1]);
+  half["crl"].erase("size");
+  EXPECT_THROW(decode_notify(half), ProtocolError);
+}
+
 TEST(Messages, VerifyRequestRoundTrips) {
   VerifyRequest request;
   request.resubmission = true;

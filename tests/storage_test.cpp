@@ -183,7 +183,7 @@ TEST_F(StoreTest, AnEarlierRequestIsFoundByTheHashOfItsCsrAlsoAfterTheUpgrade) {
     insert.bind(1, old_csr).run();
   }
   auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
-  ASSERT_EQ(store->schema_version(), 8);
+  ASSERT_EQ(store->schema_version(), SqlCipherStore::kSchemaVersion);
   std::optional<RequestRecord> found = store->find_request_by_csr(old_csr, "est");
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->subject, "CN=old");
@@ -204,6 +204,34 @@ TEST_F(StoreTest, AnEarlierRequestIsFoundByTheHashOfItsCsrAlsoAfterTheUpgrade) {
   Statement old_index(connection, "SELECT count(*) FROM sqlite_master WHERE name = 'requests_by_csr'");
   ASSERT_TRUE(old_index.step());
   EXPECT_EQ(old_index.column_int(0), 0);
+}
+
+// The CRL is written as its entries are read, so they come in the order
+// of their serials as numbers (0F before 0100), which the text alone would
+// not give; a store made at schema 8 gets the index that keeps that order.
+TEST_F(StoreTest, RevokedCertificatesComeInTheOrderOfTheirNumbersAlsoAfterTheUpgrade) {
+  SqlCipherStore::create_at_version(path_, key_of(7), "db-1", 8);
+  {
+    Connection connection(path_, false, key_of(7));
+    int id = 0;
+    for (const char* serial : {"0100", "0F", "7F", "FF00", "10", "01", "ABCDEF"}) {
+      ++id;
+      Statement request(connection,
+                        "INSERT INTO requests (id, state, csr, subject, profile, attributes, requester, message, "
+                        "submitted_at, updated_at) VALUES (?1, 'issued', x'3000', 'CN=x', 'server', '{}', 'cli', '', 't', 't')");
+      request.bind(1, static_cast<std::int64_t>(id)).run();
+      Statement certificate(connection,
+                            "INSERT INTO certificates (serial, request_id, der, not_before, not_after, revoked_at, "
+                            "revocation_reason) VALUES (?1, ?2, x'3000', '2026-01-01T00:00:00Z', '2030-01-01T00:00:00Z', "
+                            "'2026-06-01T00:00:00Z', 'superseded')");
+      certificate.bind(1, std::string_view(serial)).bind(2, static_cast<std::int64_t>(id)).run();
+    }
+  }
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  std::vector<std::string> serials;
+  store->for_each_revoked_certificate("2026-12-01T00:00:00Z",
+                                      [&](const RevokedCertificate& revoked) { serials.push_back(revoked.serial); });
+  EXPECT_EQ(serials, (std::vector<std::string>{"01", "0F", "10", "7F", "0100", "FF00", "ABCDEF"}));
 }
 
 // The CRL is built from the revoked certificates alone: SQLite reads them

@@ -161,9 +161,11 @@ class DaemonCa : public CaService {
   void unrevoke(const std::string& serial) override { daemon_.call(Op::kUnrevoke, {{"serial", serial}}); }
   nlohmann::json show(const std::string& serial) override { return daemon_.call(Op::kShow, {{"serial", serial}}); }
   engine::PublishedCrl publish_crl() override {
-    nlohmann::json result = daemon_.call(Op::kPublishCrl);
-    return {result.at("number").get<std::int64_t>(), from_base64(result.at("der").get<std::string>()),
-            result.at("pem").get<std::string>(), result.at("file").get<std::string>()};
+    nlohmann::json published = daemon_.call(Op::kPublishCrl);
+    auto ask_part = [&](const nlohmann::json& args) { return daemon_.call(Op::kCurrentCrl, args); };
+    std::vector<std::uint8_t> der =
+        operations::join_crl_parts(ask_part({{"number", published.at("number")}}), ask_part);
+    return {published.at("number").get<std::int64_t>(), std::move(der), published.at("file").get<std::string>()};
   }
   nlohmann::json verify_audit(const std::optional<std::string>& expect) override {
     nlohmann::json args = nlohmann::json::object();

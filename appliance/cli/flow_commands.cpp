@@ -8,6 +8,7 @@
 #include "appliance/engine/engine.h"
 #include "appliance/operations/operations.h"
 #include "appliance/x509/certificate.h"
+#include "appliance/x509/crl.h"
 #include "appliance/x509/pem.h"
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -257,9 +258,14 @@ void run_admin_revoke_from_file(const CaContext& context, const std::filesystem:
 
 void run_crl(const CaContext& context, const std::optional<std::filesystem::path>& out, bool der) {
   engine::PublishedCrl crl = on_ca(context, [&](CaService& ca) { return ca.publish_crl(); });
-  std::string text = der ? std::string(crl.der.begin(), crl.der.end()) : crl.pem;
+  std::string pem = der ? std::string() : x509::crl_to_pem(crl.der);
+  std::string_view text = der ? std::string_view(reinterpret_cast<const char*>(crl.der.data()), crl.der.size()) : pem;
   if (out) {
-    write_file_atomic(*out, text);
+    if (der) {
+      write_file_atomic(*out, crl.der);
+    } else {
+      write_file_atomic(*out, pem);
+    }
     std::cerr << "CRL " << crl.number << " written to " << out->string() << " and " << crl.file.string() << "\n";
   } else {
     std::cout << text;

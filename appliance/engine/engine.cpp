@@ -224,7 +224,7 @@ std::optional<protocol::Notify> Engine::notification(const storage::OutboxRecord
   }
   if (record.event.crl_number) {
     if (std::optional<storage::CrlRecord> crl = store_.find_crl(*record.event.crl_number)) {
-      notify.crl = protocol::Notify::Crl{crl->number, crl->der};
+      notify.crl = protocol::Notify::Crl{crl->number, std::move(crl->der), std::nullopt, 0};
     }
   }
   return notify;
@@ -259,16 +259,12 @@ std::vector<std::string> Engine::deliver_events() {
       try {
         const std::vector<std::string>& wanted = module.client->events();
         if (std::find(wanted.begin(), wanted.end(), record.event.event) == wanted.end()) continue;
-        protocol::Notify event = *notification(record);
-        if (protocol::encode(event).dump().size() > protocol::kMaxFrameBytes) {
-          // It can never be sent; holding it would hold every later event.
-          store_.record_delivery(record.id, module.key);
-          failures.push_back("event " + std::to_string(record.id) + " (" + record.event.event +
-                             ") does not fit in a frame and was skipped for " + module.client->spec().module);
-          continue;
-        }
-        module.client->notify(event);
+        module.client->notify(*notification(record));
         store_.record_delivery(record.id, module.key);
+      } catch (const UndeliverableEvent& undeliverable) {
+        // It can never be sent; holding it would hold every later event.
+        store_.record_delivery(record.id, module.key);
+        failures.push_back(std::string(undeliverable.what()) + " and was skipped for " + module.client->spec().module);
       } catch (const ModuleFailure& failure) {
         failed[index] = true;
         everyone = false;
@@ -906,26 +902,37 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
   spec.this_update = now;
   spec.next_update = now + static_cast<std::time_t>(config.publication.crl_next_update_hours) * 3600;
   spec.tls = config.issues_tls_server_certificates();
-  for (const storage::RevokedCertificate& certificate : store_.revoked_certificates(rfc3339_utc(now))) {
+  // The entries go into the CRL as the store reads them, none held beside it.
+  std::size_t entries = 0;
+  spec.revoked = [&](const std::function<void(const x509::RevokedEntry&)>& add) {
     x509::RevokedEntry entry;
-    entry.serial = serial_bytes(certificate.serial);
-    entry.revoked_at = parse_rfc3339(certificate.revocation.revoked_at);
-    entry.reason = x509::parse_revocation_reason(certificate.revocation.reason).value_or(x509::RevocationReason::kUnspecified);
-    if (certificate.revocation.invalidity_date) entry.invalidity_date = parse_rfc3339(*certificate.revocation.invalidity_date);
-    spec.revoked.push_back(std::move(entry));
-  }
-  x509::CrlPtr crl = x509::make_crl(spec, [&](std::span<const std::uint8_t> tbs) {
-    return ca_.token().sign(config.ca.key, config.ca.signature, tbs);
-  });
-  PublishedCrl published{spec.number, x509::crl_der(crl.get()), x509::crl_to_pem(crl.get()),
-                         ca_.paths().directory / config.publication.crl_file};
-  store_.add_crl({spec.number, rfc3339_utc(spec.this_update), rfc3339_utc(spec.next_update), published.der},
-                      {"crl_issued", {}, {}, spec.number},
-                      {actor, "crl_issued", {{"number", spec.number}, {"entries", spec.revoked.size()}}});
+    std::string revoked_at;  // certificates revoked together share the time: parsed once for them all
+    store_.for_each_revoked_certificate(rfc3339_utc(now), [&](const storage::RevokedCertificate& certificate) {
+      entry.serial = serial_bytes(certificate.serial);
+      if (certificate.revocation.revoked_at != revoked_at) {
+        entry.revoked_at = parse_rfc3339(certificate.revocation.revoked_at);
+        revoked_at = certificate.revocation.revoked_at;
+      }
+      entry.reason = x509::parse_revocation_reason(certificate.revocation.reason).value_or(x509::RevocationReason::kUnspecified);
+      entry.invalidity_date.reset();
+      if (certificate.revocation.invalidity_date) entry.invalidity_date = parse_rfc3339(*certificate.revocation.invalidity_date);
+      add(entry);
+      ++entries;
+    });
+  };
+  storage::CrlRecord record{spec.number, rfc3339_utc(spec.this_update), rfc3339_utc(spec.next_update),
+                            x509::make_crl(spec, [&](std::span<const std::uint8_t> tbs) {
+                              return ca_.token().sign(config.ca.key, config.ca.signature, tbs);
+                            })};
+  store_.add_crl(record, {"crl_issued", {}, {}, spec.number},
+                 {actor, "crl_issued", {{"number", spec.number}, {"entries", entries}}});
+  PublishedCrl published{spec.number, std::move(record.der), ca_.paths().directory / config.publication.crl_file};
   write_file_atomic(published.file, published.der);
   publish();
   return published;
 }
+
+std::optional<storage::CrlRecord> Engine::find_crl(std::int64_t number) { return store_.find_crl(number); }
 
 storage::CrlRecord Engine::current_crl(const std::string& actor) {
   std::optional<storage::CrlRecord> latest = store_.latest_crl();

@@ -81,7 +81,6 @@ struct CertificateStatus {
 struct PublishedCrl {
   std::int64_t number = 0;
   std::vector<std::uint8_t> der;
-  std::string pem;
   std::filesystem::path file;  // where it was written (DER) in the CA directory
 };
 
@@ -212,6 +211,7 @@ class Engine {
   // The newest CRL, publishing one first when there is none or it is past
   // its nextUpdate.
   storage::CrlRecord current_crl(const std::string& actor);
+  std::optional<storage::CrlRecord> find_crl(std::int64_t number);
 
   // OCSP (RFC 6960): answers a DER OCSPRequest with a DER OCSPResponse
   // signed on the token, by the CA key or, with [ocsp] signer =

@@ -224,9 +224,17 @@ protocol::Verdict ModuleClient::verify(const protocol::VerifyRequest& request) {
 }
 
 void ModuleClient::notify(const protocol::Notify& event) {
+  std::vector<nlohmann::json> messages;
+  for (const protocol::Notify& part : protocol::notify_parts(event)) {
+    messages.push_back(protocol::encode(part));
+    if (messages.back().dump().size() > protocol::kMaxFrameBytes) {
+      throw UndeliverableEvent("event " + std::to_string(event.id) + " (" + event.event + ") does not fit in a frame");
+    }
+  }
   if (pid_ < 0) start();
   try {
-    protocol::decode_ack(exchange(protocol::encode(event)));
+    // The event counts as delivered once the module has acked its last part.
+    for (const nlohmann::json& message : messages) protocol::decode_ack(exchange(message));
     consecutive_failures_ = 0;
   } catch (const protocol::ProtocolError& error) {
     fail(std::string("answered an event wrongly: ") + error.what());

@@ -33,6 +33,14 @@ class ModuleFailure : public Error {
   using Error::Error;
 };
 
+// An event that no frame can hold (notify() sends nothing of it): held in
+// the outbox it would hold every later event, so the caller skips it.
+class UndeliverableEvent : public Error {
+ public:
+  CUSTOS_ERROR_TYPE(UndeliverableEvent)
+  using Error::Error;
+};
+
 struct ModuleSpec {
   std::string module;  // builtin:NAME or exec:PATH [ARGS]; either runs under custos-module-host
   protocol::Role role = protocol::Role::kPolicy;
@@ -65,6 +73,9 @@ class ModuleClient {
   // A policy module's verdict.
   protocol::Verdict verify(const protocol::VerifyRequest& request);
   // Delivers one event to an exit module; returns once it acknowledged.
+  // A CRL over one frame goes in parts (protocol::notify_parts), each
+  // acknowledged. Throws UndeliverableEvent, before sending anything, for
+  // an event a frame cannot hold even so.
   void notify(const protocol::Notify& event);
   // The events an exit module asked for in its hello (starts it if need be).
   const std::vector<std::string>& events();

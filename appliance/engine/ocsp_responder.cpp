@@ -260,14 +260,16 @@ std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<
   return response;
 }
 
-std::optional<storage::CrlRecord> StatusResponder::current_crl() {
-  std::optional<storage::CrlRecord> latest;
-  {
-    std::lock_guard lock(reader_mutex_);
-    latest = reader_->latest_crl();
+std::shared_ptr<const storage::CrlRecord> StatusResponder::crl(std::optional<std::int64_t> number) {
+  std::lock_guard lock(reader_mutex_);
+  const std::int64_t wanted = number ? *number : reader_->last_crl_number();
+  if (!kept_crl_ || kept_crl_->number != wanted) {
+    std::optional<storage::CrlRecord> read = reader_->find_crl(wanted);
+    if (!read) return nullptr;
+    kept_crl_ = std::make_shared<const storage::CrlRecord>(std::move(*read));
   }
-  if (!latest || parse_rfc3339(latest->next_update) <= std::time(nullptr)) return std::nullopt;
-  return latest;
+  if (!number && parse_rfc3339(kept_crl_->next_update) <= std::time(nullptr)) return nullptr;
+  return kept_crl_;
 }
 
 }  // namespace custos::engine

@@ -42,7 +42,11 @@ class StatusResponder {
 
   std::optional<std::vector<std::uint8_t>> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& this_update,
                                                        std::time_t& next_update);
-  std::optional<storage::CrlRecord> current_crl();
+  // CRL `number`, or the newest when none is named. Nothing when there is
+  // no such CRL, or when the newest is past its nextUpdate (the engine
+  // publishes one). The last one read is kept, so that its parts and the
+  // next relying party cost no read of the store.
+  std::shared_ptr<const storage::CrlRecord> crl(std::optional<std::int64_t> number);
 
  private:
   hsm::Token& token_;
@@ -51,6 +55,7 @@ class StatusResponder {
   std::optional<OcspSigner> signer_;
   std::mutex reader_mutex_;  // one thread at a time on the connection
   std::unique_ptr<storage::Store> reader_;
+  std::shared_ptr<const storage::CrlRecord> kept_crl_;  // under reader_mutex_
 
   struct KeptAnswer {
     std::vector<std::uint8_t> response;

@@ -23,7 +23,6 @@ void Routes::ocsp_get(const Request& request, Response& response) const {
 
 void Routes::crl(const Request& request, Response& response) const {
   nlohmann::json crl = ask(request, response, Op::kCurrentCrl);
-  std::vector<std::uint8_t> der = from_base64(crl.at("der").get<std::string>());
   std::string etag = "\"" + std::to_string(crl.at("number").get<std::int64_t>()) + "\"";
   auto next_update = crl.at("next_update").get<std::time_t>();
   response.set_header("ETag", etag);
@@ -40,6 +39,8 @@ void Routes::crl(const Request& request, Response& response) const {
     response.status = 304;
     return;
   }
+  std::vector<std::uint8_t> der = operations::join_crl_parts(
+      crl, [&](const nlohmann::json& args) { return ask(request, response, Op::kCurrentCrl, args); });
   response.status = 200;
   response.set_content(as_text(der), "application/pkix-crl");
 }

@@ -37,7 +37,7 @@ const std::vector<Operation> kTable = {
     {Op::kSubmit, "submit", {}, {{"csr", kBytes, kRequired}, {"attributes", kStrings, kOptional}}},
     {Op::kEnroll, "enroll", {}, {{"csr", kBytes, kRequired}, {"profile", kText, kOptional}, {"reenroll", kBoolean, kOptional}}},
     {Op::kRetrieve, "retrieve", {}, {{"id", kInteger, kRequired}}},
-    {Op::kCurrentCrl, "current_crl", {}, {}},
+    {Op::kCurrentCrl, "current_crl", {}, {{"number", kInteger, kOptional}, {"offset", kInteger, kOptional}}},
     {Op::kCaCerts, "ca_certs", {}, {}},
     {Op::kOcsp, "ocsp", {}, {{"request", kBytes, kRequired}}},
     {Op::kWhoami, "whoami", {}, {}},
@@ -180,6 +180,26 @@ nlohmann::json success(nlohmann::json result) { return {{"ok", true}, {"result",
 
 nlohmann::json failure(FailureKind kind, const std::string& message) {
   return {{"ok", false}, {"kind", failure_kind_name(kind)}, {"error", message}};
+}
+
+std::vector<std::uint8_t> join_crl_parts(const nlohmann::json& first,
+                                         const std::function<nlohmann::json(const nlohmann::json& args)>& ask_part) {
+  const auto number = first.at("number").get<std::int64_t>();
+  const auto size = first.at("size").get<std::size_t>();
+  std::vector<std::uint8_t> der = from_base64(first.at("der").get<std::string>());
+  der.reserve(size);
+  while (der.size() < size) {
+    nlohmann::json part = ask_part({{"number", number}, {"offset", der.size()}});
+    std::vector<std::uint8_t> bytes = from_base64(part.at("der").get<std::string>());
+    if (part.at("number").get<std::int64_t>() != number || part.at("size").get<std::size_t>() != size ||
+        part.at("offset").get<std::size_t>() != der.size() || bytes.empty()) {
+      throw Error("custosd's part of CRL " + std::to_string(number) + " at offset " + std::to_string(der.size()) +
+                  " is not the part asked for");
+    }
+    der.insert(der.end(), bytes.begin(), bytes.end());
+  }
+  if (der.size() != size) throw Error("custosd sent CRL " + std::to_string(number) + " longer than its size");
+  return der;
 }
 
 }  // namespace custos::operations

@@ -11,6 +11,8 @@
 //   connection.call(Op::kRetrieve, {{"id", 7}});
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +31,15 @@ constexpr std::int64_t kMaxListPage = 250;
 // 5,000 of the longest fit a frame with room to spare, and a batch
 // commits in well under a second. The CLI sends a longer list in batches.
 constexpr std::size_t kMaxRevocationBatch = 5000;
+
+// A CRL crosses the socket in parts of protocol::kCrlPartBytes, so that no
+// CRL is bounded by a frame: current_crl answers {number, this_update,
+// next_update, size, offset, der} with the part at `offset` (default 0) of
+// CRL `number` (default the current one). join_crl_parts takes that first
+// answer and asks `ask_part` (a current_crl call with these arguments) for
+// the rest of the same CRL; it returns the CRL's DER.
+std::vector<std::uint8_t> join_crl_parts(const nlohmann::json& first,
+                                         const std::function<nlohmann::json(const nlohmann::json& args)>& ask_part);
 
 // The roles of the common-criteria CA profile. A requester needs none.
 enum class Role { kAdministrator, kOfficer, kAuditor, kOperator };

@@ -1,6 +1,7 @@
 #include "appliance/server/api.h"
 
 #include <algorithm>
+#include <span>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include "common/clock.h"
 #include "common/encoding.h"
 #include "appliance/engine/wire_form.h"
+#include "modules/protocol/frame.h"
 #include "storage/store.h"
 
 namespace custos::server {
@@ -59,9 +61,20 @@ bool hold_unauthenticated(const engine::CaConfig& config, const Caller& caller, 
   return profile->unauthenticated == "pend";
 }
 
-nlohmann::json crl_to_wire(const storage::CrlRecord& crl) {
+// The part of `crl` at the call's offset (operations::join_crl_parts).
+nlohmann::json crl_to_wire(const storage::CrlRecord& crl, const Arguments& args) {
+  const std::int64_t offset = args.has("offset") ? args.number("offset") : 0;
+  const auto size = static_cast<std::int64_t>(crl.der.size());
+  if (offset < 0 || offset >= size) {
+    throw UsageError("CRL " + std::to_string(crl.number) + " has " + std::to_string(size) + " bytes; there is no part at offset " +
+                     std::to_string(offset));
+  }
+  auto first = crl.der.begin() + offset;
+  auto length = std::min(static_cast<std::int64_t>(protocol::kCrlPartBytes), size - offset);
   return {{"number", crl.number},
-          {"der", to_base64(crl.der)},
+          {"der", to_base64(std::span<const std::uint8_t>(first, first + length))},
+          {"offset", offset},
+          {"size", size},
           {"this_update", parse_rfc3339(crl.this_update)},
           {"next_update", parse_rfc3339(crl.next_update)}};
 }
@@ -361,7 +374,12 @@ nlohmann::json Api::dispatch(engine::Engine& engine, Op op, const Arguments& arg
       page.limit = std::min(args.has("limit") ? args.number("limit") : operations::kMaxListPage, operations::kMaxListPage);
       return engine::list_requests_to_wire(engine, args.text_or("state", ""), page);
     }
-    case Op::kCurrentCrl: return crl_to_wire(engine.current_crl("custosd"));
+    case Op::kCurrentCrl: {
+      if (!args.has("number")) return crl_to_wire(engine.current_crl("custosd"), args);
+      std::optional<storage::CrlRecord> crl = engine.find_crl(args.number("number"));
+      if (!crl) throw engine::NotFound("there is no CRL number " + std::to_string(args.number("number")));
+      return crl_to_wire(*crl, args);
+    }
     case Op::kCaCerts: return ca_certs();
     case Op::kOcsp: {
       std::time_t this_update = 0;
@@ -414,8 +432,9 @@ nlohmann::json Api::dispatch(engine::Engine& engine, Op op, const Arguments& arg
       engine.unrevoke(args.text("serial"), caller.actor);
       return nlohmann::json::object();
     case Op::kPublishCrl: {
+      // The CRL itself the caller reads in parts (current_crl with this number).
       engine::PublishedCrl crl = engine.publish_crl(caller.actor);
-      return {{"number", crl.number}, {"der", to_base64(crl.der)}, {"pem", crl.pem}, {"file", crl.file.string()}};
+      return {{"number", crl.number}, {"size", crl.der.size()}, {"file", crl.file.string()}};
     }
   }
   throw Error("an operation outside the table");
@@ -467,9 +486,10 @@ std::optional<nlohmann::json> Api::answer_beside_the_engine(Op op, const Argumen
   }
   if (!status) return std::nullopt;
   if (op == Op::kCurrentCrl) {
-    std::optional<storage::CrlRecord> crl = status->current_crl();
+    std::shared_ptr<const storage::CrlRecord> crl =
+        status->crl(args.has("number") ? std::optional(args.number("number")) : std::nullopt);
     if (!crl) return std::nullopt;
-    return crl_to_wire(*crl);
+    return crl_to_wire(*crl, args);
   }
   std::time_t this_update = 0;
   std::time_t next_update = 0;

@@ -78,4 +78,22 @@ ossl::Ptr<X509_ALGOR> signature_algorithm(SignatureScheme scheme) {
   return algorithm;
 }
 
+bool signature_verifies(SignatureScheme scheme, EVP_PKEY* key, std::span<const std::uint8_t> data,
+                        std::span<const std::uint8_t> signature) {
+  const std::string digest(signature_digest_name(scheme));
+  ossl::Ptr<EVP_MD_CTX> context(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* key_context = nullptr;  // owned by `context`
+  if (!context || EVP_DigestVerifyInit_ex(context.get(), &key_context, digest.empty() ? nullptr : digest.c_str(), nullptr,
+                                          nullptr, key, nullptr) != 1) {
+    return false;
+  }
+  if (nid_of(scheme) == NID_rsassaPss &&
+      (EVP_PKEY_CTX_set_rsa_padding(key_context, RSA_PKCS1_PSS_PADDING) != 1 ||
+       EVP_PKEY_CTX_set_rsa_pss_saltlen(key_context, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+       EVP_PKEY_CTX_set_rsa_mgf1_md_name(key_context, digest.c_str(), nullptr) != 1)) {
+    return false;
+  }
+  return EVP_DigestVerify(context.get(), signature.data(), signature.size(), data.data(), data.size()) == 1;
+}
+
 }  // namespace custos::x509

@@ -1,19 +1,23 @@
 // Certificate revocation lists formed in software and signed by the token,
 // in the order certificate.h follows: check the specification, build the
-// TBSCertList, hand exactly those bytes to the signer, assemble, re-parse,
-// and verify the result under the issuer's public key before anyone sees it.
+// TBSCertList, hand exactly those bytes to the signer, assemble, and verify
+// the signature under the issuer's public key before anyone sees it. The
+// entries stream: they are written into the DER one at a time as the
+// source hands them over, so a CRL of a million entries costs its own size
+// in memory and no more.
 //
 //   CrlSpec spec{X509_get_subject_name(ca), ca_public_key, subject_key_identifier(ca), scheme, 42, now,
-//                now + 7 * 86400, {}};
-//   spec.revoked.push_back({serial, revoked_at, RevocationReason::kKeyCompromise, std::nullopt});
-//   CrlPtr crl = make_crl(spec, [&](auto tbs) { return token.sign(key, scheme, tbs); });
-//   std::string pem = crl_to_pem(crl.get());
+//                now + 7 * 86400, revoked_in_order({{serial, revoked_at, RevocationReason::kKeyCompromise, {}}})};
+//   std::vector<std::uint8_t> der = make_crl(spec, [&](auto tbs) { return token.sign(key, scheme, tbs); });
+//   std::string pem = crl_to_pem(der);
 #pragma once
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +62,14 @@ struct RevokedEntry {
   std::optional<std::time_t> invalidity_date;  // RFC 5280 §5.3.2
 };
 
+// Hands a CRL's revoked certificates to `add` one at a time, in ascending
+// order of serial number (as numbers: 0F before 0100).
+using RevokedSource = std::function<void(const std::function<void(const RevokedEntry&)>& add)>;
+
+// A source of entries held in memory, in any order: it sorts them by
+// serial number.
+RevokedSource revoked_in_order(std::vector<RevokedEntry> entries);
+
 struct CrlSpec {
   const X509_NAME* issuer = nullptr;
   std::vector<std::uint8_t> issuer_public_key;      // DER SubjectPublicKeyInfo, to verify the signed CRL
@@ -66,22 +78,29 @@ struct CrlSpec {
   std::int64_t number = 0;  // cRLNumber, > 0
   std::time_t this_update = 0;
   std::time_t next_update = 0;
-  std::vector<RevokedEntry> revoked;  // in any order; the CRL lists them by serial
+  RevokedSource revoked;  // unset: no entries
   bool tls = false;  // the CA issues TLS server certificates: the linter applies BR 4.9.7
 };
 
-// Builds a v2 CRL: version, issuer, thisUpdate, nextUpdate, the revoked
-// certificates sorted by serial (each with a reasonCode entry extension
-// unless the reason is unspecified, and an invalidityDate when given), and
-// the CRL extensions cRLNumber and authorityKeyIdentifier (keyid). Checks
-// the spec first (number > 0, next_update > this_update, serials positive
-// and unique, no removeFromCRL in a full CRL), has `signer` sign the exact
-// TBSCertList bytes, assembles, re-parses, compares the TBS and verifies the
-// signature under issuer_public_key. Throws custos::Error naming what is
-// wrong; `signer` is not called for a spec that fails the checks.
-CrlPtr make_crl(const CrlSpec& spec, const Signer& signer);
+// Builds a v2 CRL and returns its DER: version, issuer, thisUpdate,
+// nextUpdate, the revoked certificates in the source's order (each with a
+// reasonCode entry extension unless the reason is unspecified, and an
+// invalidityDate when given), and the CRL extensions cRLNumber and
+// authorityKeyIdentifier (keyid). Checks the spec (number > 0, next_update
+// > this_update) and each entry as it comes (serials positive, at most 20
+// bytes, strictly ascending, so none twice; no removeFromCRL in a full
+// CRL), lints the CRL, has `signer` sign the exact TBSCertList bytes,
+// assembles, and verifies the signature under issuer_public_key. Throws
+// custos::Error naming what is wrong, LintRefusal for a linter error;
+// `signer` is not called for a CRL that fails a check.
+std::vector<std::uint8_t> make_crl(const CrlSpec& spec, const Signer& signer);
+
+// A DER CRL parsed by OpenSSL, all of it; throws naming `what`.
+CrlPtr parse_crl(std::span<const std::uint8_t> der, const char* what = "the CRL");
 
 std::string crl_to_pem(const X509_CRL* crl);
+// PEM ("X509 CRL") of a CRL's DER, without parsing it.
+std::string crl_to_pem(std::span<const std::uint8_t> der);
 std::vector<std::uint8_t> crl_der(const X509_CRL* crl);
 
 }  // namespace custos::x509

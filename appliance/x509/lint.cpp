@@ -552,13 +552,14 @@ std::vector<Finding> lint_crl(X509_CRL* crl, bool tls) {
     findings.push_back(finding("rfc5280_5_2_3_crl_number", "RFC 5280 5.2.3", Severity::kError, "a CRL needs a cRLNumber"));
   }
   STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  std::time_t latest_revocation = this_update;
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    latest_revocation =
+        std::max(latest_revocation, time_of(X509_REVOKED_get0_revocationDate(sk_X509_REVOKED_value(revoked, i))));
+  }
+  for (Finding& late : lint_crl_revocation_dates(latest_revocation, this_update)) findings.push_back(std::move(late));
   for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
     X509_REVOKED* entry = sk_X509_REVOKED_value(revoked, i);
-    if (time_of(X509_REVOKED_get0_revocationDate(entry)) > this_update) {
-      findings.push_back(finding("rfc5280_5_1_2_6_revocation_date", "RFC 5280 5.1.2.6", Severity::kError,
-                                 "an entry's revocationDate is after the CRL's thisUpdate"));
-      break;
-    }
     ossl::Ptr<ASN1_STRING> reason(
         static_cast<ASN1_STRING*>(X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, nullptr, nullptr)));
     if (reason && ASN1_ENUMERATED_get(reason.get()) == 0) {
@@ -568,6 +569,12 @@ std::vector<Finding> lint_crl(X509_CRL* crl, bool tls) {
     }
   }
   return findings;
+}
+
+std::vector<Finding> lint_crl_revocation_dates(std::time_t latest_revocation, std::time_t this_update) {
+  if (latest_revocation <= this_update) return {};
+  return {finding("rfc5280_5_1_2_6_revocation_date", "RFC 5280 5.1.2.6", Severity::kError,
+                  "an entry's revocationDate is after the CRL's thisUpdate")};
 }
 
 std::vector<Finding> lint_ocsp_validity(std::time_t this_update, std::time_t next_update, bool tls) {

@@ -63,6 +63,10 @@ std::vector<Finding> lint_certificate(X509* certificate, EVP_PKEY* subject_key =
 // RFC 5280 §5 and, with `tls` (the CA issues TLS server certificates), BR
 // 4.9.7's ten-day bound.
 std::vector<Finding> lint_crl(X509_CRL* crl, bool tls);
+// What lint_crl says of a CRL's entries' dates, for a CRL written entry by
+// entry (crl.cpp): `latest_revocation` is the latest revocationDate among
+// them, `this_update` the CRL's.
+std::vector<Finding> lint_crl_revocation_dates(std::time_t latest_revocation, std::time_t this_update);
 
 // What an OCSP response promises: its validity interval (RFC 6960 §4.2.2.1,
 // and with `tls` BR 4.9.10's 8 hours to 10 days).

@@ -353,9 +353,13 @@ int main(int argc, char** argv) {
   serve(
       protocol::Role::kExit, module,
       [&](const protocol::Hello& hello) { return protocol::encode(exit_module->hello(hello)); },
-      [&](const nlohmann::json& message) {
+      [&, crl_parts = protocol::CrlParts()](const nlohmann::json& message) mutable {
         try {
-          exit_module->notify(protocol::decode_notify(message));
+          // A part of a CRL is acked as it comes; the module sees the event
+          // once, whole, with its last part.
+          if (std::optional<protocol::Notify> whole = crl_parts.add(protocol::decode_notify(message))) {
+            exit_module->notify(*whole);
+          }
         } catch (const protocol::ProtocolError&) {
           throw;
         } catch (const std::exception& error) {

@@ -22,6 +22,10 @@
 namespace custos::protocol {
 
 constexpr std::uint32_t kMaxFrameBytes = 1'048'576;
+// A CRL larger than this goes in parts of this size, each in a frame of its
+// own (the notify of PROTOCOL.md, custosd's current_crl): its base64 and the
+// message around it stay well under kMaxFrameBytes.
+constexpr std::size_t kCrlPartBytes = 512 * 1024;
 constexpr int kProtocolVersion = 1;
 
 using Clock = std::chrono::steady_clock;

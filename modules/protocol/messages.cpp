@@ -290,7 +290,13 @@ nlohmann::json encode(const Notify& notify) {
   if (notify.certificate) {
     message["certificate"] = {{"serial", notify.certificate->serial}, {"der", to_base64(notify.certificate->der)}};
   }
-  if (notify.crl) message["crl"] = {{"number", notify.crl->number}, {"der", to_base64(notify.crl->der)}};
+  if (notify.crl) {
+    message["crl"] = {{"number", notify.crl->number}, {"der", to_base64(notify.crl->der)}};
+    if (notify.crl->size) {
+      message["crl"]["offset"] = notify.crl->offset;
+      message["crl"]["size"] = *notify.crl->size;
+    }
+  }
   return message;
 }
 
@@ -390,8 +396,18 @@ Notify decode_notify(const nlohmann::json& message) {
     notify.certificate = Notify::Certificate{certificate.text("serial"), certificate.bytes("der")};
   }
   if (fields.has("crl")) {
-    Fields crl(fields.at("crl"), "notify.crl", {"number", "der"});
-    notify.crl = Notify::Crl{crl.integer("number"), crl.bytes("der")};
+    Fields crl(fields.at("crl"), "notify.crl", {"number", "der"}, {"offset", "size"});
+    notify.crl = Notify::Crl{crl.integer("number"), crl.bytes("der"), std::nullopt, 0};
+    if (crl.has("offset") != crl.has("size")) throw ProtocolError("notify.crl has one of offset and size without the other");
+    if (crl.has("size")) {
+      notify.crl->offset = crl.integer("offset");
+      notify.crl->size = crl.integer("size");
+      if (notify.crl->offset < 0 || *notify.crl->size <= 0 ||
+          notify.crl->offset + static_cast<std::int64_t>(notify.crl->der.size()) > *notify.crl->size) {
+        throw ProtocolError("notify.crl's part at offset " + std::to_string(notify.crl->offset) + " does not fit a CRL of " +
+                            std::to_string(*notify.crl->size) + " bytes");
+      }
+    }
   }
   return notify;
 }
@@ -402,6 +418,44 @@ void decode_ack(const nlohmann::json& message) {
 }
 
 const std::vector<std::string>& exit_events() { return kEvents; }
+
+std::vector<Notify> notify_parts(const Notify& notify) {
+  if (!notify.crl || notify.crl->der.size() <= kCrlPartBytes) return {notify};
+  const std::vector<std::uint8_t>& der = notify.crl->der;
+  std::vector<Notify> parts;
+  for (std::size_t offset = 0; offset < der.size(); offset += kCrlPartBytes) {
+    Notify part{notify.id, notify.event, notify.request, notify.certificate, std::nullopt};
+    auto first = der.begin() + static_cast<std::ptrdiff_t>(offset);
+    part.crl = Notify::Crl{notify.crl->number,
+                           {first, first + static_cast<std::ptrdiff_t>(std::min(kCrlPartBytes, der.size() - offset))},
+                           static_cast<std::int64_t>(der.size()), static_cast<std::int64_t>(offset)};
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+std::optional<Notify> CrlParts::add(Notify notify) {
+  if (!notify.crl || !notify.crl->size) {
+    joining_.reset();
+    return notify;
+  }
+  Notify::Crl& part = *notify.crl;
+  if (part.offset == 0) {
+    joining_ = std::move(notify);
+  } else {
+    if (!joining_ || joining_->id != notify.id || joining_->crl->number != part.number ||
+        joining_->crl->size != part.size || static_cast<std::int64_t>(joining_->crl->der.size()) != part.offset) {
+      throw ProtocolError("notify " + std::to_string(notify.id) + ": the CRL part at offset " +
+                          std::to_string(part.offset) + " does not follow the part before it");
+    }
+    joining_->crl->der.insert(joining_->crl->der.end(), part.der.begin(), part.der.end());
+  }
+  if (static_cast<std::int64_t>(joining_->crl->der.size()) < *joining_->crl->size) return std::nullopt;
+  Notify whole = std::move(*joining_);
+  joining_.reset();
+  whole.crl->size.reset();
+  return whole;
+}
 
 void decode_shutdown(const nlohmann::json& message) {
   expect_type(message, "shutdown");

@@ -120,8 +120,31 @@ struct Notify {
   struct Crl {
     std::int64_t number = 0;
     std::vector<std::uint8_t> der;
+    // A CRL over kCrlPartBytes comes in parts, one notify each with the
+    // same id: `der` is then the part at `offset` of a CRL of `size` bytes.
+    // Unset for a CRL sent whole.
+    std::optional<std::int64_t> size;
+    std::int64_t offset = 0;
   };
   std::optional<Crl> crl;
+};
+
+// The notifies to send for `notify`: itself, or one per part of its CRL
+// when the CRL is over kCrlPartBytes.
+std::vector<Notify> notify_parts(const Notify& notify);
+
+// Joins the parts of a CRL that came in several notifies (an exit module's
+// side of notify_parts). add() returns the whole event once its last part
+// has come, and nothing while parts are still to come; an event sent whole
+// passes through. A part at offset 0 starts the event afresh, as the engine
+// delivers an event again from its first part after a failure. Throws
+// ProtocolError for a part that does not follow the one before.
+class CrlParts {
+ public:
+  std::optional<Notify> add(Notify notify);
+
+ private:
+  std::optional<Notify> joining_;
 };
 
 std::string_view decision_name(Decision decision);

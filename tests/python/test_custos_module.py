@@ -358,6 +358,42 @@ class ExitTest(ModuleTestCase):
                       "[SAN(type='dns', value='www.example.com')])", module.stderr())
 
 
+    def test_a_crl_in_parts_reaches_the_handler_once_whole(self):
+        module = self.start_inline("""
+            import custos_module as custos
+
+            @custos.exit_handler(events=["crl_issued"])
+            def log(event, config):
+                print(repr((event.id, event.crl.number, len(event.crl.der), event.crl.der[:3], event.crl.der[-3:])))
+
+            custos.run(name="parts-exit")
+        """)
+        module.ask(hello("exit"))
+        der = bytes(range(256)) * 5  # 1,280 bytes in parts of 512, as the engine sends a CRL over a frame
+        def part(offset):
+            chunk = base64.b64encode(der[offset:offset + 512]).decode()
+            return {"type": "notify", "id": 3, "event": "crl_issued",
+                    "crl": {"number": 8, "der": chunk, "offset": offset, "size": len(der)}}
+        # A delivery that failed after its first part starts again from it.
+        for offset in (0, 0, 512, 1024):
+            self.assertEqual(module.ask(part(offset)), {"type": "ack"})
+        self.assertEqual(module.shutdown(), 0)
+        self.assertEqual(module.stderr().count("(3, 8, 1280, b'\\x00\\x01\\x02', b'\\xfd\\xfe\\xff')"), 1,
+                         module.stderr())
+
+    def test_a_crl_part_out_of_order_exits_4(self):
+        module = self.start_inline("""
+            import custos_module as custos
+            custos.exit_handler(events=["crl_issued"])(lambda event, config: None)
+            custos.run(name="parts-exit")
+        """)
+        module.ask(hello("exit"))
+        stray = {"type": "notify", "id": 3, "event": "crl_issued",
+                 "crl": {"number": 8, "der": "AQID", "offset": 512, "size": 1280}}
+        module.send_bytes(frame(stray))
+        self.assertEqual(module.wait(), 4)
+        self.assertIn("does not follow the part before it", module.stderr())
+
 class FramingTest(ModuleTestCase):
     SOURCE = """
         import custos_module as custos

@@ -171,10 +171,35 @@ def _event(message):
         _fields(cert, "notify.certificate", {"serial": str, "der": str})
         cert = Certificate(cert["serial"], _bytes(cert["der"], "notify.certificate.der"))
     if crl is not None:
-        _fields(crl, "notify.crl", {"number": int, "der": str})
-        crl = Crl(crl["number"], _bytes(crl["der"], "notify.crl.der"))
+        _fields(crl, "notify.crl", {"number": int, "der": str}, {"offset": int, "size": int})
+        der = _bytes(crl["der"], "notify.crl.der")
+        if ("offset" in crl) != ("size" in crl):
+            raise ProtocolError("notify.crl has one of offset and size without the other")
+        if "size" in crl:
+            der = _crl_part(message["id"], crl["number"], crl["offset"], crl["size"], der)
+            if der is None:
+                return None
+        crl = Crl(crl["number"], der)
     request = Request(message["request"]) if "request" in message else None
     return Event(message["id"], message["event"], request, cert, crl)
+
+
+def _crl_part(event_id, number, offset, size, der):
+    """Joins a CRL sent in parts (one notify each, same id): the whole CRL with its last part, else None.
+
+    A part at offset 0 starts afresh: after a failure the engine sends the event again from its first part."""
+    joining = _state.get("crl_parts")
+    if offset == 0:
+        joining = _state["crl_parts"] = (event_id, number, size, bytearray())
+    elif joining is None or joining[:3] != (event_id, number, size) or len(joining[3]) != offset:
+        raise ProtocolError(f"notify {event_id}: the CRL part at offset {offset} does not follow the part before it")
+    joining[3].extend(der)
+    if len(joining[3]) > size:
+        raise ProtocolError(f"notify {event_id}: the CRL's parts run past its size of {size} bytes")
+    if len(joining[3]) < size:
+        return None
+    _state["crl_parts"] = None
+    return bytes(joining[3])
 
 
 # --- verdicts -------------------------------------------------------------------
@@ -296,6 +321,8 @@ def _answer_policy(message, config):
 
 def _answer_exit(message, config):
     event = _event(message)
+    if event is None:  # a part of a CRL; the handler gets the event with its last part
+        return _encode({"type": "ack"})
     try:
         _handlers["exit"](event, config)
     except Exception as error:
