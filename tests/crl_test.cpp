@@ -27,6 +27,8 @@ namespace {
 constexpr std::time_t kThisUpdate = 1'800'000'000;
 constexpr std::time_t kDay = 86'400;
 
+std::vector<std::uint8_t> der_of(const X509_CRL* crl) { return ossl::to_der(crl, i2d_X509_CRL, "the CRL"); }
+
 // A root CA whose key pair is on the SoftHSM token, with its self-signed
 // certificate written to ca.pem in a directory of its own.
 struct TokenCa {
@@ -49,7 +51,7 @@ struct TokenCa {
   // `openssl crl` on the CRL as crl.pem beside ca.pem, as a relying party
   // would check it.
   testing::CommandResult openssl_crl(const X509_CRL* crl, const std::string& options) const {
-    testing::write_file(directory / "crl.pem", crl_to_pem(crl));
+    testing::write_file(directory / "crl.pem", crl_to_pem(der_of(crl)));
     return testing::run_command("cd '" + directory.string() + "' && openssl crl -in crl.pem " + options);
   }
 };
@@ -171,11 +173,11 @@ TEST_P(SignedCrl, EntriesAreSortedWithReasonAndInvalidityDate) {
 
   // The PEM reads back as the same DER, and the entries' order in the spec
   // does not change the CRL.
-  std::string pem = crl_to_pem(crl.get());  // the BIO reads it in place
+  std::string pem = crl_to_pem(der_of(crl.get()));  // the BIO reads it in place
   ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   CrlPtr read(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
   ASSERT_TRUE(read);
-  EXPECT_EQ(crl_der(read.get()), crl_der(crl.get()));
+  EXPECT_EQ(der_of(read.get()), der_of(crl.get()));
   std::reverse(revoked.begin(), revoked.end());
   CrlPtr reordered = parse_crl(make_crl(ca_.crl_spec(revoked), ca_.signer()));
   EXPECT_EQ(ossl::to_der(reordered.get(), i2d_re_X509_CRL_tbs, "the TBSCertList"),

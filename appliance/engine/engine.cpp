@@ -906,13 +906,9 @@ PublishedCrl Engine::publish_crl(const std::string& actor) {
   std::size_t entries = 0;
   spec.revoked = [&](const std::function<void(const x509::RevokedEntry&)>& add) {
     x509::RevokedEntry entry;
-    std::string revoked_at;  // certificates revoked together share the time: parsed once for them all
     store_.for_each_revoked_certificate(rfc3339_utc(now), [&](const storage::RevokedCertificate& certificate) {
       entry.serial = serial_bytes(certificate.serial);
-      if (certificate.revocation.revoked_at != revoked_at) {
-        entry.revoked_at = parse_rfc3339(certificate.revocation.revoked_at);
-        revoked_at = certificate.revocation.revoked_at;
-      }
+      entry.revoked_at = parse_rfc3339(certificate.revocation.revoked_at);
       entry.reason = x509::parse_revocation_reason(certificate.revocation.reason).value_or(x509::RevocationReason::kUnspecified);
       entry.invalidity_date.reset();
       if (certificate.revocation.invalidity_date) entry.invalidity_date = parse_rfc3339(*certificate.revocation.invalidity_date);

@@ -37,15 +37,21 @@ constexpr std::array<std::pair<RevocationReason, std::string_view>, 10> kReasonN
 // gigabyte is some twenty million entries.
 constexpr std::size_t kLongestCrlBytes = std::size_t{1} << 30;
 
+// The octets of an element of the universal class with `length` content
+// octets: identifier, length and content.
+std::size_t element_size(bool constructed, std::size_t length, int tag) {
+  const int total = length > kLongestCrlBytes ? -1 : ASN1_object_size(constructed ? 1 : 0, static_cast<int>(length), tag);
+  if (total <= 0) throw Error("encoding the CRL: it is too long for DER");
+  return static_cast<std::size_t>(total);
+}
+
 // One DER element of the universal class whose content is `parts` one after
 // the other. OpenSSL writes the identifier and length octets.
 std::vector<std::uint8_t> der_element(int tag, bool constructed,
                                       std::initializer_list<std::span<const std::uint8_t>> parts) {
   std::size_t length = 0;
   for (std::span<const std::uint8_t> part : parts) length += part.size();
-  int total = ASN1_object_size(constructed ? 1 : 0, static_cast<int>(length), tag);
-  if (total <= 0) throw Error("encoding the CRL: an element is too long for DER");
-  std::vector<std::uint8_t> der(static_cast<std::size_t>(total));
+  std::vector<std::uint8_t> der(element_size(constructed, length, tag));
   unsigned char* cursor = der.data();
   ASN1_put_object(&cursor, constructed ? 1 : 0, static_cast<int>(length), tag, V_ASN1_UNIVERSAL);
   for (std::span<const std::uint8_t> part : parts) cursor = std::copy(part.begin(), part.end(), cursor);
@@ -107,10 +113,7 @@ class EntryWriter {
     std::span<const std::uint8_t> number = check(entry);
     ++count_;
     latest_revocation_ = std::max(latest_revocation_, entry.revoked_at);
-    if (count_ == 1 || entry.revoked_at != time_of_encoded_) {
-      encode_time(entry.revoked_at);
-      time_of_encoded_ = entry.revoked_at;
-    }
+    encode_time(entry.revoked_at);
     // RFC 5280 §5.3.1: the reasonCode is left out rather than say unspecified.
     std::span<const std::uint8_t> reason;
     if (entry.reason != RevocationReason::kUnspecified) reason = reason_extension(entry.reason);
@@ -121,10 +124,10 @@ class EntryWriter {
     // An INTEGER is signed: a number whose first bit is set takes a zero octet before it.
     const std::size_t integer_length = number.size() + ((number.front() & 0x80) != 0 ? 1 : 0);
     const std::size_t extensions_length = reason.size() + invalidity.size();
-    const std::size_t content = object_size(false, integer_length, V_ASN1_INTEGER) + encoded_time_.size() +
-                                (extensions_length > 0 ? object_size(true, extensions_length, V_ASN1_SEQUENCE) : 0);
+    const std::size_t content = element_size(false, integer_length, V_ASN1_INTEGER) + encoded_time_.size() +
+                                (extensions_length > 0 ? element_size(true, extensions_length, V_ASN1_SEQUENCE) : 0);
     const std::size_t at = out_.size();
-    out_.resize(at + object_size(true, content, V_ASN1_SEQUENCE));
+    out_.resize(at + element_size(true, content, V_ASN1_SEQUENCE));
     unsigned char* cursor = out_.data() + at;
     ASN1_put_object(&cursor, 1, static_cast<int>(content), V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
     ASN1_put_object(&cursor, 0, static_cast<int>(integer_length), V_ASN1_INTEGER, V_ASN1_UNIVERSAL);
@@ -211,18 +214,11 @@ class EntryWriter {
     return entry_extension(NID_invalidity_date, time.get(), "invalidityDate");
   }
 
-  static std::size_t object_size(bool constructed, std::size_t length, int tag) {
-    int size = ASN1_object_size(constructed ? 1 : 0, static_cast<int>(length), tag);
-    if (size <= 0 || length > kLongestCrlBytes) throw Error("encoding the CRL: it is too long for DER");
-    return static_cast<std::size_t>(size);
-  }
-
   std::vector<std::uint8_t>& out_;
   std::size_t count_ = 0;
   std::time_t latest_revocation_;
   std::vector<std::uint8_t> previous_;  // the number of the serial before
-  std::time_t time_of_encoded_ = 0;      // the last revocationDate met
-  std::vector<std::uint8_t> encoded_time_;  // and its DER
+  std::vector<std::uint8_t> encoded_time_;  // the entry's revocationDate, DER
   std::array<std::vector<std::uint8_t>, 11> reason_extensions_;  // by CRLReason value
 };
 
@@ -276,9 +272,7 @@ TbsAroundEntries split_at_extensions(const std::vector<std::uint8_t>& tbs) {
 // Writes the identifier and length octets of an element of `length`
 // content octets so that they end at `end`; returns where they begin.
 std::size_t put_header_before(std::vector<std::uint8_t>& der, std::size_t end, std::size_t length, int tag) {
-  const int total = ASN1_object_size(1, static_cast<int>(length), tag);
-  if (total <= 0 || length > kLongestCrlBytes) throw Error("encoding the CRL: it is too long for DER");
-  const std::size_t header = static_cast<std::size_t>(total) - length;
+  const std::size_t header = element_size(true, length, tag) - length;
   unsigned char* cursor = der.data() + end - header;
   ASN1_put_object(&cursor, 1, static_cast<int>(length), tag, V_ASN1_UNIVERSAL);
   return end - header;
@@ -388,8 +382,6 @@ std::vector<std::uint8_t> make_crl(const CrlSpec& spec, const Signer& signer) {
   return der;
 }
 
-std::string crl_to_pem(const X509_CRL* crl) { return crl_to_pem(crl_der(crl)); }
-
 std::string crl_to_pem(std::span<const std::uint8_t> der) {
   ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio(bio.get(), PEM_STRING_X509_CRL, "", der.data(), static_cast<long>(der.size())) <= 0) {
@@ -400,6 +392,5 @@ std::string crl_to_pem(std::span<const std::uint8_t> der) {
   return std::string(data, static_cast<std::size_t>(length));
 }
 
-std::vector<std::uint8_t> crl_der(const X509_CRL* crl) { return ossl::to_der(crl, i2d_X509_CRL, "the CRL"); }
 
 }  // namespace custos::x509

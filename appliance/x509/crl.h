@@ -98,9 +98,7 @@ std::vector<std::uint8_t> make_crl(const CrlSpec& spec, const Signer& signer);
 // A DER CRL parsed by OpenSSL, all of it; throws naming `what`.
 CrlPtr parse_crl(std::span<const std::uint8_t> der, const char* what = "the CRL");
 
-std::string crl_to_pem(const X509_CRL* crl);
 // PEM ("X509 CRL") of a CRL's DER, without parsing it.
 std::string crl_to_pem(std::span<const std::uint8_t> der);
-std::vector<std::uint8_t> crl_der(const X509_CRL* crl);
 
 }  // namespace custos::x509
