@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 DESTDIR=$work/root cmake --install "$build" --prefix /usr >/dev/null
 usr=$work/root/usr
-for file in bin/custos sbin/custosd libexec/custos/custos-module-host libexec/custos/custos-http \
+for file in bin/custos sbin/custosd libexec/custos/custos-module-host libexec/custos/custos-exit-ldap.so libexec/custos/custos-http \
   include/custos/custos_module.h include/custos/custos_module_v1.h share/doc/custos/PROTOCOL.md \
   share/doc/custos/examples/journal_exit.cpp share/custos/default-policy.toml \
   lib/systemd/system/custosd@.service lib/sysusers.d/custos.conf lib/tmpfiles.d/custos.conf; do

@@ -21,6 +21,7 @@ class ExitModule {
 };
 
 // The built-in exit module called `name` ("file", "ldap"), or nullptr.
+// Throws custos::Error when builtin:ldap's shared object cannot be loaded.
 std::unique_ptr<ExitModule> make_builtin_exit(std::string_view name);
 
 }  // namespace custos::exit

@@ -119,3 +119,5 @@ void LdapExit::notify(const protocol::Notify& event) {
 }
 
 }  // namespace custos::exit
+
+custos::exit::ExitModule* custos_exit_ldap_create() { return new custos::exit::LdapExit(); }

@@ -14,6 +14,9 @@
 // The entries must exist (with pkiUser / pkiCA or inetOrgPerson classes);
 // an event whose entry is missing is not acknowledged and comes again. The
 // module needs `network = true` in its [[exit]] table.
+//
+// It is built as custos-exit-ldap.so, which custos-module-host loads for
+// builtin:ldap alone (exit_module.cpp) through custos_exit_ldap_create.
 #pragma once
 
 #include <string>
@@ -43,3 +46,8 @@ class LdapExit final : public ExitModule {
 std::string escape_dn_value(const std::string& value);
 
 }  // namespace custos::exit
+
+// The shared object's one exported symbol: a new LdapExit, owned by the
+// caller. Host and object come from one build, so the C++ interface is safe
+// to pass.
+extern "C" __attribute__((visibility("default"))) custos::exit::ExitModule* custos_exit_ldap_create();

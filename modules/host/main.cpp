@@ -272,6 +272,20 @@ int main(int argc, char** argv) {
   } else if (module.rfind("builtin:", 0) != 0 || next + 1 != argc) {
     die(kUsage, "MODULE must be builtin:NAME, or exec:PATH followed by its arguments");
   }
+  // A built-in module is made before the sandbox: builtin:ldap's library is
+  // loaded now, as it would have been at start had it been linked in.
+  std::unique_ptr<policy::PolicyModule> policy_module;
+  std::unique_ptr<exit::ExitModule> exit_module;
+  if (command.empty()) {
+    std::string name = module.substr(8);
+    policy_module = policy::make_builtin_policy(name);
+    try {
+      if (!policy_module) exit_module = exit::make_builtin_exit(name);
+    } catch (const Error& error) {
+      die(kCannotStart, error.what());
+    }
+    if (!policy_module && !exit_module) die(kUsage, "there is no built-in module '" + name + "'");
+  }
 
   host::SandboxReport report = host::enter_sandbox(options);
   // Nothing but stdin, stdout, stderr and the engine's socket crosses into
@@ -334,10 +348,6 @@ int main(int argc, char** argv) {
     die(kCannotStart, "cannot start " + command.front() + ": " + std::strerror(errno));
   }
 
-  std::string name = module.substr(8);
-  std::unique_ptr<policy::PolicyModule> policy_module = policy::make_builtin_policy(name);
-  std::unique_ptr<exit::ExitModule> exit_module = policy_module ? nullptr : exit::make_builtin_exit(name);
-  if (!policy_module && !exit_module) die(kUsage, "there is no built-in module '" + name + "'");
 #if !defined(__SANITIZE_ADDRESS__)
   host::limit_address_space();  // AddressSanitizer's shadow memory cannot live under it
 #endif
