@@ -64,10 +64,13 @@ pid_t spawn_isolated(const SpawnSpec& spec) {
   argv.push_back(nullptr);
   std::string path_variable = "PATH=/usr/local/bin:/usr/bin:/bin";
   std::string locale_variable = "LANG=C.UTF-8";
-  char* environment[] = {path_variable.data(), locale_variable.data(), nullptr};
+  std::vector<std::string> variables = spec.environment;
+  std::vector<char*> environment = {path_variable.data(), locale_variable.data()};
+  for (std::string& variable : variables) environment.push_back(variable.data());
+  environment.push_back(nullptr);
 
   pid_t pid = -1;
-  int spawned = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environment);
+  int spawned = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environment.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   staged.clear();

@@ -19,9 +19,10 @@ struct SpawnSpec {
   std::vector<int> inherited;          // become the child's fds 3, 4, … in this order
   std::optional<std::filesystem::path> stderr_file;  // appended to (0600); else stderr is shared
   std::optional<int> stderr_descriptor;              // the child's stderr (a pipe the parent reads)
+  std::vector<std::string> environment;              // NAME=VALUE, beside PATH and LANG
 };
 
-// posix_spawn with a clean environment (PATH and LANG only), stdin and
+// posix_spawn with a clean environment (PATH, LANG and what the spec names), stdin and
 // stdout on /dev/null, the inherited descriptors on 3…, every other one
 // closed, an empty signal mask and a process group of its own (so it can
 // be killed as a group). The caller keeps and closes its copies of the

@@ -108,7 +108,7 @@ void ModuleClient::start() {
   pid_t pid = -1;
   try {
     stderr_ = std::make_unique<ModuleStderr>(ModuleLog(spec_.log_file), spec_.module);
-    pid = spawn_isolated({arguments, {module_end.get()}, std::nullopt, stderr_->write_end()});
+    pid = spawn_isolated({arguments, {module_end.get()}, std::nullopt, stderr_->write_end(), {}});
   } catch (const Error& error) {
     throw ModuleFailure("the " + spec_.module + " module: " + error.what());
   }
