@@ -109,6 +109,19 @@ bench_stop_custosd() {
   custosd_pid=
 }
 
+# bench_front_end_pid: the custos-http that serves, the sandboxed child of
+# the one custosd started (that one only waits for it).
+bench_front_end_pid() {
+  local waiting
+  waiting=$(pgrep -P "$custosd_pid" -x custos-http | head -1)
+  [ -n "$waiting" ] && pgrep -P "$waiting" | head -1
+}
+
+# bench_resident_mb PID: its resident memory, MB.
+bench_resident_mb() {
+  awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
+}
+
 # bench_load --csr FILE|--ocsp FILE CLIENTS SECONDS [load_client options]:
 # load_client against custosd's HTTPS ($https) with bench_ca's client certificate;
 # prints "rate p99_ms failed".

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -689,6 +690,23 @@ TEST(BoundedTaskQueueTest, EnqueueBlocksWhileAsManyJobsWait) {
   EXPECT_TRUE(third_queued);
   queue.shutdown();
   EXPECT_EQ(ran, 3);
+}
+
+// Jobs one after another go to the same thread, the one idle last: the
+// other workers stay untouched (before, each job woke the worker that had
+// waited longest, so every thread came to serve).
+TEST(BoundedTaskQueueTest, AJobGoesToTheWorkerThatBecameIdleLast) {
+  BoundedTaskQueue queue(8);
+  std::set<std::thread::id> threads;
+  for (int job = 0; job < 24; ++job) {
+    std::promise<std::thread::id> ran;
+    queue.enqueue([&] { ran.set_value(std::this_thread::get_id()); });
+    threads.insert(ran.get_future().get());
+    std::this_thread::sleep_for(20ms);  // the worker is idle again
+  }
+  queue.shutdown();
+  // One, or two if a worker was slow to become idle on a busy machine.
+  EXPECT_LE(threads.size(), 2u);
 }
 
 }  // namespace

@@ -30,6 +30,7 @@
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -72,6 +73,11 @@ void apply_limits(httplib::Server& server, std::size_t max_connections = kDefaul
 // enqueue() from its accept loop, so a full queue stops accepting instead
 // of piling up connections in memory. An exception that escapes a job is
 // logged; the worker goes on.
+//
+// A job goes to the worker that became idle last. With a few connections
+// at a time, the same few threads serve them all; the others never touch
+// their stacks or per-thread library state, and the front end's memory
+// does not grow as connections come and go.
 class BoundedTaskQueue : public httplib::TaskQueue {
  public:
   explicit BoundedTaskQueue(std::size_t workers);
@@ -84,14 +90,21 @@ class BoundedTaskQueue : public httplib::TaskQueue {
   void shutdown() override;
 
  private:
-  void work();
+  // A worker waits on its own condition for the job handed to it.
+  struct Worker {
+    std::condition_variable handed;
+    std::function<void()> job;
+  };
+  void work(Worker& self);
 
   std::mutex mutex_;
-  std::condition_variable job_ready_;
   std::condition_variable slot_free_;
+  // Jobs wait here only while no worker is idle.
   std::deque<std::function<void()>> jobs_;
   std::size_t capacity_;
   bool stopping_ = false;
+  std::vector<std::unique_ptr<Worker>> workers_state_;
+  std::vector<Worker*> idle_;  // the last one became idle last
   std::vector<std::thread> workers_;
 };
 

@@ -362,8 +362,12 @@ void apply_limits(httplib::Server& server, std::size_t max_connections) {
 
 BoundedTaskQueue::BoundedTaskQueue(std::size_t workers) : capacity_(workers) {
   try {
+    workers_state_.reserve(workers);
     workers_.reserve(workers);
-    for (std::size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+    for (std::size_t i = 0; i < workers; ++i) {
+      Worker& worker = *workers_state_.emplace_back(std::make_unique<Worker>());
+      workers_.emplace_back([this, &worker] { work(worker); });
+    }
   } catch (...) {
     shutdown();  // joins the workers that did start
     throw;
@@ -373,36 +377,53 @@ BoundedTaskQueue::BoundedTaskQueue(std::size_t workers) : capacity_(workers) {
 BoundedTaskQueue::~BoundedTaskQueue() { shutdown(); }
 
 void BoundedTaskQueue::enqueue(std::function<void()> job) {
-  {
-    std::unique_lock lock(mutex_);
-    slot_free_.wait(lock, [this] { return jobs_.size() < capacity_; });
-    jobs_.push_back(std::move(job));
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (!idle_.empty()) {
+      Worker& worker = *idle_.back();
+      idle_.pop_back();
+      worker.job = std::move(job);
+      worker.handed.notify_one();
+      return;
+    }
+    // Every worker is busy; each looks here before it becomes idle.
+    if (jobs_.size() < capacity_) {
+      jobs_.push_back(std::move(job));
+      return;
+    }
+    slot_free_.wait(lock);
   }
-  job_ready_.notify_one();
 }
 
 void BoundedTaskQueue::shutdown() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    for (Worker* worker : idle_) worker->handed.notify_one();
   }
-  job_ready_.notify_all();
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
 }
 
-void BoundedTaskQueue::work() {
+void BoundedTaskQueue::work(Worker& self) {
   for (;;) {
     std::function<void()> job;
     {
       std::unique_lock lock(mutex_);
-      job_ready_.wait(lock, [this] { return !jobs_.empty() || stopping_; });
-      if (jobs_.empty()) return;  // stopping, and nothing left to run
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      if (!jobs_.empty()) {
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+        slot_free_.notify_one();
+      } else {
+        if (stopping_) return;  // and nothing left to run
+        idle_.push_back(&self);
+        self.handed.wait(lock, [&] { return self.job != nullptr || stopping_; });
+        if (self.job == nullptr) return;  // stopping: shutdown() leaves no job with an idle worker
+        job = std::move(self.job);
+        self.job = nullptr;
+      }
     }
-    slot_free_.notify_one();
     try {
       job();
     } catch (const std::exception& error) {
