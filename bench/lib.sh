@@ -109,17 +109,20 @@ bench_stop_custosd() {
   custosd_pid=
 }
 
-# bench_front_end_pid: the custos-http that serves, the sandboxed child of
-# the one custosd started (that one only waits for it).
+# bench_front_end_pid: the custos-http that serves: the sandboxed child of
+# the one custosd started (which only waits for it), or that one itself
+# where there was no pid namespace to fork into. Fails when there is none.
 bench_front_end_pid() {
-  local waiting
-  waiting=$(pgrep -P "$custosd_pid" -x custos-http | head -1)
-  [ -n "$waiting" ] && pgrep -P "$waiting" | head -1
+  local waiting child
+  waiting=$(pgrep -P "$custosd_pid" -x custos-http | head -1) || return 1
+  child=$(pgrep -P "$waiting" | head -1) || true
+  echo "${child:-$waiting}"
 }
 
 # bench_resident_mb PID: its resident memory, MB.
+# Fails when the process is gone.
 bench_resident_mb() {
-  awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
+  awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status" 2>/dev/null
 }
 
 # bench_load --csr FILE|--ocsp FILE CLIENTS SECONDS [load_client options]:

@@ -664,18 +664,31 @@ TEST(HttpHelpersTest, CertsOnlyPkcs7IsWhatOpensslCrl2Pkcs7Makes) {
   EXPECT_THROW(pkcs7_certs_only({bytes_of("not a certificate")}), Error);
 }
 
+// A job that holds the worker running it until release(); every job of a
+// test counts itself in `ran`.
+class HeldWorker {
+ public:
+  // Enqueues the holding job and returns once a worker runs it.
+  HeldWorker(BoundedTaskQueue& queue, std::atomic<int>& ran) {
+    queue.enqueue([this, &ran] {
+      started_.set_value();
+      released_.wait();
+      ++ran;
+    });
+    started_.get_future().wait();
+  }
+  void release() { release_.set_value(); }
+
+ private:
+  std::promise<void> started_;
+  std::promise<void> release_;
+  std::shared_future<void> released_ = release_.get_future().share();
+};
+
 TEST(BoundedTaskQueueTest, EnqueueBlocksWhileAsManyJobsWait) {
   BoundedTaskQueue queue(1);
-  std::promise<void> started;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
   std::atomic<int> ran{0};
-  queue.enqueue([&] {
-    started.set_value();
-    released.wait();
-    ++ran;
-  });
-  started.get_future().wait();
+  HeldWorker held(queue, ran);
   queue.enqueue([&] { ++ran; });  // waits: the one worker is busy
 
   std::atomic<bool> third_queued{false};
@@ -685,11 +698,34 @@ TEST(BoundedTaskQueueTest, EnqueueBlocksWhileAsManyJobsWait) {
   });
   std::this_thread::sleep_for(200ms);
   EXPECT_FALSE(third_queued);  // a job already waits, as many as there are workers
-  release.set_value();
+  held.release();
   third.join();
   EXPECT_TRUE(third_queued);
   queue.shutdown();
   EXPECT_EQ(ran, 3);
+}
+
+// Several callers wait for room at once: each gets its job in, also when a
+// worker becomes idle instead of taking a queued job (before, only taking a
+// job woke a waiting caller, so a worker going idle left the others asleep).
+TEST(BoundedTaskQueueTest, EveryCallerWaitingForRoomGetsItsJobIn) {
+  for (int round = 0; round < 20; ++round) {
+    BoundedTaskQueue queue(1);
+    std::atomic<int> ran{0};
+    HeldWorker held(queue, ran);
+    queue.enqueue([&] { ++ran; });  // waits in the queue
+    std::vector<std::future<void>> callers;
+    for (int caller = 0; caller < 3; ++caller) {
+      callers.push_back(std::async(std::launch::async, [&] { queue.enqueue([&] { ++ran; }); }));
+    }
+    std::this_thread::sleep_for(50ms);  // all three wait for room
+    held.release();
+    for (std::future<void>& caller : callers) {
+      ASSERT_EQ(caller.wait_for(10s), std::future_status::ready) << "round " << round << ": a caller was never woken";
+    }
+    queue.shutdown();
+    EXPECT_EQ(ran, 5);
+  }
 }
 
 // Jobs one after another go to the same thread, the one idle last: the
@@ -697,6 +733,7 @@ TEST(BoundedTaskQueueTest, EnqueueBlocksWhileAsManyJobsWait) {
 // waited longest, so every thread came to serve).
 TEST(BoundedTaskQueueTest, AJobGoesToTheWorkerThatBecameIdleLast) {
   BoundedTaskQueue queue(8);
+  std::this_thread::sleep_for(200ms);  // every worker has started and is idle
   std::set<std::thread::id> threads;
   for (int job = 0; job < 24; ++job) {
     std::promise<std::thread::id> ran;

@@ -93,7 +93,7 @@ class BoundedTaskQueue : public httplib::TaskQueue {
   // A worker waits on its own condition for the job handed to it.
   struct Worker {
     std::condition_variable handed;
-    std::function<void()> job;
+    std::optional<std::function<void()>> job;
   };
   void work(Worker& self);
 
@@ -104,7 +104,7 @@ class BoundedTaskQueue : public httplib::TaskQueue {
   std::size_t capacity_;
   bool stopping_ = false;
   std::vector<std::unique_ptr<Worker>> workers_state_;
-  std::vector<Worker*> idle_;  // the last one became idle last
+  std::vector<Worker*> idle_;  // the last one became idle last; none once stopping
   std::vector<std::thread> workers_;
 };
 

@@ -363,6 +363,7 @@ void apply_limits(httplib::Server& server, std::size_t max_connections) {
 BoundedTaskQueue::BoundedTaskQueue(std::size_t workers) : capacity_(workers) {
   try {
     workers_state_.reserve(workers);
+    idle_.reserve(workers);  // each worker is on it at most once: a worker's push never allocates
     workers_.reserve(workers);
     for (std::size_t i = 0; i < workers; ++i) {
       Worker& worker = *workers_state_.emplace_back(std::make_unique<Worker>());
@@ -386,7 +387,8 @@ void BoundedTaskQueue::enqueue(std::function<void()> job) {
       worker.handed.notify_one();
       return;
     }
-    // Every worker is busy; each looks here before it becomes idle.
+    // No worker is idle: the job waits for the next one to finish, which
+    // looks here before it becomes idle.
     if (jobs_.size() < capacity_) {
       jobs_.push_back(std::move(job));
       return;
@@ -400,6 +402,9 @@ void BoundedTaskQueue::shutdown() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
     for (Worker* worker : idle_) worker->handed.notify_one();
+    // They end without a job; one enqueued from now on waits in the queue
+    // for the workers that are still running theirs.
+    idle_.clear();
   }
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
@@ -411,17 +416,22 @@ void BoundedTaskQueue::work(Worker& self) {
     std::function<void()> job;
     {
       std::unique_lock lock(mutex_);
-      if (!jobs_.empty()) {
+      const bool queued = !jobs_.empty();
+      if (queued) {
         job = std::move(jobs_.front());
         jobs_.pop_front();
-        slot_free_.notify_one();
       } else {
         if (stopping_) return;  // and nothing left to run
         idle_.push_back(&self);
-        self.handed.wait(lock, [&] { return self.job != nullptr || stopping_; });
-        if (self.job == nullptr) return;  // stopping: shutdown() leaves no job with an idle worker
-        job = std::move(self.job);
-        self.job = nullptr;
+      }
+      // An enqueue() waiting for room can now queue its job, or hand it to
+      // this worker; with several waiting, each must look again.
+      slot_free_.notify_all();
+      if (!queued) {
+        self.handed.wait(lock, [&] { return self.job.has_value() || stopping_; });
+        if (!self.job) return;  // stopping: shutdown() took it off the idle list
+        job = std::move(*self.job);
+        self.job.reset();
       }
     }
     try {

@@ -25,7 +25,9 @@ std::unique_ptr<ExitModule> load_ldap_exit() {
   if (handle == nullptr) throw Error(std::string("builtin:ldap: cannot load ") + ::dlerror());
   auto create = reinterpret_cast<decltype(&custos_exit_ldap_create)>(::dlsym(handle, "custos_exit_ldap_create"));
   if (create == nullptr) throw Error("builtin:ldap: " + library.string() + " has no custos_exit_ldap_create");
-  return std::unique_ptr<ExitModule>(create());
+  std::unique_ptr<ExitModule> module(create());
+  if (!module) throw Error("builtin:ldap: " + library.string() + " made no module");
+  return module;
 }
 
 }  // namespace
