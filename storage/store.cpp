@@ -2,7 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
+#include <map>
 #include <ctime>
 #include <span>
 
@@ -457,38 +459,57 @@ class SqlCipherStoreImpl final : public Store {
     return read_certificate(select);
   }
 
-  void set_revocations(const std::vector<RevocationChange>& changes) override {
+  void change_revocations(const std::vector<std::string>& serials, const RevocationDecision& decide) override {
     WidePageCache wide(*connection_, page_cache_kib_);
     write([&] {
-      // The certificate's request and present reason only: the DER is not
-      // read, which keeps a bulk revocation to index lookups.
-      Statement current(*connection_, "SELECT request_id, revocation_reason FROM certificates WHERE serial = ?1");
+      // First each row's place, from the serial's index alone; then the
+      // rows in that order. A batch of random serials then reads and
+      // writes each page of the tables once, not once per row.
+      Statement locate(*connection_, "SELECT rowid FROM certificates WHERE serial = ?1");
+      std::vector<std::pair<std::int64_t, std::size_t>> rows;  // rowid, position in `serials`
+      rows.reserve(serials.size());
+      for (std::size_t position = 0; position < serials.size(); ++position) {
+        locate.reset();
+        locate.bind(1, serials[position]);
+        if (locate.step()) {
+          rows.emplace_back(locate.column_int(0), position);
+        } else if (decide(serials[position], std::nullopt)) {
+          throw StateConflict("there is no certificate with serial " + serials[position]);
+        }
+      }
+      std::sort(rows.begin(), rows.end());
+      Statement current(*connection_, "SELECT request_id, revocation_reason FROM certificates WHERE rowid = ?1");
       Statement update(*connection_,
                        "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3, invalidity_date = ?4 "
-                       "WHERE serial = ?1");
+                       "WHERE rowid = ?1");
       Statement request(*connection_, "UPDATE requests SET state = ?2, updated_at = ?3 WHERE id = ?1");
-      for (const RevocationChange& change : changes) {
-        current.bind(1, change.serial);
-        if (!current.step()) throw StateConflict("there is no certificate with serial " + change.serial);
-        std::int64_t request_id = current.column_int(0);
-        std::optional<std::string> reason = optional_text(current, 1);
+      const std::string now = now_rfc3339();
+      std::vector<std::optional<RevocationChange>> decided(serials.size());
+      for (const auto& [rowid, position] : rows) {
+        current.reset();
+        current.bind(1, rowid);
+        current.step();
+        RevocationState state{current.column_int(0), optional_text(current, 1)};
         current.reset();  // done with the row before the table changes under it
-        if (reason != change.expected_reason) {
-          throw StateConflict("the certificate " + change.serial + " is " +
-                              (reason ? "revoked (" + *reason + ")" : std::string("not revoked")));
-        }
-        const std::optional<Revocation>& revocation = change.revocation;
+        decided[position] = decide(serials[position], state);
+        if (!decided[position]) continue;
+        const std::optional<Revocation>& revocation = decided[position]->revocation;
         update.reset();
-        update.bind(1, change.serial);
+        update.bind(1, rowid);
         bind_optional(update, 2, revocation ? std::optional(revocation->revoked_at) : std::nullopt);
         bind_optional(update, 3, revocation ? std::optional(revocation->reason) : std::nullopt);
         bind_optional(update, 4, revocation ? revocation->invalidity_date : std::nullopt);
         update.run();
         request.reset();
-        request.bind(1, request_id).bind(2, revocation ? std::string_view("revoked") : std::string_view("issued"));
-        request.bind(3, now_rfc3339()).run();
-        add_event(change.event);
-        append_audit_in_transaction(change.audit);
+        request.bind(1, state.request_id)
+            .bind(2, revocation ? std::string_view("revoked") : std::string_view("issued"))
+            .bind(3, now)
+            .run();
+      }
+      for (const std::optional<RevocationChange>& change : decided) {
+        if (!change) continue;
+        add_event(change->event);
+        append_audit_in_transaction(change->audit);
       }
     });
   }
@@ -841,6 +862,24 @@ std::optional<RequestState> parse_request_state(std::string_view name) {
     if (request_state_name(state) == name) return state;
   }
   return std::nullopt;
+}
+
+void Store::set_revocations(const std::vector<RevocationChange>& changes) {
+  std::vector<std::string> serials;
+  std::map<std::string, const RevocationChange*> by_serial;
+  for (const RevocationChange& change : changes) {
+    serials.push_back(change.serial);
+    by_serial.emplace(change.serial, &change);
+  }
+  change_revocations(serials, [&](const std::string& serial, const std::optional<RevocationState>& state) {
+    const RevocationChange& change = *by_serial.at(serial);
+    if (!state) throw StateConflict("there is no certificate with serial " + serial);
+    if (state->reason != change.expected_reason) {
+      throw StateConflict("the certificate " + serial + " is " +
+                          (state->reason ? "revoked (" + *state->reason + ")" : std::string("not revoked")));
+    }
+    return std::optional<RevocationChange>(change);
+  });
 }
 
 std::unique_ptr<Store> SqlCipherStore::create(const std::filesystem::path& path, const SecureBuffer& key,

@@ -144,6 +144,18 @@ struct RevocationChange {
   AuditEvent audit;
 };
 
+// A stored certificate's revocation as it stands (change_revocations).
+struct RevocationState {
+  std::int64_t request_id = 0;
+  std::optional<std::string> reason;  // nullopt: not revoked
+};
+
+// Given a serial and its certificate's present state (nullopt: there is
+// none), the change to make (its expected_reason unused), or nullopt to
+// leave it. It may throw, which changes nothing.
+using RevocationDecision =
+    std::function<std::optional<RevocationChange>(const std::string& serial, const std::optional<RevocationState>&)>;
+
 // A state change refused because the request or certificate is not in a
 // state that allows it (another process may have changed it first).
 class StateConflict : public Error {
@@ -240,12 +252,18 @@ class Store {
                                      const std::string& message, const AuditEvent& audit) = 0;
   virtual std::optional<CertificateRecord> find_certificate(const std::string& serial) = 0;
 
-  // Sets (or, with nullopt, lifts) each certificate's revocation and its
-  // request's state, with each change's exit event and audit entry, all in
-  // one transaction: when one certificate is missing or its reason is not
-  // the change's `expected_reason` (nullopt: not revoked), StateConflict
-  // names it and nothing is changed.
-  virtual void set_revocations(const std::vector<RevocationChange>& changes) = 0;
+  // In one transaction, reads each serial's certificate, asks `decide`
+  // what to do with it and does it: sets (or, with nullopt, lifts) its
+  // revocation and its request's state, with the change's exit event and
+  // audit entry (appended in the order of `serials`). Deciding inside the
+  // transaction means no other writer can change a state between the
+  // reading and the writing. The rows are visited in the order they are
+  // stored, so a large batch reads and writes each page once.
+  virtual void change_revocations(const std::vector<std::string>& serials, const RevocationDecision& decide) = 0;
+  // change_revocations for changes decided beforehand: when a certificate
+  // is missing or its reason is not the change's `expected_reason`
+  // (nullopt: not revoked), StateConflict names it and nothing is changed.
+  void set_revocations(const std::vector<RevocationChange>& changes);
 
   // Hands `visit` each revoked certificate whose validity has not ended at
   // `now` (RFC 3339), one at a time, in ascending order of serial number

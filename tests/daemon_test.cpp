@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -863,7 +864,22 @@ TEST_F(DaemonTest, BulkRevocationGoesThroughCustosdInBatchesItCaps) {
   ASSERT_TRUE(succeeded(oversized)) << oversized.err;
   nlohmann::json answer = nlohmann::json::parse(oversized.out);
   EXPECT_EQ(answer["kind"], "usage") << answer;
-  EXPECT_NE(answer["error"].get<std::string>().find("at most 5000 serials, not 5001"), std::string::npos) << answer;
+  std::string refusal = "at most " + std::to_string(operations::kMaxRevocationBatch) + " serials, not " +
+                        std::to_string(operations::kMaxRevocationBatch + 1);
+  EXPECT_NE(answer["error"].get<std::string>().find(refusal), std::string::npos) << answer;
+  // A full batch of the longest serial texts (20 bytes, with colons) fits
+  // a frame: custosd reads it and names the first it does not know.
+  std::string longest;
+  for (std::size_t i = 0; i < operations::kMaxRevocationBatch; ++i) {
+    char line[64];
+    std::snprintf(line, sizeof line, "7F:%02zX:%02zX:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:00:01\n", i / 256,
+                  i % 256);
+    longest += line;
+  }
+  testing::write_file(cli_.work() / "longest.txt", longest, 0600);
+  CommandResult unknown = cli_.custos("--dir ca admin revoke --serials-from longest.txt --reason keyCompromise");
+  EXPECT_FALSE(succeeded(unknown));
+  EXPECT_NE(unknown.err.find("there is no certificate with serial 7F0000"), std::string::npos) << unknown.err;
 }
 
 // custosd answers `list` a page (operations::kMaxListPage) at a time, so

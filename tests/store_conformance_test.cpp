@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "common/process.h"
@@ -238,6 +240,60 @@ TEST_P(StoreConformance, ABatchOfRevocationsIsOneTransactionWithAnAuditEntryAndA
   EXPECT_EQ(audit.back().detail, R"({"serial":"4C"})");
   EXPECT_EQ(store_->outbox().size(), outbox_before + batch.size());
   EXPECT_FALSE(first_broken_audit_entry(audit, {}));
+}
+
+// change_revocations asks its caller about each certificate as it reads
+// it, in the order they are stored, and audits in the caller's order.
+TEST_P(StoreConformance, RevocationsAreDecidedOnTheStateInTheTransaction) {
+  std::map<std::string, std::int64_t> request_of;
+  for (const std::string serial : {"5A", "5B", "5C"}) {
+    std::int64_t id = request_in(RequestState::kReceived);
+    request_of[serial] = id;
+    store_->issue_certificate(certificate(serial, id), {RequestState::kReceived}, "issued",
+                              {"certificate_issued", id, serial, {}}, {"test", "issued", {}});
+  }
+  Revocation superseded{"2026-12-01T00:00:00Z", "superseded", std::nullopt};
+  std::size_t audit_before = testing::whole_audit_log(*store_).size();
+  std::vector<std::string> asked;
+  auto revoke_all_but_5b = [&](const std::string& serial,
+                               const std::optional<RevocationState>& state) -> std::optional<RevocationChange> {
+    asked.push_back(serial);
+    EXPECT_TRUE(state);
+    EXPECT_EQ(state->request_id, request_of.at(serial));
+    EXPECT_FALSE(state->reason);
+    if (serial == "5B") return std::nullopt;
+    return RevocationChange{serial, {}, superseded, {"certificate_revoked", state->request_id, serial, {}},
+                            {"test", "certificate_revoked", {{"serial", serial}}}};
+  };
+  store_->change_revocations({"5C", "5B", "5A"}, revoke_all_but_5b);
+  EXPECT_EQ(asked, (std::vector<std::string>{"5A", "5B", "5C"}));
+  EXPECT_EQ(store_->find_certificate("5A")->revocation->reason, "superseded");
+  EXPECT_FALSE(store_->find_certificate("5B")->revocation);
+  EXPECT_EQ(store_->find_request(request_of.at("5C"))->state, RequestState::kRevoked);
+  EXPECT_EQ(store_->find_request(request_of.at("5B"))->state, RequestState::kIssued);
+  std::vector<AuditRecord> audit = testing::whole_audit_log(*store_);
+  ASSERT_EQ(audit.size(), audit_before + 2);
+  EXPECT_EQ(audit[audit_before].detail, R"({"serial":"5C"})");
+  EXPECT_EQ(audit[audit_before + 1].detail, R"({"serial":"5A"})");
+
+  // A decision that throws, even after others were made, changes nothing;
+  // an unknown serial is put to the caller with no state.
+  auto refuse_unknown = [&](const std::string& serial,
+                            const std::optional<RevocationState>& state) -> std::optional<RevocationChange> {
+    if (!state) throw std::out_of_range("no " + serial);
+    return RevocationChange{serial, {}, std::nullopt, {"certificate_revoked", state->request_id, serial, {}},
+                            {"test", "certificate_unrevoked", {}}};
+  };
+  EXPECT_THROW(store_->change_revocations({"5A", "77"}, refuse_unknown), std::out_of_range);
+  auto refuse_5c = [&](const std::string& serial,
+                       const std::optional<RevocationState>& state) -> std::optional<RevocationChange> {
+    if (serial == "5C") throw Error("not 5C");
+    return RevocationChange{serial, {}, std::nullopt, {"certificate_revoked", state->request_id, serial, {}},
+                            {"test", "certificate_unrevoked", {}}};
+  };
+  EXPECT_THROW(store_->change_revocations({"5A", "5C"}, refuse_5c), Error);
+  EXPECT_EQ(store_->find_certificate("5A")->revocation->reason, "superseded");
+  EXPECT_EQ(testing::whole_audit_log(*store_).size(), audit_before + 2);
 }
 
 TEST_P(StoreConformance, CrlNumbersOnlyGrowAcrossEngines) {

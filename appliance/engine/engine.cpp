@@ -801,7 +801,7 @@ RevocationTally Engine::revoke_batch(const std::vector<std::string>& serials, co
   return revoke_serials(serials, reason, invalidity_date, actor, /*count_already_revoked=*/true);
 }
 
-RevocationTally Engine::revoke_serials(const std::vector<std::string>& serials, const std::string& reason_name,
+RevocationTally Engine::revoke_serials(const std::vector<std::string>& serial_texts, const std::string& reason_name,
                                        std::optional<std::time_t> invalidity_date, const std::string& actor,
                                        bool count_already_revoked) {
   std::optional<x509::RevocationReason> reason = x509::parse_revocation_reason(reason_name);
@@ -813,38 +813,40 @@ RevocationTally Engine::revoke_serials(const std::vector<std::string>& serials, 
   storage::Revocation revocation{now_rfc3339(), std::string(x509::revocation_reason_name(*reason)), std::nullopt};
   if (invalidity_date) revocation.invalidity_date = rfc3339_utc(*invalidity_date);
   RevocationTally tally;
-  std::vector<storage::RevocationChange> changes;
+  std::vector<std::string> serials;
   std::set<std::string> named;
-  for (const std::string& serial_text : serials) {
+  for (const std::string& serial_text : serial_texts) {
     std::string serial = normalize_serial(serial_text);
-    if (!named.insert(serial).second) {
+    if (named.insert(serial).second) {
+      serials.push_back(std::move(serial));
+    } else {
       ++tally.already_revoked;
-      continue;
     }
-    std::optional<storage::CertificateRecord> certificate = store_.find_certificate(serial);
-    if (!certificate) throw NotFound("there is no certificate with serial " + serial + " issued by this CA");
-    std::optional<std::string> current;
-    if (certificate->revocation) {
-      current = certificate->revocation->reason;
-      if (count_already_revoked && *current == revocation.reason) {
+  }
+  // Decided as the store reads each certificate, in the transaction that
+  // changes it: one pass over the rows, and nothing changes in between.
+  store_.change_revocations(serials, [&](const std::string& serial,
+                                         const std::optional<storage::RevocationState>& state)
+                                         -> std::optional<storage::RevocationChange> {
+    if (!state) throw NotFound("there is no certificate with serial " + serial + " issued by this CA");
+    if (state->reason) {
+      if (count_already_revoked && *state->reason == revocation.reason) {
         ++tally.already_revoked;
-        continue;
+        return std::nullopt;
       }
       // Only a hold may become a final revocation.
-      if (*current != "certificateHold" || *reason == x509::RevocationReason::kCertificateHold) {
-        throw Error("the certificate " + serial + " is already revoked (" + *current + ")");
+      if (*state->reason != "certificateHold" || *reason == x509::RevocationReason::kCertificateHold) {
+        throw Error("the certificate " + serial + " is already revoked (" + *state->reason + ")");
       }
     }
     nlohmann::json detail = {{"serial", serial}, {"reason", revocation.reason}};
     if (revocation.invalidity_date) detail["invalidity_date"] = *revocation.invalidity_date;
-    changes.push_back({serial, current, revocation, {"certificate_revoked", certificate->request_id, serial, {}},
-                       {actor, "certificate_revoked", detail}});
-  }
-  if (!changes.empty()) {
-    store_.set_revocations(changes);
-    publish();
-  }
-  tally.revoked = changes.size();
+    ++tally.revoked;
+    return storage::RevocationChange{serial, state->reason, revocation,
+                                     {"certificate_revoked", state->request_id, serial, {}},
+                                     {actor, "certificate_revoked", detail}};
+  });
+  if (tally.revoked > 0) publish();
   return tally;
 }
 

@@ -300,7 +300,7 @@ class Engine {
   void publish();
   // revoke() and revoke_batch(): with `count_already_revoked`, a serial
   // already revoked for this reason is counted; without, it is an Error.
-  RevocationTally revoke_serials(const std::vector<std::string>& serials, const std::string& reason,
+  RevocationTally revoke_serials(const std::vector<std::string>& serial_texts, const std::string& reason,
                                  std::optional<std::time_t> invalidity_date, const std::string& actor,
                                  bool count_already_revoked);
   // Every signing intent no certificate cleared (a crash between the
