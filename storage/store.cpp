@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
 #include <ctime>
+#include <deque>
+#include <exception>
+#include <map>
 #include <span>
 
 #include "common/clock.h"
@@ -460,8 +462,21 @@ class SqlCipherStoreImpl final : public Store {
   }
 
   void change_revocations(const std::vector<std::string>& serials, const RevocationDecision& decide) override {
+    if (serials.empty()) return;
     WidePageCache wide(*connection_, page_cache_kib_);
     write([&] {
+      // The refusal reported is the one for the earliest serial in the
+      // caller's order, whichever row is read first; throwing it rolls
+      // back whatever was changed.
+      std::optional<std::pair<std::size_t, std::exception_ptr>> first_refusal;
+      auto decide_at = [&](std::size_t position, const std::optional<RevocationState>& state) {
+        try {
+          return decide(serials[position], state);
+        } catch (...) {
+          if (!first_refusal || position < first_refusal->first) first_refusal.emplace(position, std::current_exception());
+          return std::optional<RevocationChange>();
+        }
+      };
       // First each row's place, from the serial's index alone; then the
       // rows in that order. A batch of random serials then reads and
       // writes each page of the tables once, not once per row.
@@ -473,10 +488,11 @@ class SqlCipherStoreImpl final : public Store {
         locate.bind(1, serials[position]);
         if (locate.step()) {
           rows.emplace_back(locate.column_int(0), position);
-        } else if (decide(serials[position], std::nullopt)) {
+        } else if (decide_at(position, std::nullopt)) {
           throw StateConflict("there is no certificate with serial " + serials[position]);
         }
       }
+      locate.reset();
       std::sort(rows.begin(), rows.end());
       Statement current(*connection_, "SELECT request_id, revocation_reason FROM certificates WHERE rowid = ?1");
       Statement update(*connection_,
@@ -488,11 +504,14 @@ class SqlCipherStoreImpl final : public Store {
       for (const auto& [rowid, position] : rows) {
         current.reset();
         current.bind(1, rowid);
-        current.step();
+        if (!current.step()) throw StateConflict("the certificate " + serials[position] + " went from the table");
         RevocationState state{current.column_int(0), optional_text(current, 1)};
         current.reset();  // done with the row before the table changes under it
-        decided[position] = decide(serials[position], state);
-        if (!decided[position]) continue;
+        // Past a refusal only the serials before it still matter, and
+        // nothing needs changing: it will all be rolled back.
+        if (first_refusal && position > first_refusal->first) continue;
+        decided[position] = decide_at(position, state);
+        if (!decided[position] || first_refusal) continue;
         const std::optional<Revocation>& revocation = decided[position]->revocation;
         update.reset();
         update.bind(1, rowid);
@@ -506,6 +525,7 @@ class SqlCipherStoreImpl final : public Store {
             .bind(3, now)
             .run();
       }
+      if (first_refusal) std::rethrow_exception(first_refusal->second);
       for (const std::optional<RevocationChange>& change : decided) {
         if (!change) continue;
         add_event(change->event);
@@ -865,14 +885,18 @@ std::optional<RequestState> parse_request_state(std::string_view name) {
 }
 
 void Store::set_revocations(const std::vector<RevocationChange>& changes) {
+  // A serial named more than once gets its changes in turn: the store
+  // visits one row's positions in the order they were given.
   std::vector<std::string> serials;
-  std::map<std::string, const RevocationChange*> by_serial;
+  std::map<std::string, std::deque<const RevocationChange*>> by_serial;
   for (const RevocationChange& change : changes) {
     serials.push_back(change.serial);
-    by_serial.emplace(change.serial, &change);
+    by_serial[change.serial].push_back(&change);
   }
   change_revocations(serials, [&](const std::string& serial, const std::optional<RevocationState>& state) {
-    const RevocationChange& change = *by_serial.at(serial);
+    std::deque<const RevocationChange*>& turns = by_serial.at(serial);
+    const RevocationChange& change = *turns.front();
+    turns.pop_front();
     if (!state) throw StateConflict("there is no certificate with serial " + serial);
     if (state->reason != change.expected_reason) {
       throw StateConflict("the certificate " + serial + " is " +

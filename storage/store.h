@@ -152,7 +152,8 @@ struct RevocationState {
 
 // Given a serial and its certificate's present state (nullopt: there is
 // none), the change to make (its expected_reason unused), or nullopt to
-// leave it. It may throw, which changes nothing.
+// leave it. It may throw, which changes nothing; it runs inside the
+// store's transaction, so it must not call the store.
 using RevocationDecision =
     std::function<std::optional<RevocationChange>(const std::string& serial, const std::optional<RevocationState>&)>;
 
@@ -258,7 +259,9 @@ class Store {
   // audit entry (appended in the order of `serials`). Deciding inside the
   // transaction means no other writer can change a state between the
   // reading and the writing. The rows are visited in the order they are
-  // stored, so a large batch reads and writes each page once.
+  // stored, so a large batch reads and writes each page once. When
+  // `decide` throws for several serials, what it threw for the earliest
+  // in `serials` is what this throws.
   virtual void change_revocations(const std::vector<std::string>& serials, const RevocationDecision& decide) = 0;
   // change_revocations for changes decided beforehand: when a certificate
   // is missing or its reason is not the change's `expected_reason`

@@ -867,8 +867,9 @@ TEST_F(DaemonTest, BulkRevocationGoesThroughCustosdInBatchesItCaps) {
   std::string refusal = "at most " + std::to_string(operations::kMaxRevocationBatch) + " serials, not " +
                         std::to_string(operations::kMaxRevocationBatch + 1);
   EXPECT_NE(answer["error"].get<std::string>().find(refusal), std::string::npos) << answer;
-  // A full batch of the longest serial texts (20 bytes, with colons) fits
-  // a frame: custosd reads it and names the first it does not know.
+  // A full batch of the longest serials (20 bytes: 40 hex digits as the
+  // CLI sends them, normalized) fits a frame: custosd reads it and names
+  // the first it does not know.
   std::string longest;
   for (std::size_t i = 0; i < operations::kMaxRevocationBatch; ++i) {
     char line[64];
