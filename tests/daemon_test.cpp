@@ -625,12 +625,10 @@ TEST_F(DaemonTest, OcspAnswersGoodRevokedAndUnknownAndTheCrlVerifies) {
   EXPECT_NE(verified.out.find(serial.out), std::string::npos) << verified.out;
 }
 
-// A policy module that takes seconds holds the engine for as long; OCSP
-// and the CRL are answered meanwhile (custosd's status lane), from what was
-// committed. Before the lane they waited for the verdict.
 // An answer without a nonce is kept and given again (RFC 5019 §6), byte
-// for byte, until a revocation: then the next answer says revoked at once.
-// With a nonce every answer is signed anew.
+// for byte, until a revocation: then the next answer says revoked at once,
+// custos-http having kept the answer as well. With a nonce every answer is
+// signed anew. A hold and its release reach the next answer the same way.
 TEST_F(DaemonTest, AnOcspAnswerWithoutANonceIsKeptUntilARevocation) {
   start();
   make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");
@@ -652,6 +650,11 @@ TEST_F(DaemonTest, AnOcspAnswerWithoutANonceIsKeptUntilARevocation) {
 
   CommandResult serial = shell("openssl x509 -noout -serial -in leaf.pem | cut -d= -f2");
   serial.out.pop_back();
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin revoke " + serial.out + " --reason certificateHold")));
+  EXPECT_NE(answer("-no_nonce", "held.der").find("leaf.pem: revoked"), std::string::npos);
+  EXPECT_NE(answer("-no_nonce", "held-again.der").find("leaf.pem: revoked"), std::string::npos);
+  ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin unrevoke " + serial.out)));
+  EXPECT_NE(answer("-no_nonce", "released.der").find("leaf.pem: good"), std::string::npos);
   ASSERT_TRUE(succeeded(cli_.custos("--dir ca admin revoke " + serial.out + " --reason keyCompromise")));
   EXPECT_NE(answer("-no_nonce", "after.der").find("leaf.pem: revoked"), std::string::npos);
 }
@@ -679,6 +682,9 @@ TEST_F(DaemonTest, ACrlLargerThanAFrameIsServedWhole) {
   EXPECT_TRUE(served == der) << "served " << served.size() << " bytes of " << der.size();
 }
 
+// A policy module that takes seconds holds the engine for as long; OCSP
+// and the CRL are answered meanwhile (custosd's status lane), from what was
+// committed. Before the lane they waited for the verdict.
 TEST_F(DaemonTest, OcspAndTheCrlAreAnsweredWhileAPolicyModuleHoldsTheEngine) {
   start();
   make_request("leaf", "/CN=leaf.example.com", "DNS:leaf.example.com");

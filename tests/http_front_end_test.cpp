@@ -6,6 +6,7 @@
 #include "appliance/http/http_front_end.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/ocsp.h>
@@ -23,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -30,6 +32,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "appliance/operations/status_epoch.h"
 #include "common/encoding.h"
 #include "common/error.h"
 #include "common/openssl.h"
@@ -182,9 +185,10 @@ class HttpFrontEndTest : public ::testing::Test {
     if (listener_.joinable()) listener_.join();
   }
 
-  void serve(bool tls, std::unique_ptr<httplib::Server> server = std::make_unique<httplib::Server>()) {
+  void serve(bool tls, std::unique_ptr<httplib::Server> server = std::make_unique<httplib::Server>(),
+             KeptOcspAnswers* kept = nullptr) {
     server_ = std::move(server);
-    HttpFrontEnd(engine_).serve_on(*server_, tls, 4);
+    HttpFrontEnd(engine_, kept).serve_on(*server_, tls, 4);
     port_ = server_->bind_to_any_port("127.0.0.1");
     ASSERT_GT(port_, 0);
     listener_ = std::thread([this] { server_->listen_after_bind(); });
@@ -546,6 +550,85 @@ TEST_F(HttpFrontEndTest, OcspByPostAndByGet) {
   EXPECT_FALSE(get->get_header_value("Expires").empty());
   EXPECT_EQ(get->get_header_value("ETag"), "\"" + to_hex(ossl::sha_digest("SHA1", bytes_of("signed answer"))) + "\"");
   EXPECT_EQ(engine_.calls().back()["args"], json({{"request", to_base64(request)}}));
+}
+
+// What custosd says it keeps, the front end keeps: by POST and by GET the
+// same request bytes are answered without a call, until the status epoch
+// moves (a revocation) or the answer's reuse_until passes.
+TEST_F(HttpFrontEndTest, KeptOcspAnswersAreGivenWithoutACallUntilTheEpochMoves) {
+  operations::StatusEpochWriter epoch;
+  operations::StatusEpochReader seen(FileDescriptor(::fcntl(epoch.descriptor(), F_DUPFD_CLOEXEC, 0)));
+  KeptOcspAnswers kept(seen);
+  serve(false, std::make_unique<httplib::Server>(), &kept);
+  std::vector<std::uint8_t> request = ocsp_request_der();
+  auto script = [&](const std::string& body, std::optional<std::time_t> reuse_until) {
+    json answer = {{"response", to_base64(bytes_of(body))},
+                   {"this_update", std::time(nullptr)},
+                   {"next_update", std::time(nullptr) + 100}};
+    if (reuse_until) answer["reuse_until"] = *reuse_until;
+    engine_.answer("ocsp", answer);
+  };
+  auto post = [&] {
+    httplib::Result result = client().Post("/ocsp", text_of(request), "application/ocsp-request");
+    return result && result->status == 200 ? result->body : std::string("no answer");
+  };
+
+  script("good", std::time(nullptr) + 50);
+  EXPECT_EQ(post(), "good");
+  script("signed again", std::time(nullptr) + 50);
+  EXPECT_EQ(post(), "good");
+  httplib::Result get = client().Get("/ocsp/" + to_base64(request));
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->body, "good");
+  EXPECT_EQ(get->get_header_value("ETag"), "\"" + to_hex(ossl::sha_digest("SHA1", bytes_of("good"))) + "\"");
+  EXPECT_EQ(engine_.calls().size(), 1u);
+
+  script("revoked", std::time(nullptr) + 50);
+  epoch.advance();
+  EXPECT_EQ(post(), "revoked");
+  EXPECT_EQ(post(), "revoked");
+  EXPECT_EQ(engine_.calls().size(), 2u);
+
+  // Past its reuse_until an answer is asked for again; without one
+  // (custosd signed it for this request alone) it is never kept.
+  epoch.advance();
+  script("due", std::time(nullptr) - 1);
+  EXPECT_EQ(post(), "due");
+  script("for this request alone", std::nullopt);
+  EXPECT_EQ(post(), "for this request alone");
+  script("again", std::nullopt);
+  EXPECT_EQ(post(), "again");
+  EXPECT_EQ(engine_.calls().size(), 5u);
+}
+
+// An answer custosd gave before the epoch moved may be from the lane the
+// move replaced: it is not kept. What is kept stays within its bound.
+TEST(KeptOcspAnswersTest, AnAnswerAskedBeforeTheEpochMovedIsNotKeptAndTheBytesAreBounded) {
+  operations::StatusEpochWriter epoch;
+  operations::StatusEpochReader seen(FileDescriptor(::fcntl(epoch.descriptor(), F_DUPFD_CLOEXEC, 0)));
+  KeptOcspAnswers kept(seen, 1000);
+  auto answer = [](std::size_t bytes) {
+    return std::make_shared<const KeptOcspAnswers::Answer>(KeptOcspAnswers::Answer{std::string(bytes, 'a'), 1, 2, "\"e\""});
+  };
+  std::time_t now = std::time(nullptr);
+
+  std::uint64_t asked_in = kept.epoch();
+  epoch.advance();  // a revocation while custosd answered
+  kept.keep("request", answer(10), now + 60, asked_in);
+  EXPECT_EQ(kept.find("request", now), nullptr);
+
+  kept.keep("request", answer(10), now + 60, kept.epoch());
+  ASSERT_NE(kept.find("request", now), nullptr);
+  EXPECT_EQ(kept.find("request", now + 60), nullptr);
+
+  // Too large alone: not kept. At the bound: everything before is dropped.
+  kept.keep("huge", answer(2000), now + 60, kept.epoch());
+  EXPECT_EQ(kept.find("huge", now), nullptr);
+  kept.keep("first", answer(600), now + 60, kept.epoch());
+  ASSERT_NE(kept.find("first", now), nullptr);
+  kept.keep("second", answer(600), now + 60, kept.epoch());
+  EXPECT_EQ(kept.find("first", now), nullptr);
+  EXPECT_NE(kept.find("second", now), nullptr);
 }
 
 TEST_F(HttpFrontEndTest, MalformedOcspGetsAnOcspMalformedRequest) {

@@ -1,5 +1,9 @@
-// The operation table: one row per call, checked the same way by every side.
+// The operation table: one row per call, checked the same way by every side;
+// and the status epoch page custosd shares with its front end.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -7,6 +11,7 @@
 #include <string>
 
 #include "appliance/operations/operations.h"
+#include "appliance/operations/status_epoch.h"
 #include "common/encoding.h"
 #include "common/error.h"
 
@@ -96,6 +101,36 @@ TEST(Operations, FailureKindsMapToHttpStatusesAndBack) {
   EXPECT_EQ(answer["kind"], "not_found");
   EXPECT_EQ(answer["ok"], false);
   EXPECT_EQ(success({{"a", 1}})["result"]["a"], 1);
+}
+
+// The front end reads what custosd writes, and can neither write the page,
+// nor map it writable, nor change its size (which would fault custosd).
+TEST(StatusEpoch, TheFrontEndSeesEachAdvanceAndCannotChangeThePage) {
+  StatusEpochWriter writer;
+  StatusEpochReader reader(FileDescriptor(::fcntl(writer.descriptor(), F_DUPFD_CLOEXEC, 0)));
+  std::uint64_t first = reader.current();
+  EXPECT_EQ(first, writer.current());
+  writer.advance();
+  writer.advance();
+  EXPECT_EQ(reader.current(), first + 2);
+
+  const int fd = reader.descriptor();
+  std::uint64_t forged = 0;
+  EXPECT_EQ(::pwrite(fd, &forged, sizeof forged, 0), -1);
+  EXPECT_EQ(::ftruncate(fd, 0), -1);
+  EXPECT_EQ(::ftruncate(fd, 1 << 20), -1);
+  void* writable = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  EXPECT_EQ(writable, MAP_FAILED);
+  if (writable != MAP_FAILED) ::munmap(writable, 4096);
+  EXPECT_EQ(reader.current(), first + 2);
+}
+
+TEST(StatusEpoch, ADescriptorThatIsNotASealedPageIsRefused) {
+  FileDescriptor unsealed(::memfd_create("not-sealed", MFD_CLOEXEC));
+  ASSERT_TRUE(unsealed);
+  ASSERT_EQ(::ftruncate(unsealed.get(), 4096), 0);
+  EXPECT_THROW(StatusEpochReader{std::move(unsealed)}, Error);
+  EXPECT_THROW(StatusEpochReader{FileDescriptor(::open("/dev/null", O_RDONLY | O_CLOEXEC))}, Error);
 }
 
 }  // namespace

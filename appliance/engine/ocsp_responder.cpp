@@ -213,7 +213,9 @@ StatusResponder::StatusResponder(CertificateAuthority& ca, const Engine& engine)
 
 std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<const std::uint8_t> request,
                                                                       std::time_t& this_update,
-                                                                      std::time_t& next_update) {
+                                                                      std::time_t& next_update,
+                                                                      std::time_t& reuse_until) {
+  reuse_until = 0;
   std::string key(request.begin(), request.end());
   std::time_t now = std::time(nullptr);
   {
@@ -222,6 +224,7 @@ std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<
       if (now < kept->second.reuse_until) {
         this_update = kept->second.this_update;
         next_update = kept->second.next_update;
+        reuse_until = kept->second.reuse_until;
         return kept->second.response;
       }
       answers_bytes_ -= kept->first.size() + kept->second.response.size();
@@ -249,7 +252,7 @@ std::optional<std::vector<std::uint8_t>> StatusResponder::answer_ocsp(std::span<
       answers_.clear();
       answers_bytes_ = 0;
     }
-    std::time_t reuse_until = this_update + (next_update - this_update) / 2;
+    reuse_until = this_update + (next_update - this_update) / 2;
     // Two threads that missed the same request both signed; the first kept
     // answer stays, and the bytes are counted once.
     std::size_t bytes = key.size() + response->size();

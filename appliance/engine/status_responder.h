@@ -14,10 +14,11 @@
 // is signed afresh. A request with a nonce is always signed anew. What
 // changes a certificate's status (a revocation, its undoing) goes through
 // the engine, and custosd then makes a new responder, so no kept answer
-// outlives the change.
+// outlives the change. custosd's front end keeps what the lane keeps
+// (reuse_until) and drops it when custosd moves the status epoch.
 //
 //   auto lane = std::make_shared<StatusResponder>(ca, engine);   // under the engine's lock
-//   if (auto answer = lane->answer_ocsp(request, this_update, next_update)) …
+//   if (auto answer = lane->answer_ocsp(request, this_update, next_update, reuse_until)) …
 #pragma once
 
 #include <cstdint>
@@ -40,8 +41,10 @@ class StatusResponder {
   // a copy of the configuration and of the engine's settled OCSP signer.
   StatusResponder(CertificateAuthority& ca, const Engine& engine);
 
+  // `reuse_until` is when a kept answer is signed afresh, or 0 when the
+  // answer was signed for this request alone (a nonce, an unknown serial).
   std::optional<std::vector<std::uint8_t>> answer_ocsp(std::span<const std::uint8_t> request, std::time_t& this_update,
-                                                       std::time_t& next_update);
+                                                       std::time_t& next_update, std::time_t& reuse_until);
   // CRL `number`, or the newest when none is named. Nothing when there is
   // no such CRL, or when the newest is past its nextUpdate (the engine
   // publishes one). The last one read is kept, so that its parts and the

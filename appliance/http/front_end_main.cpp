@@ -5,10 +5,12 @@
 // capabilities, no_new_privs, and the seccomp allow-list of
 // seccomp_policy.h). Every request is parsed and checked here
 // and reaches the engine as one call of api.h over the channels on fds 3….
+// With custosd's status epoch page (status_epoch.h) it keeps the OCSP
+// answers custosd keeps (kept_answers.h).
 //
 //   custos-http --listen HOST:PORT [--plain-listen HOST:PORT] --certificate PEM --key PEM
 //               --client-ca PEM --max-connections N --channels K [--status-channels L]
-//               [--require-namespaces]
+//               [--status-epoch-fd FD] [--require-namespaces]
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -31,6 +34,8 @@
 
 #include "appliance/http/engine_link.h"
 #include "appliance/http/http_front_end.h"
+#include "appliance/http/kept_answers.h"
+#include "appliance/operations/status_epoch.h"
 #include "common/address.h"
 #include "common/error.h"
 #include "common/files.h"
@@ -53,6 +58,7 @@ struct Options {
   int status_channels = 0;  // after the others; none: the lane shares them
   bool require_namespaces = false;
   pid_t engine_pid = 0;
+  int status_epoch_fd = -1;  // none: no OCSP answer is kept here
 };
 
 constexpr long kSessionCacheEntries = 1024;
@@ -150,6 +156,8 @@ int main(int argc, char** argv) {
   app.add_option("--status-channels", options.status_channels, "channels for OCSP and the CRL alone, after the others");
   app.add_flag("--require-namespaces", options.require_namespaces);
   app.add_option("--engine-pid", options.engine_pid, "custosd's pid: gone already, the front end does not start");
+  app.add_option("--status-epoch-fd", options.status_epoch_fd,
+                 "custosd's status epoch page (an inherited fd): keep the OCSP answers custosd keeps");
   CLI11_PARSE(app, argc, argv);
   // custosd died before the death signal was set: nothing to serve for.
   if (options.engine_pid != 0 && ::getppid() != options.engine_pid) return 1;
@@ -171,7 +179,13 @@ int main(int argc, char** argv) {
     std::unique_ptr<custos::server::ChannelPool> status;
     if (!status_channels.empty()) status = std::make_unique<custos::server::ChannelPool>(std::move(status_channels));
     custos::server::LaneSplit lanes(engine, status ? *status : static_cast<custos::server::EngineLink&>(engine));
-    custos::server::HttpFrontEnd front_end(lanes);
+    std::optional<custos::operations::StatusEpochReader> status_epoch;
+    std::optional<custos::server::KeptOcspAnswers> kept_answers;
+    if (options.status_epoch_fd >= 0) {
+      status_epoch.emplace(FileDescriptor(options.status_epoch_fd));
+      kept_answers.emplace(*status_epoch);
+    }
+    custos::server::HttpFrontEnd front_end(lanes, kept_answers ? &*kept_answers : nullptr);
 
     front_end.serve_on(https, true, options.max_connections);
     bind_listener(https, options.listen);
@@ -187,9 +201,9 @@ int main(int argc, char** argv) {
     sandbox.require_namespaces = options.require_namespaces;
     sandbox.network = true;
     // A connection being served, one accepted and waiting for a worker
-    // (BoundedTaskQueue), the listeners, the channels, stdio and what the
-    // sanitizers and OpenSSL open for themselves.
-    sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels + options.status_channels) + 64;
+    // (BoundedTaskQueue), the listeners, the channels, the epoch page, stdio
+    // and what the sanitizers and OpenSSL open for themselves.
+    sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels + options.status_channels) + 65;
     custos::host::SandboxReport report = custos::host::enter_sandbox(sandbox);
     // Its filter kills outright; it has nothing to report to a supervisor.
     FileDescriptor(report.supervisor).reset();

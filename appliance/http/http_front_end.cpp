@@ -108,7 +108,7 @@ void HttpFrontEnd::serve_on(httplib::Server& server, bool tls, std::size_t max_c
     if (!response.has_header("Date")) response.set_header("Date", http_date(std::time(nullptr)));
   });
 
-  Routes routes(engine_, tls);
+  Routes routes(engine_, tls, kept_);
   auto route = [routes](void (Routes::*handler)(const Request&, Response&) const) -> httplib::Server::Handler {
     return [routes, handler](const Request& request, Response& response) {
       try {

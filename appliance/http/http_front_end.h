@@ -12,7 +12,7 @@
 //   front_end.serve_on(plain, /*tls=*/false, 64);  // /crl and /ocsp; anything else gets 403
 //   https.listen_after_bind();
 //
-// The EngineLink must outlive the servers. Routes run on the servers'
+// The EngineLink (and the KeptOcspAnswers, if any) must outlive the servers. Routes run on the servers'
 // worker threads, several at once; EngineLink::call is thread-safe.
 #pragma once
 
@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "appliance/http/engine_link.h"
+#include "appliance/http/kept_answers.h"
 
 namespace custos::server {
 
@@ -48,7 +49,8 @@ inline constexpr std::size_t kDefaultMaxConnections = 64;
 
 class HttpFrontEnd {
  public:
-  explicit HttpFrontEnd(EngineLink& engine) : engine_(engine) {}
+  // With `kept`, OCSP answers custosd marks reusable are kept (kept_answers.h).
+  explicit HttpFrontEnd(EngineLink& engine, KeptOcspAnswers* kept = nullptr) : engine_(engine), kept_(kept) {}
 
   // apply_limits, then the routes: all of them when `tls`, else /crl and
   // /ocsp only. Also gives every request an id (X-Request-Id, in the log and
@@ -59,6 +61,7 @@ class HttpFrontEnd {
 
  private:
   EngineLink& engine_;
+  KeptOcspAnswers* kept_;
 };
 
 // What every server gets: bodies of at most kMaxBodyBytes, 10 s for each

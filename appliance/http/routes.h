@@ -193,7 +193,7 @@ nlohmann::json caller_of(const Request& request, const Response& response, bool 
 // other exception is a fault of ours or of the engine's answer (500).
 class Routes {
  public:
-  Routes(EngineLink& engine, bool tls) : engine_(&engine), tls_(tls) {}
+  Routes(EngineLink& engine, bool tls, KeptOcspAnswers* kept = nullptr) : engine_(&engine), tls_(tls), kept_(kept) {}
 
   void submit(const Request& request, Response& response) const;
   void retrieve(const Request& request, Response& response) const;
@@ -223,11 +223,16 @@ class Routes {
   void est_enroll(const Request& request, Response& response, bool reenroll) const;
   void answer_ocsp(const Request& request, Response& response, const std::vector<std::uint8_t>& der,
                    bool cacheable) const;
+  // custosd's answer to a well-formed request, kept when custosd keeps it.
+  std::shared_ptr<const KeptOcspAnswers::Answer> ask_ocsp(const Request& request, const Response& response,
+                                                          const std::vector<std::uint8_t>& der,
+                                                          const std::string& key) const;
   // If-None-Match (RFC 9110 §13.1.2) compares weakly: W/"7" matches "7".
   static bool etag_listed(std::string_view header, std::string_view etag);
 
   EngineLink* engine_;
   bool tls_;
+  KeptOcspAnswers* kept_;  // none: every OCSP request goes to custosd
 };
 
 }  // namespace custos::server::routes

@@ -46,25 +46,43 @@ void Routes::crl(const Request& request, Response& response) const {
 }
 
 void Routes::answer_ocsp(const Request& request, Response& response, const std::vector<std::uint8_t>& der,
-                 bool cacheable) const {
+                         bool cacheable) const {
+  std::string key(der.begin(), der.end());
+  // Bytes kept are bytes that were checked below when first asked.
+  std::shared_ptr<const KeptOcspAnswers::Answer> answer = kept_ ? kept_->find(key, std::time(nullptr)) : nullptr;
+  if (!answer) answer = ask_ocsp(request, response, der, key);
+  if (cacheable) {
+    // RFC 5019 §6.2: a GET answer may be cached until its nextUpdate.
+    response.set_header("Cache-Control",
+                        "max-age=" + std::to_string(cache_seconds(answer->next_update)) + ", public, no-transform");
+    response.set_header("Last-Modified", http_date(answer->this_update));
+    response.set_header("Expires", http_date(answer->next_update));
+    response.set_header("ETag", answer->etag);
+  }
+  response.status = 200;
+  response.set_content(answer->body, "application/ocsp-response");
+}
+
+std::shared_ptr<const KeptOcspAnswers::Answer> Routes::ask_ocsp(const Request& request, const Response& response,
+                                                                const std::vector<std::uint8_t>& der,
+                                                                const std::string& key) const {
   const unsigned char* cursor = der.data();
   std::unique_ptr<OCSP_REQUEST, OcspRequestDeleter> parsed(
       d2i_OCSP_REQUEST(nullptr, &cursor, static_cast<long>(der.size())));
   if (!parsed) throw HttpError(400, "not a DER OCSP request: " + ossl::last_error());
   if (cursor != der.data() + der.size()) throw HttpError(400, "bytes follow the DER OCSP request");
 
-  nlohmann::json answer = ask(request, response, Op::kOcsp, {{"request", to_base64(der)}});
-  std::vector<std::uint8_t> body = from_base64(answer.at("response").get<std::string>());
-  if (cacheable) {
-    // RFC 5019 §6.2: a GET answer may be cached until its nextUpdate.
-    auto next_update = answer.at("next_update").get<std::time_t>();
-    response.set_header("Cache-Control", "max-age=" + std::to_string(cache_seconds(next_update)) + ", public, no-transform");
-    response.set_header("Last-Modified", http_date(answer.value("this_update", std::time_t{0})));
-    response.set_header("Expires", http_date(next_update));
-    response.set_header("ETag", "\"" + to_hex(ossl::sha_digest("SHA1", body)) + "\"");
-  }
-  response.status = 200;
-  response.set_content(as_text(body), "application/ocsp-response");
+  // Read before asking: an answer given under an older epoch is not kept.
+  std::uint64_t asked_in = kept_ ? kept_->epoch() : 0;
+  nlohmann::json wire = ask(request, response, Op::kOcsp, {{"request", to_base64(der)}});
+  auto answer = std::make_shared<KeptOcspAnswers::Answer>();
+  std::vector<std::uint8_t> body = from_base64(wire.at("response").get<std::string>());
+  answer->body = as_text(body);
+  answer->this_update = wire.value("this_update", std::time_t{0});
+  answer->next_update = wire.at("next_update").get<std::time_t>();
+  answer->etag = "\"" + to_hex(ossl::sha_digest("SHA1", body)) + "\"";
+  if (kept_ && wire.contains("reuse_until")) kept_->keep(key, answer, wire.at("reuse_until").get<std::time_t>(), asked_in);
+  return answer;
 }
 
 bool Routes::etag_listed(std::string_view header, std::string_view etag) {

@@ -79,8 +79,13 @@ nlohmann::json crl_to_wire(const storage::CrlRecord& crl, const Arguments& args)
           {"next_update", parse_rfc3339(crl.next_update)}};
 }
 
-nlohmann::json ocsp_to_wire(const std::vector<std::uint8_t>& response, std::time_t this_update, std::time_t next_update) {
-  return {{"response", to_base64(response)}, {"this_update", this_update}, {"next_update", next_update}};
+// `reuse_until`, when the lane keeps the answer: until then the same request
+// bytes may be given the same answer (the front end keeps it as well).
+nlohmann::json ocsp_to_wire(const std::vector<std::uint8_t>& response, std::time_t this_update, std::time_t next_update,
+                            std::time_t reuse_until = 0) {
+  nlohmann::json wire = {{"response", to_base64(response)}, {"this_update", this_update}, {"next_update", next_update}};
+  if (reuse_until != 0) wire["reuse_until"] = reuse_until;
+  return wire;
 }
 
 }  // namespace
@@ -245,9 +250,13 @@ void Api::reload() {
 }
 
 void Api::renew_status_lane(const engine::Engine& first) {
-  auto fresh = std::make_shared<engine::StatusResponder>(ca_, first);
+  install_status_lane(std::make_shared<engine::StatusResponder>(ca_, first));
+}
+
+void Api::install_status_lane(std::shared_ptr<engine::StatusResponder> lane) noexcept {
   std::lock_guard swap(status_mutex_);
-  status_ = std::move(fresh);
+  status_ = std::move(lane);
+  status_epoch_.advance();
 }
 
 void Api::renew_status_lane_or_close_it(const engine::Engine& first) noexcept {
@@ -258,8 +267,7 @@ void Api::renew_status_lane_or_close_it(const engine::Engine& first) noexcept {
     // answers until a later call makes the lane again.
     spdlog::warn("the status lane could not be made again ({}); OCSP and the CRL go through the engine",
                  error.what());
-    std::lock_guard swap(status_mutex_);
-    status_.reset();
+    install_status_lane(nullptr);
   }
 }
 
@@ -493,9 +501,11 @@ std::optional<nlohmann::json> Api::answer_beside_the_engine(Op op, const Argumen
   }
   std::time_t this_update = 0;
   std::time_t next_update = 0;
-  std::optional<std::vector<std::uint8_t>> response = status->answer_ocsp(args.bytes("request"), this_update, next_update);
+  std::time_t reuse_until = 0;
+  std::optional<std::vector<std::uint8_t>> response =
+      status->answer_ocsp(args.bytes("request"), this_update, next_update, reuse_until);
   if (!response) return std::nullopt;
-  return ocsp_to_wire(*response, this_update, next_update);
+  return ocsp_to_wire(*response, this_update, next_update, reuse_until);
 }
 
 nlohmann::json Api::ca_certs() {

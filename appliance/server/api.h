@@ -29,6 +29,7 @@
 #include "appliance/engine/engine.h"
 #include "appliance/engine/status_responder.h"
 #include "appliance/operations/operations.h"
+#include "appliance/operations/status_epoch.h"
 #include "appliance/server/access.h"
 
 namespace custos::server {
@@ -56,6 +57,10 @@ class Api {
   // SIGHUP: reads custos.toml again and starts a new engine (new policy
   // and exit module hosts) between two calls.
   void reload();
+
+  // The page whose counter moves each time the status lane is made again
+  // (status_epoch.h), for the front end to inherit.
+  int status_epoch_descriptor() const { return status_epoch_.descriptor(); }
 
  private:
   // The status lane's answer to `op`, or nullopt when the engine must give it.
@@ -88,8 +93,12 @@ class Api {
   void renew_status_lane(const engine::Engine& first);
   // renew_status_lane, or, when that fails, no lane at all.
   void renew_status_lane_or_close_it(const engine::Engine& first) noexcept;
+  // Swaps in `lane` (or none) and then moves the status epoch, so that the
+  // front end drops what it kept from the old lane.
+  void install_status_lane(std::shared_ptr<engine::StatusResponder> lane) noexcept;
   std::mutex status_mutex_;
   std::shared_ptr<engine::StatusResponder> status_;
+  operations::StatusEpochWriter status_epoch_;
 };
 
 }  // namespace custos::server
