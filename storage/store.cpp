@@ -316,7 +316,7 @@ class SqlCipherStoreImpl final : public Store {
     // and that decision's commit makes it durable; one stored in its final
     // state (refused on receipt) is answered at once and is synced now.
     if (request.state == RequestState::kReceived) {
-      write_before_the_decision(insert_request);
+      write_unsynced(insert_request);
     } else {
       write(insert_request);
     }
@@ -403,10 +403,10 @@ class SqlCipherStoreImpl final : public Store {
 
   void reserve_serial(const SigningIntent& intent) override {
     // The intent must outlive this process dying while the token signs,
-    // which a commit without an fsync does (write_before_the_decision). A
+    // which a commit without an fsync does (write_unsynced). A
     // power cut before the certificate's own commit loses it together with
     // a signature nobody has received.
-    write_before_the_decision([&] {
+    write_unsynced([&] {
       Statement taken(*connection_,
                       "SELECT 1 FROM certificates WHERE serial = ?1 UNION ALL SELECT 1 FROM signing_intents WHERE serial = ?1");
       taken.bind(1, intent.serial);
@@ -590,7 +590,7 @@ class SqlCipherStoreImpl final : public Store {
   }
 
   void record_delivery(std::int64_t event_id, const std::string& module) override {
-    write([&] {
+    write_unsynced([&] {
       Statement insert(*connection_,
                        "INSERT OR IGNORE INTO outbox_deliveries (event_id, module, delivered_at) VALUES (?1, ?2, ?3)");
       insert.bind(1, event_id).bind(2, module).bind(3, now_rfc3339()).run();
@@ -599,7 +599,7 @@ class SqlCipherStoreImpl final : public Store {
 
   void remove_events(const std::vector<std::int64_t>& event_ids) override {
     if (event_ids.empty()) return;
-    write([&] {
+    write_unsynced([&] {
       Statement remove(*connection_, "DELETE FROM outbox WHERE id = ?1");
       for (std::int64_t event_id : event_ids) {
         remove.bind(1, event_id).run();
@@ -640,7 +640,7 @@ class SqlCipherStoreImpl final : public Store {
 
   bool take_turn(const std::string& name, const std::string& owner) override {
     bool taken = false;
-    write([&] {
+    write_unsynced([&] {
       Statement select(*connection_, "SELECT owner, taken_at FROM turns WHERE name = ?1");
       select.bind(1, name);
       if (select.step()) {
@@ -657,7 +657,7 @@ class SqlCipherStoreImpl final : public Store {
   }
 
   void end_turn(const std::string& name, const std::string& owner) override {
-    write([&] {
+    write_unsynced([&] {
       Statement release(*connection_, "DELETE FROM turns WHERE name = ?1 AND owner = ?2");
       release.bind(1, name).bind(2, owner).run();
     });
@@ -744,13 +744,17 @@ class SqlCipherStoreImpl final : public Store {
     transaction.commit();
   }
 
-  // A commit that nobody is told of: it survives this process (in WAL mode
-  // the kernel holds the write) but is not fsynced. The commit that
-  // settles the request (synced before any answer) makes it durable with
-  // itself, because the WAL is synced as a whole. An fsync fewer per
-  // issuance for each of these.
+  // A commit that waits for no fdatasync: it survives this process (in WAL
+  // mode the kernel holds the write) but not a power cut until the next
+  // synced commit, which makes it durable with itself because the WAL is
+  // synced as a whole. For what nobody is told of yet (a request's state
+  // before its decision: the commit that settles it is synced before any
+  // answer), and for the outbox delivery's bookkeeping, which a power cut
+  // can only make repeat: delivery is at least once, and a turn whose
+  // record is lost belonged to a process the power cut ended. An fsync
+  // fewer for each.
   template <typename Change>
-  void write_before_the_decision(Change&& change) {
+  void write_unsynced(Change&& change) {
     Transaction transaction(*connection_);
     change();
     transaction.commit_unsynced();
