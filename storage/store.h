@@ -307,11 +307,11 @@ class Store {
   virtual void record_delivery(std::int64_t event_id, const std::string& module) = 0;
   // Removes the events, and their delivery records, in one transaction (a
   // delivery round ends with one commit, not one per event).
-  // These four (the turns, the deliveries, the removal) commit without
-  // waiting for the disk: they outlive the process, and a power cut can
-  // only make a delivery repeat (it is at least once) or forget a turn of
-  // a process it ended. The next durable commit makes them durable.
   virtual void remove_events(const std::vector<std::int64_t>& event_ids) = 0;
+  // These last two, and the turns above, commit without waiting for the
+  // disk: they outlive the process, and a power cut can only make a
+  // delivery repeat (it is at least once) or forget a turn of a process it
+  // ended. The next durable commit makes them durable.
 };
 
 // Where a CA's records live, as custos.toml's [database] says.

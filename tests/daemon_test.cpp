@@ -383,6 +383,14 @@ TEST_F(DaemonTest, TheHttpFrontEndRunsUnderSeccompAndHoldsNothingSecret) {
     ++descriptors;
   }
   EXPECT_GT(descriptors, 4);  // stdio, the listeners and the channels: the listing was read
+  // custosd's status epoch page, mapped shared and read-only: the kept OCSP
+  // answers follow custosd's changes (its descriptor is closed once mapped).
+  std::string maps = testing::read_file(std::filesystem::path("/proc") / sandboxed / "maps");
+  std::size_t page = maps.find("/memfd:custos-status-epoch");
+  ASSERT_NE(page, std::string::npos) << maps;
+  std::size_t line = maps.rfind('\n', page) + 1;  // npos + 1 is the first line
+  std::size_t permissions = maps.find(' ', line) + 1;
+  EXPECT_EQ(maps.substr(permissions, 4), "r--s") << maps.substr(line, page - line);
   // Its worker threads keep no malloc cache each: with one, its memory grew
   // through a whole 10-minute load (bench/README.md), slower than any test
   // here runs.

@@ -561,10 +561,11 @@ TEST_F(HttpFrontEndTest, KeptOcspAnswersAreGivenWithoutACallUntilTheEpochMoves) 
   KeptOcspAnswers kept(seen);
   serve(false, std::make_unique<httplib::Server>(), &kept);
   std::vector<std::uint8_t> request = ocsp_request_der();
+  const std::time_t this_update = std::time(nullptr);
   auto script = [&](const std::string& body, std::optional<std::time_t> reuse_until) {
     json answer = {{"response", to_base64(bytes_of(body))},
-                   {"this_update", std::time(nullptr)},
-                   {"next_update", std::time(nullptr) + 100}};
+                   {"this_update", this_update},
+                   {"next_update", this_update + 100}};
     if (reuse_until) answer["reuse_until"] = *reuse_until;
     engine_.answer("ocsp", answer);
   };
@@ -580,7 +581,11 @@ TEST_F(HttpFrontEndTest, KeptOcspAnswersAreGivenWithoutACallUntilTheEpochMoves) 
   httplib::Result get = client().Get("/ocsp/" + to_base64(request));
   ASSERT_TRUE(get);
   EXPECT_EQ(get->body, "good");
+  // A kept answer carries what custosd's did (RFC 5019 §6.2).
   EXPECT_EQ(get->get_header_value("ETag"), "\"" + to_hex(ossl::sha_digest("SHA1", bytes_of("good"))) + "\"");
+  EXPECT_EQ(get->get_header_value("Last-Modified"), http_date(this_update));
+  EXPECT_EQ(get->get_header_value("Expires"), http_date(this_update + 100));
+  EXPECT_TRUE(get->get_header_value("Cache-Control").starts_with("max-age=")) << get->get_header_value("Cache-Control");
   EXPECT_EQ(engine_.calls().size(), 1u);
 
   script("revoked", std::time(nullptr) + 50);

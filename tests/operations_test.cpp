@@ -114,7 +114,9 @@ TEST(StatusEpoch, TheFrontEndSeesEachAdvanceAndCannotChangeThePage) {
   writer.advance();
   EXPECT_EQ(reader.current(), first + 2);
 
-  const int fd = reader.descriptor();
+  // What the front end inherits, as it inherits it.
+  FileDescriptor inherited(::fcntl(writer.descriptor(), F_DUPFD_CLOEXEC, 0));
+  const int fd = inherited.get();
   std::uint64_t forged = 0;
   EXPECT_EQ(::pwrite(fd, &forged, sizeof forged, 0), -1);
   EXPECT_EQ(::ftruncate(fd, 0), -1);
@@ -122,6 +124,11 @@ TEST(StatusEpoch, TheFrontEndSeesEachAdvanceAndCannotChangeThePage) {
   void* writable = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   EXPECT_EQ(writable, MAP_FAILED);
   if (writable != MAP_FAILED) ::munmap(writable, 4096);
+  // Nor can a read-only shared mapping be made writable afterwards.
+  void* readable = ::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  ASSERT_NE(readable, MAP_FAILED);
+  EXPECT_EQ(::mprotect(readable, 4096, PROT_READ | PROT_WRITE), -1);
+  ::munmap(readable, 4096);
   EXPECT_EQ(reader.current(), first + 2);
 }
 

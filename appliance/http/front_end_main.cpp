@@ -166,6 +166,13 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [custos-http] [%l] %v");
 
   try {
+    // Before the servers, whose routes use them.
+    std::optional<custos::operations::StatusEpochReader> status_epoch;
+    std::optional<custos::server::KeptOcspAnswers> kept_answers;
+    if (options.status_epoch_fd >= 0) {
+      status_epoch.emplace(FileDescriptor(options.status_epoch_fd));
+      kept_answers.emplace(*status_epoch);
+    }
     httplib::SSLServer https([&](SSL_CTX& context) { return configure_tls(context, options); });
     if (!https.is_valid()) throw Error("the TLS certificate or key cannot be used: " + options.certificate);
     std::vector<FileDescriptor> channels;
@@ -179,12 +186,6 @@ int main(int argc, char** argv) {
     std::unique_ptr<custos::server::ChannelPool> status;
     if (!status_channels.empty()) status = std::make_unique<custos::server::ChannelPool>(std::move(status_channels));
     custos::server::LaneSplit lanes(engine, status ? *status : static_cast<custos::server::EngineLink&>(engine));
-    std::optional<custos::operations::StatusEpochReader> status_epoch;
-    std::optional<custos::server::KeptOcspAnswers> kept_answers;
-    if (options.status_epoch_fd >= 0) {
-      status_epoch.emplace(FileDescriptor(options.status_epoch_fd));
-      kept_answers.emplace(*status_epoch);
-    }
     custos::server::HttpFrontEnd front_end(lanes, kept_answers ? &*kept_answers : nullptr);
 
     front_end.serve_on(https, true, options.max_connections);
@@ -201,9 +202,9 @@ int main(int argc, char** argv) {
     sandbox.require_namespaces = options.require_namespaces;
     sandbox.network = true;
     // A connection being served, one accepted and waiting for a worker
-    // (BoundedTaskQueue), the listeners, the channels, the epoch page, stdio
-    // and what the sanitizers and OpenSSL open for themselves.
-    sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels + options.status_channels) + 65;
+    // (BoundedTaskQueue), the listeners, the channels, stdio and what the
+    // sanitizers and OpenSSL open for themselves.
+    sandbox.max_open_files = 2 * options.max_connections + static_cast<unsigned long>(options.channels + options.status_channels) + 64;
     custos::host::SandboxReport report = custos::host::enter_sandbox(sandbox);
     // Its filter kills outright; it has nothing to report to a supervisor.
     FileDescriptor(report.supervisor).reset();

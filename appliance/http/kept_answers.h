@@ -40,7 +40,8 @@ class KeptOcspAnswers {
     std::string etag;  // a quoted strong ETag of the body
   };
 
-  static constexpr std::size_t kDefaultMaxBytes = 2 * 1024 * 1024;
+  // As much as custosd's status lane keeps (status_responder.h).
+  static constexpr std::size_t kDefaultMaxBytes = 8 * 1024 * 1024;
 
   explicit KeptOcspAnswers(const operations::StatusEpochReader& epoch, std::size_t max_bytes = kDefaultMaxBytes)
       : epoch_(epoch), max_bytes_(max_bytes) {}

@@ -24,35 +24,37 @@
 
 namespace custos::operations {
 
-// One shared mapping of the page, unmapped when destroyed.
+// One shared mapping of the page, unmapped when destroyed. Not movable:
+// readers of the counter hold a reference to it.
 class StatusEpochPage {
  public:
-  StatusEpochPage(StatusEpochPage&& other) noexcept;
-  StatusEpochPage& operator=(StatusEpochPage&&) = delete;
   StatusEpochPage(const StatusEpochPage&) = delete;
   StatusEpochPage& operator=(const StatusEpochPage&) = delete;
   ~StatusEpochPage();
 
-  int descriptor() const { return descriptor_.get(); }
   std::uint64_t current() const noexcept;
 
  protected:
-  StatusEpochPage(FileDescriptor descriptor, bool writable);
+  StatusEpochPage(int descriptor, bool writable);
   std::uint64_t* counter_ = nullptr;
-
- private:
-  FileDescriptor descriptor_;
 };
 
-// custosd's side: makes the page; the only writer.
+// custosd's side: makes the page; the only writer. Throws custos::Error
+// when the kernel cannot make a sealed memfd (Linux before 5.1).
 class StatusEpochWriter : public StatusEpochPage {
  public:
   StatusEpochWriter();
+  // For the front end to inherit.
+  int descriptor() const { return descriptor_.get(); }
   void advance() noexcept;
+
+ private:
+  StatusEpochWriter(FileDescriptor page);
+  FileDescriptor descriptor_;
 };
 
-// The front end's side: the inherited descriptor, mapped read-only. Throws
-// custos::Error when it is not a sealed epoch page.
+// The front end's side: the inherited descriptor, checked, mapped
+// read-only and closed. Throws custos::Error when it is not a sealed epoch page.
 class StatusEpochReader : public StatusEpochPage {
  public:
   explicit StatusEpochReader(FileDescriptor descriptor);

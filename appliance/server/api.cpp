@@ -209,7 +209,17 @@ bool changes_a_status(Op op) { return op == Op::kRevoke || op == Op::kRevokeBatc
 Api::Api(engine::CertificateAuthority& ca, engine::Publisher publisher)
     : ca_(ca), publisher_(std::move(publisher)), engines_(std::make_unique<EnginePool>(make_engines())) {
   access_ = std::make_shared<Access>(ca_.config().roles, ca_.config().http.users);
+  try {
+    status_epoch_.emplace();
+  } catch (const Error& error) {
+    spdlog::warn("{}; the HTTP front end will keep no OCSP answer and ask custosd for each", error.what());
+  }
   renew_status_lane(engines_->engine(0));
+}
+
+std::optional<int> Api::status_epoch_descriptor() const {
+  if (!status_epoch_) return std::nullopt;
+  return status_epoch_->descriptor();
 }
 
 Api::~Api() = default;
@@ -256,7 +266,7 @@ void Api::renew_status_lane(const engine::Engine& first) {
 void Api::install_status_lane(std::shared_ptr<engine::StatusResponder> lane) noexcept {
   std::lock_guard swap(status_mutex_);
   status_ = std::move(lane);
-  status_epoch_.advance();
+  if (status_epoch_) status_epoch_->advance();
 }
 
 void Api::renew_status_lane_or_close_it(const engine::Engine& first) noexcept {

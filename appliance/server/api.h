@@ -59,8 +59,9 @@ class Api {
   void reload();
 
   // The page whose counter moves each time the status lane is made again
-  // (status_epoch.h), for the front end to inherit.
-  int status_epoch_descriptor() const { return status_epoch_.descriptor(); }
+  // (status_epoch.h), for the front end to inherit; none where the kernel
+  // could not make it (the front end then keeps no OCSP answer).
+  std::optional<int> status_epoch_descriptor() const;
 
  private:
   // The status lane's answer to `op`, or nullopt when the engine must give it.
@@ -98,7 +99,7 @@ class Api {
   void install_status_lane(std::shared_ptr<engine::StatusResponder> lane) noexcept;
   std::mutex status_mutex_;
   std::shared_ptr<engine::StatusResponder> status_;
-  operations::StatusEpochWriter status_epoch_;
+  std::optional<operations::StatusEpochWriter> status_epoch_;
 };
 
 }  // namespace custos::server

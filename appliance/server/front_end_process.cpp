@@ -41,9 +41,7 @@ FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api) : api_(api) {
                                         "--max-connections",       std::to_string(spec.max_connections),
                                         "--channels",              std::to_string(kChannels),
                                         "--status-channels",       std::to_string(kStatusChannels),
-                                        "--engine-pid",            std::to_string(::getpid()),
-                                        // After the channels: fds 3… in the child, in this order.
-                                        "--status-epoch-fd",       std::to_string(3 + kChannels + kStatusChannels)};
+                                        "--engine-pid",            std::to_string(::getpid())};
   if (!spec.plain_listen.empty()) {
     arguments.emplace_back("--plain-listen");
     arguments.push_back(spec.plain_listen);
@@ -62,7 +60,12 @@ FrontEndProcess::FrontEndProcess(FrontEndSpec spec, Api& api) : api_(api) {
     theirs.emplace_back(pair[1]);
     their_numbers.push_back(pair[1]);
   }
-  their_numbers.push_back(api.status_epoch_descriptor());
+  if (std::optional<int> epoch = api.status_epoch_descriptor()) {
+    // After the channels: fds 3… in the child, in this order.
+    arguments.emplace_back("--status-epoch-fd");
+    arguments.push_back(std::to_string(3 + their_numbers.size()));
+    their_numbers.push_back(*epoch);
+  }
   try {
     pid_ = spawn_isolated({arguments, their_numbers, std::nullopt, std::nullopt, {kFrontEndMalloc}});
   } catch (const Error& error) {
