@@ -145,6 +145,41 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
         (length(serial), serial, not_after, revoked_at, revocation_reason, invalidity_date)
         WHERE revoked_at IS NOT NULL;
     )sql",
+    // 10: an exit event's id is never given again. Without AUTOINCREMENT
+    // SQLite numbered each new event after the largest still stored, so an
+    // emptied outbox started again at 1, and a module that kept the ids it
+    // had handled (PROTOCOL.md) dropped new events as repeats. The tables
+    // are rebuilt, the acknowledgements first so that dropping the old
+    // outbox cascades into nothing; the new numbering starts above every
+    // audit entry, since each event was written with one. Renaming the new
+    // outbox carries the acknowledgements' reference along.
+    R"sql(
+      CREATE TABLE exit_events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        event      TEXT NOT NULL,
+        request_id INTEGER,
+        serial     TEXT,
+        crl_number INTEGER,
+        created_at TEXT NOT NULL
+      );
+      INSERT INTO exit_events (id, event, request_id, serial, crl_number, created_at)
+        SELECT id, event, request_id, serial, crl_number, created_at FROM outbox;
+      CREATE TABLE exit_acknowledgements (
+        event_id     INTEGER NOT NULL REFERENCES exit_events (id) ON DELETE CASCADE,
+        module       TEXT NOT NULL,
+        delivered_at TEXT NOT NULL,
+        PRIMARY KEY (event_id, module)
+      );
+      INSERT INTO exit_acknowledgements (event_id, module, delivered_at)
+        SELECT event_id, module, delivered_at FROM outbox_deliveries;
+      DROP TABLE outbox_deliveries;
+      DROP TABLE outbox;
+      ALTER TABLE exit_events RENAME TO outbox;
+      ALTER TABLE exit_acknowledgements RENAME TO outbox_deliveries;
+      DELETE FROM sqlite_sequence WHERE name = 'outbox';
+      INSERT INTO sqlite_sequence (name, seq)
+        VALUES ('outbox', max((SELECT coalesce(max(id), 0) FROM outbox), (SELECT coalesce(max(id), 0) FROM audit_log)));
+    )sql",
 };
 
 // A turn whose holder has not been heard of for this long is taken over,

@@ -355,7 +355,7 @@ class SqlCipherStore {
                                      const std::string& expected_database_id,
                                      int page_cache_kib = StoreLocation::kDefaultPageCacheKiB);
 
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
 
   // The query a CRL is built from (Store::for_each_revoked_certificate),
   // here so that a test can check SQLite's plan reads the revoked rows

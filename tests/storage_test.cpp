@@ -206,6 +206,36 @@ TEST_F(StoreTest, AnEarlierRequestIsFoundByTheHashOfItsCsrAlsoAfterTheUpgrade) {
   EXPECT_EQ(old_index.column_int(0), 0);
 }
 
+// Schema 10 numbers exit events so that an id is never given again: an
+// event waiting at the upgrade keeps its id and acknowledgements, and the
+// next one is numbered above every audit entry (each event was written with
+// one), so above any id an emptied outbox gave before.
+TEST_F(StoreTest, AnUpgradedOutboxKeepsItsEventsAndNumbersAboveEveryEarlierId) {
+  SqlCipherStore::create_at_version(path_, key_of(7), "db-1", 9);
+  {
+    Connection connection(path_, false, key_of(7));
+    connection.execute(
+        "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
+        "VALUES (41, 't', 'cli', 'request_retrieved', '{}', x'00', x'00');"
+        "INSERT INTO outbox (id, event, request_id, created_at) VALUES (3, 'request_retrieved', 1, 't');"
+        "INSERT INTO outbox_deliveries (event_id, module, delivered_at) VALUES (3, 'exit-1', 't');");
+  }
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  std::vector<OutboxRecord> waiting = store->outbox();
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(waiting.front().id, 3);
+  EXPECT_EQ(store->deliveries(3), std::vector<std::string>{"exit-1"});
+  store->remove_events({3});
+  EXPECT_TRUE(store->deliveries(3).empty());  // the acknowledgements still follow their event
+  NewRequest request;
+  request.csr = {0x30, 0x00};
+  request.requester = "upgrade";
+  std::int64_t id = store->add_request(request, {"test", "request_received", {}}).id;
+  store->record_event({"request_retrieved", id, {}, {}}, {"test", "retrieved", {}});
+  ASSERT_EQ(store->outbox().size(), 1u);
+  EXPECT_GT(store->outbox().front().id, 41);
+}
+
 // The CRL is written as its entries are read, so they come in the order
 // of their serials as numbers (0F before 0100), which the text alone would
 // not give; a store made at schema 8 gets the index that keeps that order.

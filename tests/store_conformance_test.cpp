@@ -361,6 +361,27 @@ TEST_P(StoreConformance, TheOutboxKeepsOrderAndAnEventStaysUntilRemoved) {
   store_->remove_events({});
 }
 
+// Exit modules drop a repeated event by its id (PROTOCOL.md): an id is
+// never given again, also once every event was delivered and removed.
+// Before schema 10 the next event after an emptied outbox was 1 again.
+TEST_P(StoreConformance, AnEventsIdIsNeverGivenAgainOnceTheOutboxIsEmpty) {
+  std::int64_t request = request_in(RequestState::kReceived);
+  std::vector<std::int64_t> seen;
+  for (int round = 0; round < 3; ++round) {
+    store_->record_event({"request_retrieved", request, {}, {}}, {"test", "retrieved", {}});
+    std::vector<OutboxRecord> outbox = store_->outbox();
+    ASSERT_EQ(outbox.size(), 1u);
+    for (std::int64_t earlier : seen) EXPECT_GT(outbox.front().id, earlier);
+    seen.push_back(outbox.front().id);
+    store_->record_delivery(outbox.front().id, "exit-1");
+    store_->remove_events({outbox.front().id});
+    EXPECT_TRUE(store_->outbox().empty());
+    // Also across processes: another connection numbers on.
+    store_.reset();
+    store_ = another();
+  }
+}
+
 TEST_P(StoreConformance, TheAuditChainHoldsUnderConcurrentWriters) {
   constexpr int kWriters = 4;
   constexpr int kEntries = 25;
