@@ -1,5 +1,7 @@
 #include "appliance/cli/flow_commands.h"
 
+#include <openssl/pem.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -29,16 +31,10 @@ std::pair<std::string, std::string> split_assignment(const std::string& assignme
   return {assignment.substr(0, equals), assignment.substr(equals + 1)};
 }
 
-std::string certificate_pem(const std::vector<std::uint8_t>& der) {
-  const unsigned char* cursor = der.data();
-  ossl::Ptr<X509> certificate(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
-  return x509::to_pem(certificate.get());
-}
-
 void print_disposition(const CaContext& context, const engine::Disposition& disposition,
                        const std::optional<std::filesystem::path>& out, bool chain = false) {
   if (out && !disposition.certificate.empty()) {
-    write_file_atomic(*out, certificate_pem(disposition.certificate) +
+    write_file_atomic(*out, x509::der_to_pem(PEM_STRING_X509, disposition.certificate) +
                                 (chain ? engine::read_ca_chain(context.directory) : std::string()));
   }
   if (context.json) {

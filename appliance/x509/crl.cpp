@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "appliance/x509/algorithm.h"
+#include "appliance/x509/pem.h"
 #include "common/encoding.h"
 #include "common/error.h"
 
@@ -382,15 +383,7 @@ std::vector<std::uint8_t> make_crl(const CrlSpec& spec, const Signer& signer) {
   return der;
 }
 
-std::string crl_to_pem(std::span<const std::uint8_t> der) {
-  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio(bio.get(), PEM_STRING_X509_CRL, "", der.data(), static_cast<long>(der.size())) <= 0) {
-    throw Error("writing the CRL as PEM: " + ossl::last_error());
-  }
-  char* data = nullptr;
-  long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(length));
-}
+std::string crl_to_pem(std::span<const std::uint8_t> der) { return der_to_pem(PEM_STRING_X509_CRL, der); }
 
 
 }  // namespace custos::x509
