@@ -152,7 +152,8 @@ constexpr std::array<const char*, SqlCipherStore::kSchemaVersion> kMigrations{
     // are rebuilt, the acknowledgements first so that dropping the old
     // outbox cascades into nothing; the new numbering starts above every
     // audit entry, since each event was written with one. Renaming the new
-    // outbox carries the acknowledgements' reference along.
+    // outbox carries the acknowledgements' reference along because foreign
+    // keys are on (prove_key_and_configure, before any transaction).
     R"sql(
       CREATE TABLE exit_events (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -236,6 +236,27 @@ TEST_F(StoreTest, AnUpgradedOutboxKeepsItsEventsAndNumbersAboveEveryEarlierId) {
   EXPECT_GT(store->outbox().front().id, 41);
 }
 
+// The usual upgrade: nothing waits in the outbox, which had given ids up
+// to the audit log's length; the next event is numbered above them.
+TEST_F(StoreTest, AnEmptyOutboxUpgradedNumbersAboveEveryEarlierId) {
+  SqlCipherStore::create_at_version(path_, key_of(7), "db-1", 9);
+  {
+    Connection connection(path_, false, key_of(7));
+    connection.execute(
+        "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
+        "VALUES (41, 't', 'cli', 'request_retrieved', '{}', x'00', x'00');");
+  }
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  ASSERT_TRUE(store->outbox().empty());
+  NewRequest request;
+  request.csr = {0x30, 0x00};
+  request.requester = "upgrade";
+  std::int64_t id = store->add_request(request, {"test", "request_received", {}}).id;
+  store->record_event({"request_retrieved", id, {}, {}}, {"test", "retrieved", {}});
+  ASSERT_EQ(store->outbox().size(), 1u);
+  EXPECT_GT(store->outbox().front().id, 41);
+}
+
 // The CRL is written as its entries are read, so they come in the order
 // of their serials as numbers (0F before 0100), which the text alone would
 // not give; a store made at schema 8 gets the index that keeps that order.
