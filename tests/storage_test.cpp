@@ -206,6 +206,18 @@ TEST_F(StoreTest, AnEarlierRequestIsFoundByTheHashOfItsCsrAlsoAfterTheUpgrade) {
   EXPECT_EQ(old_index.column_int(0), 0);
 }
 
+// The id the store gives a new exit event, in an outbox otherwise empty.
+std::int64_t id_of_a_new_event(Store& store) {
+  NewRequest request;
+  request.csr = {0x30, 0x00};
+  request.requester = "upgrade";
+  std::int64_t id = store.add_request(request, {"test", "request_received", {}}).id;
+  store.record_event({"request_retrieved", id, {}, {}}, {"test", "retrieved", {}});
+  std::vector<OutboxRecord> outbox = store.outbox();
+  if (outbox.size() != 1) throw Error("the outbox holds " + std::to_string(outbox.size()) + " events, not 1");
+  return outbox.front().id;
+}
+
 // Schema 10 numbers exit events so that an id is never given again: an
 // event waiting at the upgrade keeps its id and acknowledgements, and the
 // next one is numbered above every audit entry (each event was written with
@@ -227,13 +239,7 @@ TEST_F(StoreTest, AnUpgradedOutboxKeepsItsEventsAndNumbersAboveEveryEarlierId) {
   EXPECT_EQ(store->deliveries(3), std::vector<std::string>{"exit-1"});
   store->remove_events({3});
   EXPECT_TRUE(store->deliveries(3).empty());  // the acknowledgements still follow their event
-  NewRequest request;
-  request.csr = {0x30, 0x00};
-  request.requester = "upgrade";
-  std::int64_t id = store->add_request(request, {"test", "request_received", {}}).id;
-  store->record_event({"request_retrieved", id, {}, {}}, {"test", "retrieved", {}});
-  ASSERT_EQ(store->outbox().size(), 1u);
-  EXPECT_GT(store->outbox().front().id, 41);
+  EXPECT_GT(id_of_a_new_event(*store), 41);
 }
 
 // The usual upgrade: nothing waits in the outbox, which had given ids up
@@ -248,13 +254,7 @@ TEST_F(StoreTest, AnEmptyOutboxUpgradedNumbersAboveEveryEarlierId) {
   }
   auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
   ASSERT_TRUE(store->outbox().empty());
-  NewRequest request;
-  request.csr = {0x30, 0x00};
-  request.requester = "upgrade";
-  std::int64_t id = store->add_request(request, {"test", "request_received", {}}).id;
-  store->record_event({"request_retrieved", id, {}, {}}, {"test", "retrieved", {}});
-  ASSERT_EQ(store->outbox().size(), 1u);
-  EXPECT_GT(store->outbox().front().id, 41);
+  EXPECT_GT(id_of_a_new_event(*store), 41);
 }
 
 // The CRL is written as its entries are read, so they come in the order
