@@ -8,8 +8,9 @@
 // outlives a change custosd has acknowledged.
 //
 // The page is a sealed memfd: its size cannot change, so the front end
-// cannot make custosd's writes fault, and no writable mapping or write(2)
-// can be made of it after custosd's own, so the front end can only read.
+// cannot make custosd's writes fault, and no shared writable mapping (nor
+// write(2)) can be made of it after custosd's own, so the front end can
+// only read it.
 //
 //   operations::StatusEpochWriter epoch;                  // custosd
 //   spawn(… epoch.descriptor() …);                        // inherited by custos-http
