@@ -308,10 +308,11 @@ class Store {
   // Removes the events, and their delivery records, in one transaction (a
   // delivery round ends with one commit, not one per event).
   virtual void remove_events(const std::vector<std::int64_t>& event_ids) = 0;
-  // These last two, and the turns above, commit without waiting for the
-  // disk: they outlive the process, and a power cut can only make a
-  // delivery repeat (it is at least once) or forget a turn of a process it
-  // ended. The next durable commit makes them durable.
+  // record_delivery, remove_events and the turns (take_turn, end_turn)
+  // commit without waiting for the disk: they outlive the process, and a
+  // power cut can only make a delivery repeat (it is at least once) or
+  // forget a turn of a process it ended. The next durable commit makes
+  // them durable.
 };
 
 // Where a CA's records live, as custos.toml's [database] says.

@@ -41,11 +41,8 @@ bool ends_within(pid_t pid, std::chrono::milliseconds grace) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd watched{handle.get(), POLLIN, 0};
-    if (handle) {
-      ::poll(&watched, 1, static_cast<int>(left.count()) + 1);
-    } else {
-      ::poll(nullptr, 0, static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), 5)));
-    }
+    auto wait = handle ? left.count() + 1 : std::min<std::chrono::milliseconds::rep>(left.count(), 5);
+    ::poll(&watched, handle ? 1 : 0, static_cast<int>(wait));
   }
 }
 

@@ -12,8 +12,9 @@
 //   front_end.serve_on(plain, /*tls=*/false, 64);  // /crl and /ocsp; anything else gets 403
 //   https.listen_after_bind();
 //
-// The EngineLink (and the KeptOcspAnswers, if any) must outlive the servers. Routes run on the servers'
-// worker threads, several at once; EngineLink::call is thread-safe.
+// The EngineLink (and the KeptOcspAnswers, if any) must outlive the
+// servers. Routes run on the servers' worker threads, several at once;
+// EngineLink::call and KeptOcspAnswers are thread-safe.
 #pragma once
 
 // Request carries the TLS session (Request::ssl) only in this configuration,

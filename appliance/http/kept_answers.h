@@ -8,8 +8,9 @@
 // answer belongs to the status epoch read before custosd was asked
 // (status_epoch.h); when the epoch moves — a revocation, its undoing, a
 // new CRL or OCSP signer, a reload — everything kept is dropped, and an
-// answer asked for under an older epoch is not kept. The bytes kept are
-// bounded; at the bound everything is dropped rather than grow.
+// answer asked for under an older epoch is not kept. The bytes kept (each
+// entry's bookkeeping counted) are bounded; at the bound everything is
+// dropped rather than grow, as the lane does.
 //
 //   KeptOcspAnswers kept(epoch_reader);
 //   if (auto answer = kept.find(request_der, std::time(nullptr))) … serve it

@@ -50,7 +50,7 @@ class StatusEpochWriter : public StatusEpochPage {
   void advance() noexcept;
 
  private:
-  StatusEpochWriter(FileDescriptor page);
+  explicit StatusEpochWriter(FileDescriptor page);
   FileDescriptor descriptor_;
 };
 
