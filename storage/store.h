@@ -323,8 +323,8 @@ struct StoreLocation {
   // Decrypted pages kept per connection. SQLCipher decrypts a page (AES
   // and an HMAC) each time it comes into the cache. Issuance mostly
   // appends and does with SQLite's default; a bulk revocation widens its
-  // connection's cache to the full size while it runs (its index lookups
-  // span a store of many thousands of certificates), and custosd's status
+  // connection's cache to 128 MiB while it runs (its index lookups span
+  // the store, and it changes pages all over it), and custosd's status
   // lane, which looks up any serial at any time, keeps the full size.
   int page_cache_kib = kDefaultPageCacheKiB;
   static constexpr int kDefaultPageCacheKiB = 2 * 1024;
