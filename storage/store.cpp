@@ -837,7 +837,6 @@ class SqlCipherStoreImpl final : public Store {
     insert.bind(7, hash).run();
   }
 
-
   // A wide page cache for the lifetime of one bulk operation, then the
   // connection's own again (SQLite frees the pages past it). A batch of
   // 20,000 revocations in a store of a million changes a page of each
