@@ -1,23 +1,23 @@
 // Adds COUNT stored certificates to a CA's SQLCipher store, for the figures
 // bench/compare takes at a million stored certificates: issuing that many
-// through Custos takes about 25 minutes on the development VM, this about a
-// minute.
+// through Custos takes about 25 minutes on the development VM, this about
+// two.
 //
 //   fill_store CA_DIR PIN_FILE COUNT SERIALS_OUT
 //
-// Each one copies the rows of the newest issued certificate (its request
-// and its certificate) with a serial of its own, drawn as Custos draws
-// serials (the token's random bytes), and a CSR hash of its
-// own, so the indexes that issuance and a status lookup walk are as large,
-// and their keys as random, as after real issuance. Its two audit entries
-// (request_received, certificate_issued) are the template's with the new
-// request id and serial, chained as the store chains them, so the log is
-// as long and still verifies. What a copy lacks: an exit event (there is
-// none left once the exits have it), and a DER of its own (the copies
-// carry the template's; a status answer finds the row by its serial and
-// takes the status from the row). The serials, upper-case hex as the store
-// keeps them, go to SERIALS_OUT, one a line. Run it on a CA no custosd has
-// open.
+// Each one copies the rows of the newest certificate issued to a
+// subscriber and not revoked (its request and its certificate) with a
+// serial of its own, drawn as Custos draws serials (the token's random
+// bytes), and a CSR hash of its own, so the indexes that issuance and a
+// status lookup walk are as large, and their keys as random, as after real
+// issuance. Its two audit entries (request_received, certificate_issued)
+// are the template's with the new request id and serial, chained as the
+// store chains them, so the log is as long and still verifies. What a copy
+// lacks: an exit event (there is none left once the exits have it), and a
+// DER of its own (the copies carry the template's; a status answer finds
+// the row by its serial and takes the status from the row). The serials,
+// upper-case hex as the store keeps them, go to SERIALS_OUT, one a line.
+// Run it on a CA no custosd has open.
 #include <sodium.h>
 
 #include <algorithm>
@@ -67,9 +67,12 @@ void fill(const std::filesystem::path& directory, const std::filesystem::path& p
   // The whole of both random-keyed indexes stays decrypted in memory.
   connection.execute("PRAGMA cache_size = -1048576");
 
+  // Not the OCSP responder's own certificate, which custosd issues itself.
   storage::Statement newest(connection,
-                            "SELECT request_id, serial FROM certificates ORDER BY request_id DESC LIMIT 1");
-  if (!newest.step()) throw Error("the store has no issued certificate to copy: issue one first");
+                            "SELECT c.request_id, c.serial FROM certificates c JOIN requests r ON r.id = c.request_id "
+                            "WHERE c.revoked_at IS NULL AND r.state = 'issued' AND r.profile <> 'ocsp-signer' "
+                            "ORDER BY c.request_id DESC LIMIT 1");
+  if (!newest.step()) throw Error("the store has no certificate to copy: issue one first");
   std::int64_t template_request = newest.column_int(0);
   std::string template_serial = newest.column_text(1);
   newest.reset();
