@@ -1,7 +1,7 @@
 // Adds COUNT stored certificates to a CA's SQLCipher store, for the figures
 // bench/compare takes at a million stored certificates: issuing that many
 // through Custos takes about 25 minutes on the development VM, this about
-// two.
+// two and a half.
 //
 //   fill_store CA_DIR PIN_FILE COUNT SERIALS_OUT
 //
@@ -89,7 +89,8 @@ void fill(const std::filesystem::path& directory, const std::filesystem::path& p
                              "('request_received', 'certificate_issued') ORDER BY id DESC");
   while ((!received || !issued) && entries.step()) {
     TemplateEntry entry{entries.column_text(0), entries.column_text(1), nlohmann::json::parse(entries.column_text(2))};
-    if (!received && entry.event == "request_received" && entry.detail.value("request_id", std::int64_t{0}) == template_request) {
+    if (!received && entry.event == "request_received" &&
+        entry.detail.value("request_id", std::int64_t{0}) == template_request) {
       received = std::move(entry);
     } else if (!issued && entry.event == "certificate_issued" && entry.detail.value("serial", "") == template_serial) {
       issued = std::move(entry);
