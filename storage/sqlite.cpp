@@ -29,6 +29,23 @@ std::shared_ptr<SharedDatabase> shared_database(const std::filesystem::path& pat
   return shared;
 }
 
+// Every commit of every connection ends here (sqlite3_wal_hook, which
+// takes the place of SQLite's automatic checkpoint): it goes to the
+// process's background checkpointer, or, without one, follows SQLite's own
+// rule, as sqlite3_wal_autocheckpoint's hook does (and as it does, leaves
+// a checkpoint that fails to the next commit: what it did not copy stays
+// in the WAL).
+int after_commit(void* context, sqlite3* db, const char* schema, int wal_pages) {
+  SharedDatabase& shared = *static_cast<SharedDatabase*>(context);
+  std::lock_guard lock(shared.checkpointer_mutex);
+  if (shared.checkpointer != nullptr) {
+    shared.checkpointer->after_commit(wal_pages);
+  } else if (wal_pages >= BackgroundCheckpointer::Limits{}.start_pages) {
+    sqlite3_wal_checkpoint(db, schema);
+  }
+  return SQLITE_OK;
+}
+
 }  // namespace
 
 Connection::Connection(const std::filesystem::path& path, bool create, const SecureBuffer& raw_key)
@@ -64,6 +81,7 @@ Connection::Connection(const std::filesystem::path& path, bool create, const Sec
       "PRAGMA fast_kdf_iter = 2;"
       "PRAGMA cipher_use_hmac = ON;");
   sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  sqlite3_wal_hook(db_, after_commit, shared_.get());
 }
 
 Connection::~Connection() {
@@ -125,6 +143,81 @@ void Connection::wait_until_durable(std::uint64_t commit) {
 
 void Connection::fail(const std::string& step, int code) const {
   throw StorageError(step + " (" + path_.filename().string() + "): " + sqlite3_errmsg(db_), code);
+}
+
+BackgroundCheckpointer::BackgroundCheckpointer(std::unique_ptr<Connection> own, FailureReport report_failure,
+                                               Limits limits)
+    : own_(std::move(own)), report_failure_(std::move(report_failure)), limits_(limits) {
+  // A connection finds the WAL at its first read; a checkpoint before that
+  // copies nothing, and says so only by a count of -1.
+  own_->execute("SELECT count(*) FROM sqlite_master");
+  SharedDatabase& shared = own_->shared();
+  {
+    std::lock_guard lock(shared.checkpointer_mutex);
+    if (shared.checkpointer != nullptr) {
+      throw Error(own_->path().string() + " already has a background checkpointer in this process");
+    }
+    shared.checkpointer = this;
+  }
+  thread_ = std::thread(&BackgroundCheckpointer::run, this);
+}
+
+BackgroundCheckpointer::~BackgroundCheckpointer() {
+  {
+    // Waits for a commit that is handing over to finish.
+    SharedDatabase& shared = own_->shared();
+    std::lock_guard lock(shared.checkpointer_mutex);
+    shared.checkpointer = nullptr;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void BackgroundCheckpointer::after_commit(int wal_pages) {
+  std::unique_lock lock(mutex_);
+  // Fewer pages than the last checkpoint copied: the WAL started again
+  // from its beginning since, and all of it is new.
+  int uncopied = wal_pages >= copied_pages_ ? wal_pages - copied_pages_ : wal_pages;
+  bool at_bound = wal_pages >= limits_.bound_pages;
+  if (uncopied < limits_.start_pages && !at_bound) return;
+  std::uint64_t ticket = ++requested_;
+  wake_.notify_one();
+  if (at_bound) finished_.wait(lock, [&] { return finished_count_ >= ticket || stopping_; });
+}
+
+std::uint64_t BackgroundCheckpointer::checkpoints_finished() const {
+  std::lock_guard lock(mutex_);
+  return finished_count_;
+}
+
+void BackgroundCheckpointer::run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [&] { return stopping_ || requested_ > finished_count_; });
+    if (stopping_) return;
+    // One checkpoint serves every request made before it begins: each came
+    // after its commit.
+    std::uint64_t covers = requested_;
+    lock.unlock();
+    int wal_pages = 0;
+    int copied = 0;
+    // PASSIVE: copies what no reader still needs from the WAL, and never
+    // waits for a reader or a writer.
+    int code = sqlite3_wal_checkpoint_v2(own_->get(), "main", SQLITE_CHECKPOINT_PASSIVE, &wal_pages, &copied);
+    // SQLITE_BUSY: another process is checkpointing the same file.
+    if (code != SQLITE_OK && code != SQLITE_BUSY) {
+      report_failure_("checkpointing " + own_->path().filename().string() + " (copying its WAL into it): " +
+                      sqlite3_errmsg(own_->get()) + "; tried again after the next commit");
+    }
+    lock.lock();
+    if (code == SQLITE_OK) copied_pages_ = std::max(copied, 0);
+    finished_count_ = covers;
+    finished_.notify_all();
+  }
 }
 
 Statement::Statement(const Connection& connection, std::string_view sql)

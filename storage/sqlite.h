@@ -17,12 +17,14 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -45,6 +47,8 @@ class StorageError : public Error {
 // in-memory database.
 std::string sqlcipher_version();
 
+class BackgroundCheckpointer;
+
 // What this process's connections to one database file share: the writer
 // lock, and the group sync. Every connection runs with synchronous =
 // NORMAL, so COMMIT appends to the WAL without an fsync; a commit that
@@ -64,6 +68,12 @@ struct SharedDatabase {
   // the pages it could not write, so a later sync that succeeds proves
   // nothing about them. Every waiting and later commit fails with it.
   std::string sync_failure;
+  // Who copies the WAL into the database file: this, while it is set;
+  // otherwise the connection whose commit grew the WAL past SQLite's
+  // threshold, inside that commit (SQLite's own automatic checkpoint).
+  // The mutex is held while a commit hands over to it.
+  std::mutex checkpointer_mutex;
+  BackgroundCheckpointer* checkpointer = nullptr;
 };
 
 class Connection {
@@ -103,6 +113,60 @@ class Connection {
   std::shared_ptr<SharedDatabase> shared_;
   sqlite3* db_ = nullptr;
   mutable std::unordered_map<std::string, IdleStatements> idle_statements_;
+};
+
+// Copies the WAL into the database file (a checkpoint) on a thread of its
+// own, for every connection this process has to the file, so that no
+// commit waits for it. SQLite's automatic checkpoint runs inside the
+// commit that grew the WAL past 1,000 pages: that commit's caller, and
+// every writer queued behind it, waits for the copy and an fdatasync of
+// the database file (a sixth of a bulk revocation's time in a store of a
+// million certificates, bench/README.md).
+//
+// The WAL starts again from its beginning only when a write begins after
+// a checkpoint copied all of it. A writer that keeps writing while the
+// checkpoints run would grow it for ever, so a commit that leaves it at
+// `bound_pages` or more waits, holding the writer lock, for a checkpoint
+// that copies it all; the next write then starts it again.
+class BackgroundCheckpointer {
+ public:
+  struct Limits {
+    int start_pages = 1000;    // pages not yet copied that start a checkpoint (SQLite's own threshold)
+    int bound_pages = 65536;   // 256 MiB of 4 KiB pages: a few batches of a bulk revocation
+  };
+  using FailureReport = std::function<void(const std::string& message)>;
+
+  // Takes the checkpoints over from every connection of this process to
+  // `own`'s file until it is destroyed. `own` is used by its thread alone.
+  // A checkpoint that fails is reported and tried again after the next
+  // commit: what it did not copy stays in the WAL.
+  BackgroundCheckpointer(std::unique_ptr<Connection> own, FailureReport report_failure, Limits limits);
+  BackgroundCheckpointer(std::unique_ptr<Connection> own, FailureReport report_failure)
+      : BackgroundCheckpointer(std::move(own), std::move(report_failure), Limits{}) {}
+  // Hands the checkpoints back to the committing connections.
+  ~BackgroundCheckpointer();
+  BackgroundCheckpointer(const BackgroundCheckpointer&) = delete;
+  BackgroundCheckpointer& operator=(const BackgroundCheckpointer&) = delete;
+
+  // From a commit, with the writer lock held: the WAL now holds
+  // `wal_pages` pages.
+  void after_commit(int wal_pages);
+  std::uint64_t checkpoints_finished() const;
+
+ private:
+  void run();
+
+  std::unique_ptr<Connection> own_;
+  FailureReport report_failure_;
+  Limits limits_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable finished_;
+  std::uint64_t requested_ = 0;      // checkpoints asked for
+  std::uint64_t finished_count_ = 0; // every one asked for up to this has run
+  int copied_pages_ = 0;             // how far into the WAL the last checkpoint copied
+  bool stopping_ = false;
+  std::thread thread_;  // started once the checkpointer is in place
 };
 
 class Statement {

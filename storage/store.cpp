@@ -674,6 +674,12 @@ class SqlCipherStoreImpl final : public Store {
     if (code != SQLITE_OK) copy.fail("finishing the backup", code);
   }
 
+  void upkeep_in_background(std::function<void(const std::string& message)> report_failure) override {
+    if (checkpointer_) return;
+    checkpointer_ = std::make_unique<BackgroundCheckpointer>(
+        std::make_unique<Connection>(connection_->path(), false, key_), std::move(report_failure));
+  }
+
   bool take_turn(const std::string& name, const std::string& owner) override {
     bool taken = false;
     write_unsynced([&] {
@@ -871,8 +877,9 @@ class SqlCipherStoreImpl final : public Store {
   };
 
   std::unique_ptr<Connection> connection_;
-  SecureBuffer key_;  // for backup_to: the copy is encrypted as the original
+  SecureBuffer key_;  // for backup_to and the checkpointer's connection
   int page_cache_kib_;
+  std::unique_ptr<BackgroundCheckpointer> checkpointer_;  // last: gone before the connection
 };
 
 // Proves the key with a read, then sets the journal (only after the key:

@@ -292,6 +292,15 @@ class Store {
   // backup into a file encrypted with the key it was opened with).
   virtual void backup_to(const std::filesystem::path& path) = 0;
 
+  // For a process that keeps the store open (custosd): the store's upkeep
+  // runs on a thread of its own instead of inside whichever commit found
+  // it due, for every connection this process has to the store, as long
+  // as this one is open. (SQLCipher: copying the write-ahead log into the
+  // database file, a checkpoint; the log may then grow to 256 MiB before a
+  // commit waits for the copy.) Failures go to `report_failure`, from that
+  // thread; the upkeep is tried again after the next commit.
+  virtual void upkeep_in_background(std::function<void(const std::string& message)> report_failure) = 0;
+
   // Turns processes take in turn, through the store so that every engine
   // that shares it sees them (the outbox delivery, so that events reach
   // each module in order). true when `owner` holds `name` now: it was

@@ -169,6 +169,61 @@ TEST_F(StoreTest, ACommitIsSyncedWithoutAWalToo) {
   EXPECT_EQ(shared.durable, shared.committed);
 }
 
+// Writes a row of about 3 KB per commit (a page of the table, and the
+// pages above it), `count` times; returns the largest the WAL grew to.
+std::uintmax_t commit_rows(Connection& writer, int count) {
+  writer.execute("CREATE TABLE IF NOT EXISTS rows (n INTEGER NOT NULL, filler BLOB NOT NULL)");
+  const std::vector<std::uint8_t> filler(3000, 0x5a);
+  const std::filesystem::path wal = writer.path().string() + "-wal";
+  std::uintmax_t largest_wal = 0;
+  for (int n = 0; n < count; ++n) {
+    Transaction transaction(writer);
+    Statement(writer, "INSERT INTO rows (n, filler) VALUES (?1, ?2)").bind(1, n).bind(2, filler).run();
+    transaction.commit_unsynced();
+    largest_wal = std::max(largest_wal, std::filesystem::file_size(wal));
+  }
+  return largest_wal;
+}
+
+// The size of a WAL of `pages` pages (frames of 4 KiB and a header each).
+std::uintmax_t wal_bytes(int pages) { return 32 + static_cast<std::uintmax_t>(pages) * (4096 + 24); }
+
+// custosd's commits leave the copying of the WAL into the database file to
+// a thread of its own; a WAL that reaches its bound is copied whole before
+// the next write, which then starts it again from its beginning.
+TEST_F(StoreTest, ABackgroundCheckpointerCopiesTheWalAndKeepsItWithinItsBound) {
+  SqlCipherStore::create(path_, key_of(7), "db-1");
+  Connection writer(path_, false, key_of(7));
+  writer.execute("PRAGMA synchronous = NORMAL");
+  std::atomic<int> failures{0};
+  constexpr int kBound = 400;
+  std::uintmax_t largest_wal = 0;
+  {
+    BackgroundCheckpointer checkpointer(
+        std::make_unique<Connection>(path_, false, key_of(7)), [&](const std::string&) { ++failures; },
+        {.start_pages = 100, .bound_pages = kBound});
+    largest_wal = commit_rows(writer, 2000);  // some 6,000 pages of WAL
+    EXPECT_GT(checkpointer.checkpoints_finished(), 0u);
+  }
+  EXPECT_EQ(failures, 0);
+  EXPECT_LE(largest_wal, wal_bytes(kBound + 8));
+  // What was copied is in the database file: every row but the last few.
+  EXPECT_GT(std::filesystem::file_size(path_), 1500u * 4096);
+  Statement count(writer, "SELECT count(*) FROM rows");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.column_int(0), 2000);
+}
+
+// Without one (every process but custosd), the commit that grows the WAL
+// past 1,000 pages copies it, as SQLite's own automatic checkpoint does.
+TEST_F(StoreTest, WithoutABackgroundCheckpointerTheCommitsCopyTheWal) {
+  SqlCipherStore::create(path_, key_of(7), "db-1");
+  Connection writer(path_, false, key_of(7));
+  writer.execute("PRAGMA synchronous = NORMAL");
+  EXPECT_LE(commit_rows(writer, 2000), wal_bytes(BackgroundCheckpointer::Limits{}.start_pages + 8));
+  EXPECT_GT(std::filesystem::file_size(path_), 1500u * 4096);
+}
+
 // EST finds a client's earlier request through an index of the SHA-256 of
 // each CSR (schema 8), not one that held every CSR again; a store made at
 // schema 7 gets the hashes of the requests it holds.

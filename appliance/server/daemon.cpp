@@ -116,6 +116,8 @@ int run_daemon(const DaemonOptions& options) {
 
   std::unique_ptr<engine::CertificateAuthority> ca = engine::CertificateAuthority::open(options.directory, options.token);
   const engine::CaConfig& config = ca->config();
+  // No request waits while the store's log is copied into its file.
+  ca->store().upkeep_in_background([](const std::string& message) { spdlog::warn("{}", message); });
   // The engine rings when the outbox holds something new; the courier,
   // started once the engine is, answers (and delivers what an earlier run
   // left, at its start).
