@@ -97,6 +97,9 @@ class Connection {
 
   // Runs statements that return no rows.
   void execute(const std::string& sql);
+  // Rows the last INSERT, UPDATE or DELETE finished on this connection
+  // inserted, changed or deleted.
+  std::int64_t changes() const { return sqlite3_changes(db_); }
 
   // Throws StorageError with `step` and SQLite's message for a failed call.
   [[noreturn]] void fail(const std::string& step, int code) const;
