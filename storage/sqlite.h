@@ -123,8 +123,8 @@ class Connection {
 // commit waits for it. SQLite's automatic checkpoint runs inside the
 // commit that grew the WAL past 1,000 pages: that commit's caller, and
 // every writer queued behind it, waits for the copy and an fdatasync of
-// the database file (a sixth of a bulk revocation's time in a store of a
-// million certificates, bench/README.md).
+// the database file (about a seventh of a bulk revocation's time in a
+// store of a million certificates, bench/README.md).
 //
 // The WAL starts again from its beginning only when a write begins after
 // a checkpoint copied all of it. A writer that keeps writing while the
@@ -154,6 +154,7 @@ class BackgroundCheckpointer {
   // From a commit, with the writer lock held: the WAL now holds
   // `wal_pages` pages.
   void after_commit(int wal_pages);
+  // How many requests for a checkpoint have been served (0: none ran).
   std::uint64_t checkpoints_finished() const;
 
  private:
