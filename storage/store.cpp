@@ -707,14 +707,27 @@ class SqlCipherStoreImpl final : public Store {
     write_unsynced([&] {
       Statement select(*connection_, "SELECT owner, taken_at FROM turns WHERE name = ?1");
       select.bind(1, name);
-      if (select.step()) {
+      bool held_before = select.step();
+      if (held_before) {
         std::string holder = select.column_text(0);
         bool silent = std::time(nullptr) - parse_rfc3339(select.column_text(1)) > kSilentTurnSeconds;
         std::optional<bool> running = process_running(holder);
         if (holder != owner && !silent && running != false) return;
       }
-      Statement take(*connection_, "INSERT OR REPLACE INTO turns (name, owner, taken_at) VALUES (?1, ?2, ?3)");
-      take.bind(1, name).bind(2, owner).bind(3, now_rfc3339()).run();
+      // An UPDATE OR IGNORE of the row found, else a plain INSERT, not an
+      // INSERT OR REPLACE: a replace may delete, so SQLite gives it a
+      // statement journal whose pages SQLCipher encrypts (12 a turn;
+      // run_request_update says more). The transaction holds the writer
+      // lock, so the row read above is still the row there.
+      std::string taken_at = now_rfc3339();
+      if (held_before) {
+        Statement renew(*connection_, "UPDATE OR IGNORE turns SET owner = ?2, taken_at = ?3 WHERE name = ?1");
+        renew.bind(1, name).bind(2, owner).bind(3, taken_at).run();
+      } else {
+        Statement take(*connection_, "INSERT INTO turns (name, owner, taken_at) VALUES (?1, ?2, ?3)");
+        take.bind(1, name).bind(2, owner).bind(3, taken_at).run();
+      }
+      if (connection_->changes() != 1) throw StateConflict("the turn " + name + " was not taken");
       taken = true;
     });
     return taken;
