@@ -296,8 +296,8 @@ std::string state_list(const std::vector<RequestState>& states) {
 // unless it changed that row. OR IGNORE because a statement that could
 // stop halfway (as on the NOT NULL of a request's columns) gets a
 // statement journal inside a transaction, a copy of each page before it
-// changes it, and SQLCipher encrypts every page it copies there: 12 pages
-// for an issuance's update of its request, 6 to 17 for each certificate
+// changes it, and SQLCipher encrypts every page it copies there: 6 pages
+// for an issuance's update of its request, 3 to 8 for each certificate
 // of a bulk revocation, most of the latter's page encryption
 // (bench/README.md). With IGNORE it cannot stop halfway; nothing bound is
 // NULL, and a row it did not write is caught here.
@@ -716,7 +716,7 @@ class SqlCipherStoreImpl final : public Store {
       }
       // An UPDATE OR IGNORE of the row found, else a plain INSERT, not an
       // INSERT OR REPLACE: a replace may delete, so SQLite gives it a
-      // statement journal whose pages SQLCipher encrypts (12 a turn;
+      // statement journal whose pages SQLCipher encrypts (3 a turn;
       // run_request_update says more). The transaction holds the writer
       // lock, so the row read above is still the row there.
       std::string taken_at = now_rfc3339();
