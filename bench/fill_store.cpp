@@ -79,16 +79,19 @@ void fill(const std::filesystem::path& directory, const std::filesystem::path& p
 
   // The template's audit entries, and the end of the chain to extend.
   struct TemplateEntry {
+    std::int64_t actor_id;
     std::string actor, event;
     nlohmann::json detail;
   };
   // (The linked SQLCipher has no JSON functions: the details are read here.)
   std::optional<TemplateEntry> received, issued;
   storage::Statement entries(connection,
-                             "SELECT actor, event, detail FROM audit_log WHERE event IN "
-                             "('request_received', 'certificate_issued') ORDER BY id DESC");
+                             "SELECT log.actor_id, actors.name, log.event, log.detail FROM audit_log AS log "
+                             "JOIN audit_actors AS actors ON actors.id = log.actor_id WHERE log.event IN "
+                             "('request_received', 'certificate_issued') ORDER BY log.id DESC");
   while ((!received || !issued) && entries.step()) {
-    TemplateEntry entry{entries.column_text(0), entries.column_text(1), nlohmann::json::parse(entries.column_text(2))};
+    TemplateEntry entry{entries.column_int(0), entries.column_text(1), entries.column_text(2),
+                        nlohmann::json::parse(entries.column_text(3))};
     if (!received && entry.event == "request_received" &&
         entry.detail.value("request_id", std::int64_t{0}) == template_request) {
       received = std::move(entry);
@@ -118,15 +121,15 @@ void fill(const std::filesystem::path& directory, const std::filesystem::path& p
         "INSERT INTO certificates (serial, request_id, der, not_before, not_after) "
         "SELECT ?2, ?3, der, not_before, not_after FROM certificates WHERE serial = ?1");
     storage::Statement add_audit(connection,
-                                 "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
-                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+                                 "INSERT INTO audit_log (id, at, actor_id, event, detail, hash) "
+                                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     std::string at = now_rfc3339();
     auto append_audit = [&](TemplateEntry& entry) {
       std::string detail = entry.detail.dump();
       std::vector<std::uint8_t> hash =
           storage::audit_hash(previous_hash, ++audit_id, at, entry.actor, entry.event, detail);
-      add_audit.bind(1, audit_id).bind(2, at).bind(3, entry.actor).bind(4, entry.event).bind(5, detail);
-      add_audit.bind(6, previous_hash).bind(7, hash).run();
+      add_audit.bind(1, audit_id).bind(2, at).bind(3, entry.actor_id).bind(4, entry.event).bind(5, detail);
+      add_audit.bind(6, hash).run();
       add_audit.reset();
       previous_hash = std::move(hash);
     };

@@ -39,8 +39,7 @@ void AuditChain::add(const AuditRecord& record) {
   ++entries_;
   last_id_ = record.id;
   if (!first_broken_ &&
-      (record.previous_hash != previous_ ||
-       record.hash != audit_hash(previous_, record.id, record.at, record.actor, record.event, record.detail))) {
+      record.hash != audit_hash(previous_, record.id, record.at, record.actor, record.event, record.detail)) {
     first_broken_ = record.id;
   }
   previous_ = record.hash;

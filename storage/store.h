@@ -37,7 +37,9 @@ struct AuditRecord {
   std::string actor;
   std::string event;
   std::string detail;  // JSON text as stored
-  std::vector<std::uint8_t> previous_hash;
+  // Over the previous entry's hash and this entry's fields (audit.h); the
+  // previous hash is not stored again with each entry, it is the hash of
+  // the row before.
   std::vector<std::uint8_t> hash;
 };
 
@@ -365,7 +367,7 @@ class SqlCipherStore {
                                      const std::string& expected_database_id,
                                      int page_cache_kib = StoreLocation::kDefaultPageCacheKiB);
 
-  static constexpr int kSchemaVersion = 10;
+  static constexpr int kSchemaVersion = 11;
 
   // The query a CRL is built from (Store::for_each_revoked_certificate),
   // here so that a test can check SQLite's plan reads the revoked rows

@@ -28,11 +28,14 @@ using testing::succeeded;
 // made again.
 void rewrite_and_rehash(storage::Connection& connection, const std::vector<storage::AuditRecord>& log, std::int64_t id) {
   std::vector<std::uint8_t> previous(storage::kAuditHashBytes, 0);
+  connection.execute("INSERT OR IGNORE INTO audit_actors (name) VALUES ('cli:uid=4242')");
   for (const storage::AuditRecord& record : log) {
     std::string actor = record.id == id ? "cli:uid=4242" : record.actor;
     std::vector<std::uint8_t> hash = storage::audit_hash(previous, record.id, record.at, actor, record.event, record.detail);
-    storage::Statement update(connection, "UPDATE audit_log SET actor = ?1, previous_hash = ?2, hash = ?3 WHERE id = ?4");
-    update.bind(1, actor).bind(2, previous).bind(3, hash).bind(4, record.id).run();
+    storage::Statement update(connection,
+                              "UPDATE audit_log SET actor_id = (SELECT id FROM audit_actors WHERE name = ?1), hash = ?2 "
+                              "WHERE id = ?3");
+    update.bind(1, actor).bind(2, hash).bind(3, record.id).run();
     previous = hash;
   }
 }
@@ -158,7 +161,9 @@ TEST_F(AuditVerify, ADeletedCheckpointBreaksTheSequence) {
 
 TEST_F(AuditVerify, AnEditedEntryBreaksTheChain) {
   edit_database([](storage::Connection& connection, const std::vector<storage::AuditRecord>&) {
-    connection.execute("UPDATE audit_log SET actor = 'nobody' WHERE id = 3");
+    connection.execute(
+        "INSERT INTO audit_actors (name) VALUES ('nobody');"
+        "UPDATE audit_log SET actor_id = (SELECT id FROM audit_actors WHERE name = 'nobody') WHERE id = 3");
   });
   expect_broken_at(3, "entry 3 does not chain");
 }

@@ -312,6 +312,74 @@ TEST_F(StoreTest, AnEmptyOutboxUpgradedNumbersAboveEveryEarlierId) {
   EXPECT_GT(id_of_a_new_event(*store), 41);
 }
 
+// Each actor's name is stored once; the hashes cover the name, so renaming
+// it there breaks the chain at the first entry it made.
+TEST_F(StoreTest, ARenamedActorBreaksTheChainAtItsFirstEntry) {
+  {
+    auto store = SqlCipherStore::create(path_, key_of(7), "db-1");
+    for (const char* actor : {"cli:uid=0", "cert:ab12", "cli:uid=0", "cert:ab12"}) store->append_audit({actor, "event", {}});
+  }
+  {
+    Connection connection(path_, false, key_of(7));
+    connection.execute("UPDATE audit_actors SET name = 'cert:ffff' WHERE name = 'cert:ab12'");
+  }
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  EXPECT_EQ(first_broken_audit_entry(testing::whole_audit_log(*store)), std::optional<std::int64_t>(2));
+}
+
+// Schema 11 keeps an audit entry's actor as a number and drops the
+// previous entry's hash, stored with each entry until then. Entries made
+// before keep their actors and their hashes, so the chain holds across the
+// upgrade, new entries chain on, and an entry changed before the upgrade
+// still breaks it.
+class AuditAtSchema10 : public StoreTest {
+ protected:
+  // Entries 1 to 4 chained as a custos of schema 10 wrote them; entry 3's
+  // detail is then changed when `tamper` says so.
+  void make(bool tamper) {
+    SqlCipherStore::create_at_version(path_, key_of(7), "db-1", 10);
+    Connection connection(path_, false, key_of(7));
+    std::vector<std::uint8_t> previous(kAuditHashBytes, 0);
+    std::int64_t id = 0;
+    for (const char* actor : {"cli:uid=0", "cert:ab12", "cli:uid=0", "cert:ab12"}) {
+      ++id;
+      std::string detail = "{\"i\":" + std::to_string(id) + "}";
+      std::vector<std::uint8_t> hash = audit_hash(previous, id, "2026-01-01T00:00:00Z", actor, "event", detail);
+      Statement insert(connection,
+                       "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
+                       "VALUES (?1, '2026-01-01T00:00:00Z', ?2, 'event', ?3, ?4, ?5)");
+      insert.bind(1, id).bind(2, std::string(actor)).bind(3, detail).bind(4, previous).bind(5, hash).run();
+      previous = hash;
+    }
+    if (tamper) connection.execute("UPDATE audit_log SET detail = '{\"i\":99}' WHERE id = 3");
+  }
+};
+
+TEST_F(AuditAtSchema10, UpgradedEntriesKeepTheirActorsAndChainOn) {
+  make(false);
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  store->append_audit({"cert:cd34", "event", {{"i", 5}}});
+  store->append_audit({"cli:uid=0", "event", {{"i", 6}}});
+  std::vector<AuditRecord> log = testing::whole_audit_log(*store);
+  std::vector<std::string> actors;
+  for (const AuditRecord& record : log) actors.push_back(record.actor);
+  EXPECT_EQ(actors, (std::vector<std::string>{"cli:uid=0", "cert:ab12", "cli:uid=0", "cert:ab12", "cert:cd34",
+                                              "cli:uid=0"}));
+  EXPECT_EQ(first_broken_audit_entry(log), std::nullopt);
+  store.reset();
+  // Each actor's name is stored once.
+  Connection connection(path_, false, key_of(7));
+  Statement names(connection, "SELECT count(*) FROM audit_actors");
+  ASSERT_TRUE(names.step());
+  EXPECT_EQ(names.column_int(0), 3);
+}
+
+TEST_F(AuditAtSchema10, AnEntryChangedBeforeTheUpgradeStillBreaksTheChain) {
+  make(true);
+  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  EXPECT_EQ(first_broken_audit_entry(testing::whole_audit_log(*store)), std::optional<std::int64_t>(3));
+}
+
 // The CRL is written as its entries are read, so they come in the order
 // of their serials as numbers (0F before 0100), which the text alone would
 // not give; a store made at schema 8 gets the index that keeps that order.
