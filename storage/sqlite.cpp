@@ -328,7 +328,9 @@ std::uint64_t Transaction::commit_and_let_go() {
   return number;
 }
 
-void Transaction::commit() { connection_.wait_until_durable(commit_and_let_go()); }
+void Transaction::commit() { commit(connection_); }
+
+void Transaction::commit(Connection& sync_through) { sync_through.wait_until_durable(commit_and_let_go()); }
 
 void Transaction::commit_unsynced() { commit_and_let_go(); }
 

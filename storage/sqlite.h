@@ -48,6 +48,7 @@ class StorageError : public Error {
 std::string sqlcipher_version();
 
 class BackgroundCheckpointer;
+class Connection;
 
 // What this process's connections to one database file share: the writer
 // lock, and the group sync. Every connection runs with synchronous =
@@ -74,6 +75,17 @@ struct SharedDatabase {
   // The mutex is held while a commit hands over to it.
   std::mutex checkpointer_mutex;
   BackgroundCheckpointer* checkpointer = nullptr;
+  // The stores (store.cpp) this process has open on the file and, while
+  // there are two or more, the connection they all write through, used
+  // only under `writer`. SQLite empties a connection's page cache when
+  // another connection has written, so stores that each wrote through
+  // their own read every page of a write again (and SQLCipher decrypted
+  // it) after another's: 37 page reads an issuance with four HTTP
+  // clients, 4 through the shared writer. Reset when fewer than two are
+  // left, which ends the cycle it makes (the connection holds this).
+  std::mutex stores_mutex;
+  int stores = 0;
+  std::shared_ptr<Connection> writer_connection;
 };
 
 class Connection {
@@ -217,6 +229,10 @@ class Transaction {
   // Commits, lets the next writer in, and returns once the commit is on
   // the disk (a power cut keeps it).
   void commit();
+  // The same, waiting for the disk through `sync_through`: another
+  // connection of this process to the file, which only the calling thread
+  // uses (this one is the next writer's as soon as it is let go).
+  void commit(Connection& sync_through);
   // Commits without waiting for the disk: the commit outlives this
   // process (the kernel holds the WAL's pages), and the next commit()
   // makes it durable with itself. For what nobody is told of yet.

@@ -336,13 +336,36 @@ void run_request_update(const Connection& connection, Statement& update, std::in
   if (connection.changes() != 1) throw StateConflict("the request " + std::to_string(id) + " was not updated");
 }
 
+void prove_key_and_configure(Connection& connection, int page_cache_kib = StoreLocation::kDefaultPageCacheKiB);
+
 class SqlCipherStoreImpl final : public Store {
  public:
   SqlCipherStoreImpl(std::unique_ptr<Connection> connection, const SecureBuffer& key,
                      int page_cache_kib = StoreLocation::kDefaultPageCacheKiB)
-      : connection_(std::move(connection)),
+      : own_(std::move(connection)),
+        connection_(own_.get()),
         key_(SecureBuffer::copy_of({key.data(), key.size()})),
-        page_cache_kib_(page_cache_kib) {}
+        page_cache_kib_(page_cache_kib) {
+    SharedDatabase& shared = own_->shared();
+    std::lock_guard lock(shared.stores_mutex);
+    if (shared.stores == 1) {
+      // A second store on the file: from now on they all write through
+      // one connection of their own (SharedDatabase::writer_connection).
+      auto writer = std::make_shared<Connection>(own_->path(), false, key_);
+      prove_key_and_configure(*writer);
+      shared.writer_connection = std::move(writer);
+    }
+    ++shared.stores;
+  }
+
+  ~SqlCipherStoreImpl() override {
+    SharedDatabase& shared = own_->shared();
+    std::shared_ptr<Connection> last_writer;  // closed outside the lock
+    std::lock_guard lock(shared.stores_mutex);
+    if (--shared.stores < 2) last_writer = std::move(shared.writer_connection);
+  }
+  SqlCipherStoreImpl(const SqlCipherStoreImpl&) = delete;
+  SqlCipherStoreImpl& operator=(const SqlCipherStoreImpl&) = delete;
 
   std::string database_id() override {
     Statement select(*connection_, "SELECT value FROM meta WHERE name = 'database_id'");
@@ -551,8 +574,7 @@ class SqlCipherStoreImpl final : public Store {
 
   void change_revocations(const std::vector<std::string>& serials, const RevocationDecision& decide) override {
     if (serials.empty()) return;
-    WidePageCache wide(*connection_, page_cache_kib_);
-    write([&] {
+    auto revoke_rows = [&] {
       // The refusal reported is the one for the earliest serial in the
       // caller's order, whichever row is read first; throwing it rolls
       // back whatever was changed.
@@ -619,7 +641,8 @@ class SqlCipherStoreImpl final : public Store {
         add_event(change->event);
         append_audit_in_transaction(change->audit);
       }
-    });
+    };
+    transact(revoke_rows, Commit::kSynced, true);
   }
 
   void for_each_revoked_certificate(const std::string& now,
@@ -840,15 +863,15 @@ class SqlCipherStoreImpl final : public Store {
   Connection& connection() { return *connection_; }
 
  private:
+  enum class Commit { kSynced, kUnsynced };
+
   // Every change goes through here: one transaction, taken with the write
   // lock up front, and on the disk when it returns. Concurrent commits
   // share the fdatasync that makes them durable (Transaction::commit,
   // group commit); the engine does not see it.
   template <typename Change>
   void write(Change&& change) {
-    Transaction transaction(*connection_);
-    change();
-    transaction.commit();
+    transact(change, Commit::kSynced);
   }
 
   // A commit that waits for no fdatasync: it survives this process (in WAL
@@ -862,9 +885,41 @@ class SqlCipherStoreImpl final : public Store {
   // fewer for each.
   template <typename Change>
   void write_unsynced(Change&& change) {
-    Transaction transaction(*connection_);
-    change();
-    transaction.commit_unsynced();
+    transact(change, Commit::kUnsynced);
+  }
+
+  // `change` runs on the connection this process's stores on the file
+  // write through (SharedDatabase::writer_connection) while there is one,
+  // else on this store's own, and every statement the store makes in it
+  // goes there (connection_). The wait for the disk goes through this
+  // store's own connection: the writer's belongs to the next writer as
+  // soon as the commit lets go of the lock. `wide_cache` gives the writing
+  // connection a wide page cache for the change (WidePageCache).
+  template <typename Change>
+  void transact(Change& change, Commit commit, bool wide_cache = false) {
+    std::shared_ptr<Connection> shared_writer;
+    {
+      SharedDatabase& shared = own_->shared();
+      std::lock_guard lock(shared.stores_mutex);
+      shared_writer = shared.writer_connection;
+    }
+    Connection& writer = shared_writer ? *shared_writer : *own_;
+    connection_ = &writer;
+    struct BackToOwn {
+      SqlCipherStoreImpl& store;
+      ~BackToOwn() { store.connection_ = store.own_.get(); }
+    } back_to_own{*this};
+    Transaction transaction(writer);
+    {
+      std::optional<WidePageCache> wide;
+      if (wide_cache) wide.emplace(writer, page_cache_kib_);
+      change();
+    }
+    if (commit == Commit::kSynced) {
+      transaction.commit(*own_);
+    } else {
+      transaction.commit_unsynced();
+    }
   }
 
   void require_request_state(std::int64_t id, const std::vector<RequestState>& allowed) {
@@ -950,15 +1005,18 @@ class SqlCipherStoreImpl final : public Store {
     int own_kib_;
   };
 
-  std::unique_ptr<Connection> connection_;
-  SecureBuffer key_;  // for backup_to and the checkpointer's connection
+  std::unique_ptr<Connection> own_;
+  // The connection statements go to: own_, or while a change is written
+  // the one it is written through (transact).
+  Connection* connection_;
+  SecureBuffer key_;  // for backup_to, the checkpointer's and the shared writer's connections
   int page_cache_kib_;
   std::unique_ptr<BackgroundCheckpointer> checkpointer_;  // last: gone before the connection
 };
 
 // Proves the key with a read, then sets the journal (only after the key:
 // set before it, SQLCipher answers "file is not a database").
-void prove_key_and_configure(Connection& connection, int page_cache_kib = StoreLocation::kDefaultPageCacheKiB) {
+void prove_key_and_configure(Connection& connection, int page_cache_kib) {
   try {
     Statement probe(connection, "SELECT count(*) FROM sqlite_master");
     probe.step();

@@ -155,6 +155,89 @@ TEST_F(StoreTest, ConcurrentCommitsAreOnTheDiskWhenCommitReturns) {
   EXPECT_EQ(count.column_int(0), kThreads * kCommits);
 }
 
+int cache_misses(const Connection& connection) {
+  int misses = 0;
+  int highest = 0;
+  sqlite3_db_status(connection.get(), SQLITE_DBSTATUS_CACHE_MISS, &misses, &highest, 0);
+  return misses;
+}
+
+std::shared_ptr<Connection> shared_writer(const Connection& any_connection_to_the_file) {
+  SharedDatabase& shared = any_connection_to_the_file.shared();
+  std::lock_guard lock(shared.stores_mutex);
+  return shared.writer_connection;
+}
+
+// SQLite empties a connection's page cache when another has written, so
+// two stores that each wrote through their own connection read (and
+// decrypted) every page of a write again after the other's. Stores of one
+// process write through one connection instead, whose cache stays warm.
+TEST_F(StoreTest, StoresOfOneProcessWriteThroughOneConnectionThatKeepsItsPages) {
+  auto first = SqlCipherStore::create(path_, key_of(7), "db-1");
+  Connection observer(path_, false, key_of(7));
+  EXPECT_EQ(shared_writer(observer), nullptr) << "one store writes through its own connection";
+  auto second = SqlCipherStore::open(path_, key_of(7), "db-1");
+  std::shared_ptr<Connection> writer = shared_writer(observer);
+  ASSERT_NE(writer, nullptr);
+
+  for (int i = 0; i < 5; ++i) {
+    first->append_audit({"first", "event", {{"i", i}}});
+    second->append_audit({"second", "event", {{"i", i}}});
+  }
+  int misses_before = cache_misses(*writer);
+  int changes_before = sqlite3_total_changes(writer->get());
+  for (int i = 0; i < 50; ++i) {
+    first->append_audit({"first", "event", {{"i", i}}});
+    second->append_audit({"second", "event", {{"i", i}}});
+  }
+  EXPECT_EQ(sqlite3_total_changes(writer->get()) - changes_before, 100) << "both stores wrote through it";
+  // Only the pages the log grows by are new to the cache (a hundred short
+  // entries fill a few); each write read four or more again before.
+  EXPECT_LT(cache_misses(*writer) - misses_before, 20);
+  EXPECT_EQ(testing::whole_audit_log(*first).size(), 110u);
+  EXPECT_EQ(first_broken_audit_entry(testing::whole_audit_log(*second)), std::nullopt);
+
+  writer.reset();
+  second.reset();
+  EXPECT_EQ(shared_writer(observer), nullptr) << "the shared writer goes with the second store";
+  first->append_audit({"first", "alone again", {}});
+  EXPECT_EQ(testing::whole_audit_log(*first).size(), 111u);
+}
+
+// Stores on several threads, each writing through the shared connection
+// in turn and waiting for the disk through its own: every commit is on the
+// disk when it returns, and the audit chain they all append to holds.
+TEST_F(StoreTest, StoresOnSeveralThreadsShareTheWriterAndEachCommitIsDurable) {
+  auto first = SqlCipherStore::create(path_, key_of(7), "db-1");
+  Connection observer(path_, false, key_of(7));
+  constexpr int kThreads = 4;
+  constexpr int kCommits = 30;
+  std::atomic<int> returned_before_the_disk{0};
+  std::vector<std::thread> writers;
+  for (int thread = 0; thread < kThreads; ++thread) {
+    writers.emplace_back([&, thread] {
+      auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+      SharedDatabase& shared = observer.shared();
+      for (int n = 0; n < kCommits; ++n) {
+        // This append's commit is numbered after every commit made so far.
+        std::uint64_t made_before = 0;
+        {
+          std::lock_guard lock(shared.sync_mutex);
+          made_before = shared.committed;
+        }
+        store->append_audit({"thread " + std::to_string(thread), "event", {{"n", n}}});
+        std::lock_guard lock(shared.sync_mutex);
+        if (shared.durable <= made_before) ++returned_before_the_disk;
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_EQ(returned_before_the_disk, 0);
+  std::vector<AuditRecord> log = testing::whole_audit_log(*first);
+  EXPECT_EQ(log.size(), static_cast<std::size_t>(kThreads * kCommits));
+  EXPECT_EQ(first_broken_audit_entry(log), std::nullopt);
+}
+
 // Where SQLite could not turn WAL on (the rollback journal is gone after
 // the commit), commit() syncs the database file instead, and succeeds.
 TEST_F(StoreTest, ACommitIsSyncedWithoutAWalToo) {
