@@ -572,6 +572,19 @@ class SqlCipherStoreImpl final : public Store {
     return read_certificate(select);
   }
 
+  std::optional<RevocationStatus> find_revocation_status(const std::string& serial) override {
+    {
+      Statement issued(*connection_, SqlCipherStore::kIssuedSerialQuery);
+      issued.bind(1, serial);
+      if (!issued.step()) return std::nullopt;
+    }
+    Statement revoked(*connection_, SqlCipherStore::kRevocationOfSerialQuery);
+    revoked.bind(1, serial);
+    RevocationStatus status;
+    if (revoked.step()) status.revocation = Revocation{revoked.column_text(0), revoked.column_text(1), optional_text(revoked, 2)};
+    return status;
+  }
+
   void change_revocations(const std::vector<std::string>& serials, const RevocationDecision& decide) override {
     if (serials.empty()) return;
     auto revoke_rows = [&] {

@@ -507,5 +507,21 @@ TEST_F(StoreTest, TheCrlQueryReadsOnlyTheRevokedIndex) {
   EXPECT_NE(steps.find("certificates USING COVERING INDEX certificates_revoked\n"), std::string::npos) << steps;
 }
 
+// An OCSP lookup reads no row of the certificates table (a random page of
+// hundreds of megabytes in a large store), only the serial's index and the
+// revoked certificates' index.
+TEST_F(StoreTest, TheRevocationStatusQueriesReadOnlyIndexes) {
+  SqlCipherStore::create(path_, key_of(7), "db-1");
+  Connection connection(path_, false, key_of(7));
+  for (const char* query : {SqlCipherStore::kIssuedSerialQuery, SqlCipherStore::kRevocationOfSerialQuery}) {
+    Statement plan(connection, std::string("EXPLAIN QUERY PLAN ") + query);
+    plan.bind(1, std::string_view("3D"));
+    std::string steps;
+    while (plan.step()) steps += plan.column_text(3) + "\n";
+    EXPECT_EQ(std::count(steps.begin(), steps.end(), '\n'), 1) << steps;
+    EXPECT_NE(steps.find("certificates USING COVERING INDEX "), std::string::npos) << steps;
+  }
+}
+
 }  // namespace
 }  // namespace custos::storage

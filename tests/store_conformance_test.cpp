@@ -211,6 +211,32 @@ TEST_P(StoreConformance, ARevocationChangesOnlyTheReasonTheCallerExpects) {
   EXPECT_THROW(store_->set_revocations(change("FF", std::nullopt, hold)), StateConflict);
 }
 
+// What OCSP reads (from the indexes alone) says what the certificate's
+// row says, for serials of one length and of another.
+TEST_P(StoreConformance, ARevocationStatusSaysWhatTheCertificatesRowSays) {
+  for (const std::string serial : {"3D", "3E", "013D"}) {
+    std::int64_t id = request_in(RequestState::kReceived);
+    store_->issue_certificate(certificate(serial, id), {RequestState::kReceived}, "issued",
+                              {"certificate_issued", id, serial, {}}, {"test", "issued", {}});
+  }
+  Revocation compromise{"2026-12-01T00:00:00Z", "keyCompromise", std::string("2026-11-30T12:00:00Z")};
+  std::int64_t id = store_->find_certificate("3D")->request_id;
+  store_->set_revocations({{"3D", std::nullopt, compromise, {"certificate_revoked", id, "3D", {}}, {"test", "revocation", {}}}});
+
+  EXPECT_FALSE(store_->find_revocation_status("FF"));
+  EXPECT_FALSE(store_->find_revocation_status("3"));
+  std::optional<RevocationStatus> revoked = store_->find_revocation_status("3D");
+  ASSERT_TRUE(revoked && revoked->revocation);
+  EXPECT_EQ(revoked->revocation->revoked_at, compromise.revoked_at);
+  EXPECT_EQ(revoked->revocation->reason, compromise.reason);
+  EXPECT_EQ(revoked->revocation->invalidity_date, compromise.invalidity_date);
+  for (const std::string good : {"3E", "013D"}) {
+    std::optional<RevocationStatus> status = store_->find_revocation_status(good);
+    ASSERT_TRUE(status) << good;
+    EXPECT_FALSE(status->revocation) << good;
+  }
+}
+
 TEST_P(StoreConformance, ABatchOfRevocationsIsOneTransactionWithAnAuditEntryAndAnEventEach) {
   std::vector<RevocationChange> batch;
   for (const std::string serial : {"4A", "4B", "4C"}) {

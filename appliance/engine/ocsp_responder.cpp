@@ -138,7 +138,7 @@ namespace {
 std::optional<std::vector<std::uint8_t>> ocsp_answer(
     const CaConfig& config, X509* ca_certificate, hsm::Token& token,
     const std::function<const OcspSigner*()>& signer_at_hand,
-    const std::function<std::vector<std::optional<storage::CertificateRecord>>(const x509::OcspRequest&)>& lookup,
+    const std::function<std::vector<std::optional<storage::RevocationStatus>>(const x509::OcspRequest&)>& lookup,
     std::span<const std::uint8_t> request_der, std::time_t& this_update, std::time_t& next_update,
     bool* reusable = nullptr) {
   std::time_t now = std::time(nullptr);
@@ -164,18 +164,18 @@ std::optional<std::vector<std::uint8_t>> ocsp_answer(
   spec.next_update = next_update;
   spec.tls = config.issues_tls_server_certificates();
   spec.nonce = request.nonce;
-  std::vector<std::optional<storage::CertificateRecord>> found = lookup(request);
+  std::vector<std::optional<storage::RevocationStatus>> found = lookup(request);
   if (reusable != nullptr) {
     *reusable = !request.nonce && std::ranges::all_of(found, [](const auto& record) { return record.has_value(); });
   }
   for (std::size_t index = 0; index < request.queries.size(); ++index) {
     x509::OcspAnswer answer{&request.queries[index], x509::OcspStatus::kUnknown, 0, x509::RevocationReason::kUnspecified};
-    if (const std::optional<storage::CertificateRecord>& certificate = found[index]) {
+    if (const std::optional<storage::RevocationStatus>& status = found[index]) {
       answer.status = x509::OcspStatus::kGood;
-      if (certificate->revocation) {
+      if (status->revocation) {
         answer.status = x509::OcspStatus::kRevoked;
-        answer.revoked_at = parse_rfc3339(certificate->revocation->revoked_at);
-        answer.reason = x509::parse_revocation_reason(certificate->revocation->reason)
+        answer.revoked_at = parse_rfc3339(status->revocation->revoked_at);
+        answer.reason = x509::parse_revocation_reason(status->revocation->reason)
                             .value_or(x509::RevocationReason::kUnspecified);
       }
     }
@@ -186,9 +186,9 @@ std::optional<std::vector<std::uint8_t>> ocsp_answer(
   });
 }
 
-std::vector<std::optional<storage::CertificateRecord>> find_each(storage::Store& store, const x509::OcspRequest& request) {
-  std::vector<std::optional<storage::CertificateRecord>> found;
-  for (const x509::OcspQuery& query : request.queries) found.push_back(store.find_certificate(query.serial_hex));
+std::vector<std::optional<storage::RevocationStatus>> find_each(storage::Store& store, const x509::OcspRequest& request) {
+  std::vector<std::optional<storage::RevocationStatus>> found;
+  for (const x509::OcspQuery& query : request.queries) found.push_back(store.find_revocation_status(query.serial_hex));
   return found;
 }
 
