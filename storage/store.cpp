@@ -245,6 +245,12 @@ std::optional<std::string> optional_text(const Statement& row, int column) {
   return row.column_text(column);
 }
 
+// A revocation from its three columns (revoked_at, revocation_reason,
+// invalidity_date), the first at `first`.
+Revocation read_revocation(const Statement& row, int first) {
+  return {row.column_text(first), row.column_text(first + 1), optional_text(row, first + 2)};
+}
+
 RequestRecord read_request(const Statement& row) {
   RequestRecord record;
   record.id = row.column_int(0);
@@ -295,7 +301,7 @@ CertificateRecord read_certificate(const Statement& row) {
   record.not_before = row.column_text(3);
   record.not_after = row.column_text(4);
   if (!row.column_is_null(5)) {
-    record.revocation = Revocation{row.column_text(5), row.column_text(6), optional_text(row, 7)};
+    record.revocation = read_revocation(row, 5);
   }
   return record;
 }
@@ -581,7 +587,7 @@ class SqlCipherStoreImpl final : public Store {
     Statement revoked(*connection_, SqlCipherStore::kRevocationOfSerialQuery);
     revoked.bind(1, serial);
     RevocationStatus status;
-    if (revoked.step()) status.revocation = Revocation{revoked.column_text(0), revoked.column_text(1), optional_text(revoked, 2)};
+    if (revoked.step()) status.revocation = read_revocation(revoked, 0);
     return status;
   }
 
@@ -663,7 +669,7 @@ class SqlCipherStoreImpl final : public Store {
     Statement select(*connection_, SqlCipherStore::kRevokedForCrlQuery);
     select.bind(1, now);
     while (select.step()) {
-      visit({select.column_text(0), {select.column_text(1), select.column_text(2), optional_text(select, 3)}});
+      visit({select.column_text(0), read_revocation(select, 1)});
     }
   }
 

@@ -392,7 +392,8 @@ class SqlCipherStore {
   // The two queries of Store::find_revocation_status, here so that a test
   // can check SQLite's plan reads indexes alone: whether a certificate has
   // the serial, from the serial's own index; then its revocation, from the
-  // revoked certificates' (kept by the CRL query's order, by length first).
+  // revoked certificates' index (keyed by length(serial) first, the CRL's
+  // order).
   static constexpr const char* kIssuedSerialQuery = "SELECT 1 FROM certificates WHERE serial = ?1";
   static constexpr const char* kRevocationOfSerialQuery =
       "SELECT revoked_at, revocation_reason, invalidity_date FROM certificates INDEXED BY certificates_revoked "

@@ -491,16 +491,22 @@ TEST_F(StoreTest, RevokedCertificatesComeInTheOrderOfTheirNumbersAlsoAfterTheUpg
   EXPECT_EQ(serials, (std::vector<std::string>{"01", "0F", "10", "7F", "0100", "FF00", "ABCDEF"}));
 }
 
+// SQLite's plan for `query` with `parameter` as ?1: a line for each step.
+std::string query_plan(const Connection& connection, const char* query, std::string_view parameter) {
+  Statement plan(connection, std::string("EXPLAIN QUERY PLAN ") + query);
+  plan.bind(1, parameter);
+  std::string steps;
+  while (plan.step()) steps += plan.column_text(3) + "\n";
+  return steps;
+}
+
 // The CRL is built from the revoked certificates alone: SQLite reads them
 // from the partial index, in serial order, and never walks the whole
 // certificates table (which grows with every issuance) or its DER.
 TEST_F(StoreTest, TheCrlQueryReadsOnlyTheRevokedIndex) {
   SqlCipherStore::create(path_, key_of(7), "db-1");
   Connection connection(path_, false, key_of(7));
-  Statement plan(connection, std::string("EXPLAIN QUERY PLAN ") + SqlCipherStore::kRevokedForCrlQuery);
-  plan.bind(1, std::string_view("2026-12-01T00:00:00Z"));
-  std::string steps;
-  while (plan.step()) steps += plan.column_text(3) + "\n";
+  std::string steps = query_plan(connection, SqlCipherStore::kRevokedForCrlQuery, "2026-12-01T00:00:00Z");
   // One step, no sort ("USE TEMP B-TREE FOR ORDER BY"); SQLite's own
   // wording varies by version ("SCAN TABLE certificates …" in older ones).
   EXPECT_EQ(std::count(steps.begin(), steps.end(), '\n'), 1) << steps;
@@ -514,10 +520,7 @@ TEST_F(StoreTest, TheRevocationStatusQueriesReadOnlyIndexes) {
   SqlCipherStore::create(path_, key_of(7), "db-1");
   Connection connection(path_, false, key_of(7));
   for (const char* query : {SqlCipherStore::kIssuedSerialQuery, SqlCipherStore::kRevocationOfSerialQuery}) {
-    Statement plan(connection, std::string("EXPLAIN QUERY PLAN ") + query);
-    plan.bind(1, std::string_view("3D"));
-    std::string steps;
-    while (plan.step()) steps += plan.column_text(3) + "\n";
+    std::string steps = query_plan(connection, query, "3D");
     EXPECT_EQ(std::count(steps.begin(), steps.end(), '\n'), 1) << steps;
     EXPECT_NE(steps.find("certificates USING COVERING INDEX "), std::string::npos) << steps;
   }
