@@ -306,5 +306,87 @@ TEST(CheckRequest, AnEmptySubjectNeedsASubjectAltName) {
   EXPECT_EQ(checked.san[0].value, "only.example.com");
 }
 
+// The request's key is built from its bytes, not by OpenSSL's decoders
+// (csr.cpp says why): it must be the very key OpenSSL decodes from them.
+TEST(CheckRequest, TheKeyItBuildsIsTheKeyOpenSslDecodes) {
+  std::vector<ossl::Ptr<EVP_PKEY>> keys;
+  keys.push_back(ec_key("P-256"));
+  keys.push_back(ec_key("P-384"));
+  keys.push_back(rsa_key(2048, 65537));
+  keys.push_back(edwards_key("ED25519"));
+  for (const ossl::Ptr<EVP_PKEY>& key : keys) {
+    CheckedRequest checked = check_request(make_request(key.get(), parse_name("CN=same key").get()));
+    ASSERT_NE(checked.public_key_object, nullptr);
+    EXPECT_EQ(EVP_PKEY_eq(checked.public_key_object.get(), key.get()), 1) << checked.key_type;
+    const unsigned char* cursor = checked.public_key.data();
+    ossl::Ptr<EVP_PKEY> decoded(d2i_PUBKEY(nullptr, &cursor, static_cast<long>(checked.public_key.size())));
+    ASSERT_NE(decoded, nullptr);
+    EXPECT_EQ(EVP_PKEY_eq(checked.public_key_object.get(), decoded.get()), 1) << checked.key_type;
+  }
+}
+
+// Where `request`'s SubjectPublicKeyInfo starts; it is `key`'s.
+std::size_t key_info_offset(const std::vector<std::uint8_t>& request, EVP_PKEY* key) {
+  std::vector<std::uint8_t> key_info = ossl::to_der(key, i2d_PUBKEY, "the test key");
+  auto found = std::search(request.begin(), request.end(), key_info.begin(), key_info.end());
+  if (found == request.end()) throw Error("the test key is not in the test request");
+  return static_cast<std::size_t>(found - request.begin());
+}
+
+TEST(CheckRequest, RefusesAnEcKeyOffItsCurveOrNotWholeBytes) {
+  ossl::Ptr<EVP_PKEY> key = ec_key("P-256");
+  std::vector<std::uint8_t> request = make_request(key.get(), parse_name("CN=point").get());
+  // A P-256 SubjectPublicKeyInfo is 91 bytes: 23 of algorithm, then the BIT
+  // STRING's 2-byte header, its unused-bits byte and the 65-byte point.
+  std::size_t offset = key_info_offset(request, key.get());
+  std::size_t unused_bits = offset + 91 - 66;
+  std::size_t last_byte = offset + 90;
+  ASSERT_EQ(request[unused_bits], 0x00);
+
+  std::vector<std::uint8_t> off_curve = request;
+  off_curve[last_byte] ^= 0x01;  // y changed, x kept: no longer a point of P-256
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "key does not decode", rejected(off_curve));
+
+  std::vector<std::uint8_t> partial_byte = request;
+  partial_byte[unused_bits] = 0x01;
+  partial_byte[last_byte] &= 0xFE;  // the unused bit is zero, as DER has it
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "public key is not a whole number of bytes", rejected(partial_byte));
+}
+
+// `key`'s request with the key's AlgorithmIdentifier parameters replaced.
+std::vector<std::uint8_t> request_with_key_parameters(EVP_PKEY* key, int parameter_type, void* parameter) {
+  ossl::Ptr<X509_REQ> request(X509_REQ_new());
+  X509_ALGOR* algorithm = nullptr;
+  if (!request || X509_REQ_set_version(request.get(), X509_REQ_VERSION_1) != 1 ||
+      X509_REQ_set_subject_name(request.get(), parse_name("CN=parameters").get()) != 1 ||
+      X509_REQ_set_pubkey(request.get(), key) != 1 ||
+      X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &algorithm, X509_REQ_get_X509_PUBKEY(request.get())) != 1) {
+    throw Error("building a test request: " + ossl::last_error());
+  }
+  const ASN1_OBJECT* oid = nullptr;
+  X509_ALGOR_get0(&oid, nullptr, nullptr, algorithm);
+  if (X509_ALGOR_set0(algorithm, OBJ_dup(oid), parameter_type, parameter) != 1) {
+    throw Error("setting a test key's parameters: " + ossl::last_error());
+  }
+  bool edwards = EVP_PKEY_get_id(key) == EVP_PKEY_ED25519;
+  if (X509_REQ_sign(request.get(), key, edwards ? nullptr : EVP_sha256()) <= 0) {
+    throw Error("signing a test request: " + ossl::last_error());
+  }
+  return ossl::to_der(request.get(), i2d_X509_REQ, "a test request");
+}
+
+TEST(CheckRequest, KeyParametersAreWhatTheAlgorithmsRfcAllows) {
+  ossl::Ptr<EVP_PKEY> rsa = rsa_key(2048, 65537);
+  EXPECT_PRED_FORMAT2(
+      ::testing::IsSubstring, "rsaEncryption's are NULL",
+      rejected(request_with_key_parameters(rsa.get(), V_ASN1_OBJECT, OBJ_nid2obj(NID_sha256))));
+  // Absent, as some encoders write it and OpenSSL reads it.
+  EXPECT_EQ(check_request(request_with_key_parameters(rsa.get(), V_ASN1_UNDEF, nullptr)).key_type, "rsa-2048");
+
+  ossl::Ptr<EVP_PKEY> ed25519 = edwards_key("ED25519");
+  EXPECT_PRED_FORMAT2(::testing::IsSubstring, "Ed25519 key has algorithm parameters",
+                      rejected(request_with_key_parameters(ed25519.get(), V_ASN1_NULL, nullptr)));
+}
+
 }  // namespace
 }  // namespace custos::x509

@@ -243,11 +243,10 @@ std::string serial_in_path(const Request& request) {
 // The strict checks (signature, key, extensions) are the engine's; here
 // the bytes must be one DER PKCS#10 request and nothing after it.
 void check_request_der(std::span<const std::uint8_t> der) {
-  const unsigned char* cursor = der.data();
-  ossl::Ptr<X509_REQ> request(d2i_X509_REQ(nullptr, &cursor, static_cast<long>(der.size())));
-  if (!request) throw HttpError(400, "the CSR is not a PKCS#10 certificate request: " + ossl::last_error());
-  if (cursor != der.data() + der.size()) {
-    throw HttpError(400, "the CSR is followed by " + std::to_string(der.data() + der.size() - cursor) + " more bytes");
+  try {
+    x509::check_request_syntax(der);
+  } catch (const x509::MalformedRequest& error) {
+    throw HttpError(400, error.what());
   }
 }
 

@@ -94,4 +94,10 @@ std::vector<std::uint8_t> request_der(std::span<const std::uint8_t> input);
 // RejectedRequest with one line a person can act on.
 CheckedRequest check_request(std::span<const std::uint8_t> input);
 
+// Only whether `der` is one PKCS#10 request and nothing after it, read
+// without building its key: what a front end checks before it hands the
+// bytes to the engine, whose check_request does the rest. Throws
+// MalformedRequest.
+void check_request_syntax(std::span<const std::uint8_t> der);
+
 }  // namespace custos::x509
