@@ -748,8 +748,19 @@ TEST(HttpHelpersTest, CertsOnlyPkcs7IsWhatOpensslCrl2Pkcs7Makes) {
   std::vector<std::uint8_t> expected =
       openssl_der("crl2pkcs7 -nocrl -certfile '" + (dir / "certificate.pem").string() + "' -outform DER");
   EXPECT_EQ(pkcs7_certs_only({certificate_der()}), expected);
+  // A chain keeps its order, as OpenSSL writes it.
+  std::vector<std::uint8_t> second = openssl_der(
+      "req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout /dev/null -subj /CN=y -days 1 "
+      "-outform DER");
+  testing::write_file(dir / "chain.pem",
+                      testing::pem("CERTIFICATE", second) + testing::pem("CERTIFICATE", certificate_der()));
+  EXPECT_EQ(pkcs7_certs_only({second, certificate_der()}),
+            openssl_der("crl2pkcs7 -nocrl -certfile '" + (dir / "chain.pem").string() + "' -outform DER"));
   EXPECT_THROW(pkcs7_certs_only({}), Error);
   EXPECT_THROW(pkcs7_certs_only({bytes_of("not a certificate")}), Error);
+  std::vector<std::uint8_t> trailing = certificate_der();
+  trailing.push_back(0x00);
+  EXPECT_THROW(pkcs7_certs_only({trailing}), Error);
 }
 
 // A job that holds the worker running it until release(); every job of a

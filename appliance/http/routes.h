@@ -7,7 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
-#include <openssl/pkcs7.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -47,9 +46,6 @@ using HandlerResponse = httplib::Server::HandlerResponse;
 
 // common/openssl.h has no deleters for these; local ones keep each object
 // owned on every path.
-struct Pkcs7Deleter {
-  void operator()(PKCS7* pkcs7) const { PKCS7_free(pkcs7); }
-};
 struct OcspRequestDeleter {
   void operator()(OCSP_REQUEST* request) const { OCSP_REQUEST_free(request); }
 };
