@@ -9,6 +9,7 @@
 #include <exception>
 #include <map>
 #include <span>
+#include <type_traits>
 
 #include "common/clock.h"
 #include "common/process.h"
@@ -571,11 +572,16 @@ class SqlCipherStoreImpl final : public Store {
     });
   }
 
+  // Through the shared writer: custosd asks for a client's certificate on
+  // every call that carries one, right after other engines' writes.
   std::optional<CertificateRecord> find_certificate(const std::string& serial) override {
-    Statement select(*connection_, std::string("SELECT ") + kCertificateColumns + " FROM certificates WHERE serial = ?1");
-    select.bind(1, serial);
-    if (!select.step()) return std::nullopt;
-    return read_certificate(select);
+    return read_through_writer([&]() -> std::optional<CertificateRecord> {
+      Statement select(*connection_,
+                       std::string("SELECT ") + kCertificateColumns + " FROM certificates WHERE serial = ?1");
+      select.bind(1, serial);
+      if (!select.step()) return std::nullopt;
+      return read_certificate(select);
+    });
   }
 
   std::optional<RevocationStatus> find_revocation_status(const std::string& serial) override {
@@ -916,18 +922,10 @@ class SqlCipherStoreImpl final : public Store {
   // connection a wide page cache for the change (WidePageCache).
   template <typename Change>
   void transact(Change& change, Commit commit, bool wide_cache = false) {
-    std::shared_ptr<Connection> shared_writer;
-    {
-      SharedDatabase& shared = own_->shared();
-      std::lock_guard lock(shared.stores_mutex);
-      shared_writer = shared.writer_connection;
-    }
+    std::shared_ptr<Connection> shared_writer = shared_writer_connection();
     Connection& writer = shared_writer ? *shared_writer : *own_;
     connection_ = &writer;
-    struct BackToOwn {
-      SqlCipherStoreImpl& store;
-      ~BackToOwn() { store.connection_ = store.own_.get(); }
-    } back_to_own{*this};
+    BackToOwn back_to_own{*this};
     Transaction transaction(writer);
     {
       std::optional<WidePageCache> wide;
@@ -939,6 +937,33 @@ class SqlCipherStoreImpl final : public Store {
     } else {
       transaction.commit_unsynced();
     }
+  }
+
+  std::shared_ptr<Connection> shared_writer_connection() {
+    SharedDatabase& shared = own_->shared();
+    std::lock_guard lock(shared.stores_mutex);
+    return shared.writer_connection;
+  }
+
+  struct BackToOwn {
+    SqlCipherStoreImpl& store;
+    ~BackToOwn() { store.connection_ = store.own_.get(); }
+  };
+
+  // `read` on the shared writer, under the writer lock, while there is
+  // one: its page cache keeps what the writes left, where this store's
+  // own loses its cache to every other store's write, and SQLCipher
+  // decrypts each page read again (SharedDatabase). It waits for a write
+  // in progress, so only reads that follow writes anyway come here: the
+  // status lane's do not. Not from inside a change, which holds the lock.
+  template <typename Read>
+  std::invoke_result_t<Read&> read_through_writer(Read&& read) {
+    std::shared_ptr<Connection> shared_writer = shared_writer_connection();
+    if (!shared_writer) return read();
+    std::lock_guard lock(own_->shared().writer);
+    connection_ = shared_writer.get();
+    BackToOwn back_to_own{*this};
+    return read();
   }
 
   void require_request_state(std::int64_t id, const std::vector<RequestState>& allowed) {

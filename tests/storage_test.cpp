@@ -204,6 +204,44 @@ TEST_F(StoreTest, StoresOfOneProcessWriteThroughOneConnectionThatKeepsItsPages) 
   EXPECT_EQ(testing::whole_audit_log(*first).size(), 111u);
 }
 
+int cache_hits(const Connection& connection) {
+  int hits = 0;
+  int highest = 0;
+  sqlite3_db_status(connection.get(), SQLITE_DBSTATUS_CACHE_HIT, &hits, &highest, 0);
+  return hits;
+}
+
+// custosd looks a client's certificate up on every call that carries one,
+// between other engines' writes: through the shared writer, whose cache
+// those writes leave warm, not through the store's own connection, whose
+// cache each of them empties.
+TEST_F(StoreTest, ACertificateIsLookedUpThroughTheSharedWriter) {
+  auto first = SqlCipherStore::create(path_, key_of(7), "db-1");
+  auto second = SqlCipherStore::open(path_, key_of(7), "db-1");
+  Connection observer(path_, false, key_of(7));
+  std::shared_ptr<Connection> writer = shared_writer(observer);
+  ASSERT_NE(writer, nullptr);
+  NewRequest request;
+  request.csr = {0x30, 0x00};
+  request.subject = "CN=client";
+  request.profile = "client";
+  request.requester = "test";
+  std::int64_t id = first->add_request(request, {"test", "request_received", {}}).id;
+  first->issue_certificate({"0C", id, {0x30, 0x01, 0x00}, "2026-12-01T00:00:00Z", "2027-12-01T00:00:00Z", {}},
+                           {RequestState::kReceived}, "issued", {"certificate_issued", id, "0C", {}},
+                           {"test", "issued", {}});
+
+  for (int i = 0; i < 3; ++i) {
+    second->append_audit({"second", "event", {{"i", i}}});
+    int hits_before = cache_hits(*writer);
+    std::optional<CertificateRecord> found = first->find_certificate("0C");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->der, (std::vector<std::uint8_t>{0x30, 0x01, 0x00}));
+    EXPECT_GT(cache_hits(*writer) - hits_before, 0) << "the lookup read the shared writer's cache";
+  }
+  EXPECT_FALSE(first->find_certificate("0D"));
+}
+
 // Stores on several threads, each writing through the shared connection
 // in turn and waiting for the disk through its own: every commit is on the
 // disk when it returns, and the audit chain they all append to holds.
