@@ -32,6 +32,17 @@ std::string to_base64(std::span<const std::uint8_t> bytes) {
   return text;
 }
 
+std::string pem_armour(const char* label, std::span<const std::uint8_t> der) {
+  constexpr std::size_t kLine = 64;
+  std::string base64 = to_base64(der);
+  std::string text = std::string("-----BEGIN ") + label + "-----\n";
+  for (std::size_t at = 0; at < base64.size(); at += kLine) {
+    text.append(base64, at, kLine);
+    text += '\n';
+  }
+  return text + "-----END " + label + "-----\n";
+}
+
 std::vector<std::uint8_t> from_base64(std::string_view base64) {
   std::vector<std::uint8_t> bytes(base64.size() / 4 * 3 + 3);
   std::size_t length = 0;

@@ -3,10 +3,12 @@
 // OpenSSL verifies, and a specification that breaks RFC 5280 is refused
 // before anything is signed.
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
 
 #include "appliance/x509/certificate.h"
 #include "appliance/x509/name.h"
 #include "appliance/x509/pem.h"
+#include "common/encoding.h"
 #include "common/error.h"
 #include "hsm/token.h"
 #include "tests/support/requests.h"
@@ -235,6 +237,21 @@ TEST(KeyIdentifier, IsTheSha1OfTheKeysBitStringForEveryKeyKind) {
   }
   EXPECT_THROW(key_identifier(std::vector<std::uint8_t>{0x30, 0x03, 0x02, 0x01, 0x00}), Error);
   EXPECT_THROW(key_identifier(std::vector<std::uint8_t>{}), Error);
+}
+
+// pem_armour (common/encoding.h) writes PEM without OpenSSL; what it
+// writes must be what OpenSSL's PEM writer does, on both sides of every
+// line length and of base64's padding.
+TEST(PemArmour, IsByteForByteWhatOpensslWrites) {
+  for (std::size_t size : {1, 2, 3, 47, 48, 49, 95, 96, 97, 472, 1000}) {
+    std::vector<std::uint8_t> der(size);
+    for (std::size_t i = 0; i < size; ++i) der[i] = static_cast<std::uint8_t>(i * 37 + 11);
+    ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
+    ASSERT_GT(PEM_write_bio(bio.get(), "X509 CRL", "", der.data(), static_cast<long>(der.size())), 0);
+    char* data = nullptr;
+    long length = BIO_get_mem_data(bio.get(), &data);
+    EXPECT_EQ(pem_armour("X509 CRL", der), std::string(data, static_cast<std::size_t>(length))) << size;
+  }
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ std::pair<std::string, std::string> split_assignment(const std::string& assignme
 void print_disposition(const CaContext& context, const engine::Disposition& disposition,
                        const std::optional<std::filesystem::path>& out, bool chain = false) {
   if (out && !disposition.certificate.empty()) {
-    write_file_atomic(*out, x509::der_to_pem(PEM_STRING_X509, disposition.certificate) +
+    write_file_atomic(*out, pem_armour(PEM_STRING_X509, disposition.certificate) +
                                 (chain ? engine::read_ca_chain(context.directory) : std::string()));
   }
   if (context.json) {

@@ -267,7 +267,7 @@ std::vector<std::uint8_t> submitted_request(std::string_view pem_or_der) {
 // The engine's certificate, checked and stored by it, armoured as it is:
 // parsing it would decode its key through OpenSSL 3.0's decoder set-up,
 // which was half of custos-http's CPU for a REST issuance.
-std::string certificate_pem(const std::vector<std::uint8_t>& der) { return x509::der_to_pem("CERTIFICATE", der); }
+std::string certificate_pem(const std::vector<std::uint8_t>& der) { return pem_armour("CERTIFICATE", der); }
 
 // The disposition (README, --json), with the certificate as PEM for a REST client.
 nlohmann::json rest_disposition(nlohmann::json disposition) {

@@ -383,7 +383,7 @@ std::vector<std::uint8_t> make_crl(const CrlSpec& spec, const Signer& signer) {
   return der;
 }
 
-std::string crl_to_pem(std::span<const std::uint8_t> der) { return der_to_pem(PEM_STRING_X509_CRL, der); }
+std::string crl_to_pem(std::span<const std::uint8_t> der) { return pem_armour(PEM_STRING_X509_CRL, der); }
 
 
 }  // namespace custos::x509

@@ -32,14 +32,6 @@ std::string to_pem(const X509_REQ* request) {
   return bio_text(bio.get());
 }
 
-std::string der_to_pem(const char* label, std::span<const std::uint8_t> der) {
-  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio(bio.get(), label, "", der.data(), static_cast<long>(der.size())) <= 0) {
-    throw Error(std::string("writing the ") + label + " as PEM: " + ossl::last_error());
-  }
-  return bio_text(bio.get());
-}
-
 std::vector<ossl::Ptr<X509>> read_pem_certificates(std::string_view text) {
   ossl::Ptr<BIO> bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
   std::vector<ossl::Ptr<X509>> certificates;

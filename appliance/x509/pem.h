@@ -13,9 +13,6 @@ namespace custos::x509 {
 
 std::string to_pem(const X509* certificate);
 std::string to_pem(const X509_REQ* request);
-// DER already encoded, as PEM under `label` ("CERTIFICATE", "X509 CRL"),
-// without parsing it: base64 needs none of OpenSSL's decoders.
-std::string der_to_pem(const char* label, std::span<const std::uint8_t> der);
 
 // Every certificate in PEM text, in order; throws custos::Error when there
 // is none or one does not parse.
