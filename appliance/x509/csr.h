@@ -59,7 +59,7 @@ struct CheckedRequest {
   KeyDescription key;
   std::string key_type;                                  // "ec-p256", "ec-p384", "rsa-<bits>", "ed25519"
   std::vector<std::uint8_t> public_key;                  // DER SubjectPublicKeyInfo
-  ossl::Ptr<EVP_PKEY> public_key_object;                 // public_key as the request's parse decoded it
+  ossl::Ptr<EVP_PKEY> public_key_object;                 // public_key's key, imported from its bytes
   std::vector<RequestedExtension> requested_extensions;  // the extensionRequest attribute, in order
 };
 
@@ -87,11 +87,12 @@ std::vector<std::uint8_t> request_der(std::span<const std::uint8_t> input);
 
 // request_der, then the strict checks: DER that re-encodes to the same bytes,
 // version 1, a self-signature that verifies under the request's own key
-// (proof of possession), an RSA (2048 to 16384 bits, exponent 65537), EC
-// P-256/P-384 or Ed25519 key, at most 32 distinct requested extensions, a
-// subjectAltName of DNS names, IP addresses, email addresses and URIs only,
-// and a subject or a subjectAltName. Throws MalformedRequest or
-// RejectedRequest with one line a person can act on.
+// (proof of possession), an RSA (2048 to 16384 bits, exponent 65537,
+// parameters NULL or absent), EC P-256/P-384 (a named curve, a point on
+// it) or Ed25519 (no parameters) key in whole bytes, at most 32 distinct
+// requested extensions, a subjectAltName of DNS names, IP addresses, email
+// addresses and URIs only, and a subject or a subjectAltName. Throws
+// MalformedRequest or RejectedRequest with one line a person can act on.
 CheckedRequest check_request(std::span<const std::uint8_t> input);
 
 // Only whether `der` is one PKCS#10 request and nothing after it, read
