@@ -72,6 +72,29 @@ CUSTOS_OSSL_DELETER(STACK_OF(X509), sk_X509_free)
 template <typename T>
 using Ptr = std::unique_ptr<T, Deleter<T>>;
 
+// Making, parsing, encoding and owning an ASN.1 type declared with
+// OpenSSL's template macros (ASN1_SEQUENCE(T) … static_ASN1_SEQUENCE_END(T)),
+// through the item function the macros define (T_it):
+//
+//   using RequestType = ossl::Asn1Type<Request, Request_it>;
+//   RequestType::Owned request = RequestType::parse(cursor, size);
+template <typename T, const ASN1_ITEM* (*kItem)()>
+struct Asn1Type {
+  struct Free {
+    void operator()(T* value) const { ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(value), kItem()); }
+  };
+  using Owned = std::unique_ptr<T, Free>;
+
+  // Every field made, an empty stack for each SET OF or SEQUENCE OF.
+  static Owned create() { return Owned(reinterpret_cast<T*>(ASN1_item_new(kItem()))); }
+  static Owned parse(const unsigned char*& cursor, std::size_t size) {
+    return Owned(reinterpret_cast<T*>(ASN1_item_d2i(nullptr, &cursor, static_cast<long>(size), kItem())));
+  }
+  static int encode(T* value, unsigned char** out) {
+    return ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(value), out, kItem());
+  }
+};
+
 // The OpenSSL error queue as one line ("error:…: …"), emptied; "no detail"
 // when the queue is empty.
 std::string last_error();

@@ -295,19 +295,24 @@ std::vector<std::uint8_t> Statement::column_blob(int index) const {
 
 bool Statement::column_is_null(int index) const { return sqlite3_column_type(statement_, index) == SQLITE_NULL; }
 
-Transaction::Transaction(Connection& connection)
-    : connection_(connection), writer_(connection.shared().writer, std::defer_lock) {
+std::unique_lock<std::timed_mutex> lock_writer(Connection& connection, const std::string& doing) {
+  std::unique_lock writer(connection.shared().writer, std::defer_lock);
+  if (!writer.try_lock_for(std::chrono::milliseconds(kBusyTimeoutMs))) {
+    throw StorageError(doing + " (" + connection.path().filename().string() +
+                           "): another thread of this process kept the database locked for " +
+                           std::to_string(kBusyTimeoutMs / 1000) + " s",
+                       SQLITE_BUSY);
+  }
+  return writer;
+}
+
+Transaction::Transaction(Connection& connection) : connection_(connection) {
   {
     SharedDatabase& shared = connection.shared();
     std::lock_guard failed(shared.sync_mutex);
     if (!shared.sync_failure.empty()) throw StorageError(shared.sync_failure, SQLITE_IOERR_FSYNC);
   }
-  if (!writer_.try_lock_for(std::chrono::milliseconds(kBusyTimeoutMs))) {
-    throw StorageError("beginning a transaction (" + connection_.path().filename().string() +
-                           "): another thread of this process kept the database locked for " +
-                           std::to_string(kBusyTimeoutMs / 1000) + " s",
-                       SQLITE_BUSY);
-  }
+  writer_ = lock_writer(connection_, "beginning a transaction");
   connection_.execute("BEGIN IMMEDIATE");
 }
 

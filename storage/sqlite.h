@@ -214,6 +214,11 @@ class Statement {
   sqlite3_stmt* statement_ = nullptr;
 };
 
+// The writer lock of `connection`'s file (SharedDatabase::writer), waited
+// for as long as SQLite's busy timeout; then a StorageError (SQLITE_BUSY)
+// that names what was `doing` ("beginning a transaction").
+std::unique_lock<std::timed_mutex> lock_writer(Connection& connection, const std::string& doing);
+
 class Transaction {
  public:
   // BEGIN IMMEDIATE: takes the write lock up front, so two writers queue on

@@ -954,13 +954,13 @@ class SqlCipherStoreImpl final : public Store {
   // one: its page cache keeps what the writes left, where this store's
   // own loses its cache to every other store's write, and SQLCipher
   // decrypts each page read again (SharedDatabase). It waits for a write
-  // in progress, so only reads that follow writes anyway come here: the
-  // status lane's do not. Not from inside a change, which holds the lock.
+  // in progress (as long as a transaction would), so only reads that
+  // follow writes anyway come here: the status lane's do not. Not from inside a change, which holds the lock.
   template <typename Read>
   std::invoke_result_t<Read&> read_through_writer(Read&& read) {
     std::shared_ptr<Connection> shared_writer = shared_writer_connection();
     if (!shared_writer) return read();
-    std::lock_guard lock(own_->shared().writer);
+    std::unique_lock lock = lock_writer(*own_, "reading");
     connection_ = shared_writer.get();
     BackToOwn back_to_own{*this};
     return read();

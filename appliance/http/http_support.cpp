@@ -557,15 +557,7 @@ ASN1_SEQUENCE(CertsOnlyContentInfo) = {
     ASN1_EXP(CertsOnlyContentInfo, signed_data, CertsOnlySignedData, 0),
 } static_ASN1_SEQUENCE_END(CertsOnlyContentInfo)
 
-struct CertsOnlyFree {
-  void operator()(CertsOnlyContentInfo* info) const {
-    ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(info), ASN1_ITEM_rptr(CertsOnlyContentInfo));
-  }
-};
-
-int encode_certs_only(CertsOnlyContentInfo* info, unsigned char** out) {
-  return ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(info), out, ASN1_ITEM_rptr(CertsOnlyContentInfo));
-}
+using CertsOnlyType = ossl::Asn1Type<CertsOnlyContentInfo, CertsOnlyContentInfo_it>;
 
 // `der` as an ANY that encodes as these very bytes, if they are one
 // SEQUENCE and nothing after it.
@@ -592,9 +584,8 @@ ASN1_TYPE* certificate_as_any(const std::vector<std::uint8_t>& der) {
 
 std::vector<std::uint8_t> pkcs7_certs_only(const std::vector<std::vector<std::uint8_t>>& certificates) {
   if (certificates.empty()) throw Error("a certs-only PKCS#7 needs at least one certificate");
-  // The item's constructor makes every field, the two empty SETs included.
-  std::unique_ptr<CertsOnlyContentInfo, CertsOnlyFree> info(
-      reinterpret_cast<CertsOnlyContentInfo*>(ASN1_item_new(ASN1_ITEM_rptr(CertsOnlyContentInfo))));
+  // The two empty SETs (digest algorithms, signers) come made.
+  CertsOnlyType::Owned info = CertsOnlyType::create();
   if (!info || ASN1_INTEGER_set(info->signed_data->version, 1) != 1) {
     throw Error("building a certs-only PKCS#7: " + ossl::last_error());
   }
@@ -609,7 +600,7 @@ std::vector<std::uint8_t> pkcs7_certs_only(const std::vector<std::vector<std::ui
     }
     certificate.release();  // the stack owns it now
   }
-  return ossl::to_der(info.get(), encode_certs_only, "a certs-only PKCS#7");
+  return ossl::to_der(info.get(), CertsOnlyType::encode, "a certs-only PKCS#7");
 }
 
 }  // namespace custos::server

@@ -145,24 +145,8 @@ ASN1_SEQUENCE(Request) = {
     ASN1_SIMPLE(Request, signature, ASN1_BIT_STRING),
 } static_ASN1_SEQUENCE_END(Request)
 
-// Ownership, parsing and encoding for the ASN.1 types of this file, through
-// the item function each ASN1_SEQUENCE above defines.
-template <typename T, const ASN1_ITEM* (*kItem)()>
-struct Asn1Type {
-  struct Free {
-    void operator()(T* value) const { ASN1_item_free(reinterpret_cast<ASN1_VALUE*>(value), kItem()); }
-  };
-  using Owned = std::unique_ptr<T, Free>;
-
-  static Owned parse(const unsigned char*& cursor, std::size_t size) {
-    return Owned(reinterpret_cast<T*>(ASN1_item_d2i(nullptr, &cursor, static_cast<long>(size), kItem())));
-  }
-  static int encode(T* value, unsigned char** out) {
-    return ASN1_item_i2d(reinterpret_cast<ASN1_VALUE*>(value), out, kItem());
-  }
-};
-using RequestType = Asn1Type<Request, Request_it>;
-using RequestKeyInfoType = Asn1Type<RequestKeyInfo, RequestKeyInfo_it>;
+using RequestType = ossl::Asn1Type<Request, Request_it>;
+using RequestKeyInfoType = ossl::Asn1Type<RequestKeyInfo, RequestKeyInfo_it>;
 using ParsedRequest = RequestType::Owned;
 
 // One PKCS#10 request and nothing after it; its key is not decoded.
@@ -245,7 +229,7 @@ ASN1_SEQUENCE(RsaPublicKey) = {
     ASN1_SIMPLE(RsaPublicKey, exponent, ASN1_INTEGER),
 } static_ASN1_SEQUENCE_END(RsaPublicKey)
 
-using RsaPublicKeyType = Asn1Type<RsaPublicKey, RsaPublicKey_it>;
+using RsaPublicKeyType = ossl::Asn1Type<RsaPublicKey, RsaPublicKey_it>;
 
 // A key of `type` from its parameters, as OpenSSL's key manager imports
 // them; null when it refuses them (an EC point off its curve, say).

@@ -49,13 +49,8 @@ ASN1_SEQUENCE(BasicResponse) = {
     ASN1_EXP_SEQUENCE_OF_OPT(BasicResponse, certs, X509, 0),
 } static_ASN1_SEQUENCE_END(BasicResponse)
 
-int i2d_response_data(const ResponseData* data, unsigned char** out) {
-  return ASN1_item_i2d(reinterpret_cast<const ASN1_VALUE*>(data), out, ASN1_ITEM_rptr(ResponseData));
-}
-
-int i2d_basic_response(const BasicResponse* basic, unsigned char** out) {
-  return ASN1_item_i2d(reinterpret_cast<const ASN1_VALUE*>(basic), out, ASN1_ITEM_rptr(BasicResponse));
-}
+using ResponseDataType = ossl::Asn1Type<ResponseData, ResponseData_it>;
+using BasicResponseType = ossl::Asn1Type<BasicResponse, BasicResponse_it>;
 
 // Stacks that lend their elements to the encoder: freeing one leaves the
 // elements to their owners.
@@ -316,14 +311,14 @@ std::vector<std::uint8_t> make_ocsp_response(const OcspResponseSpec& spec, const
     }
   }
   ResponseData data{responder_id.get(), produced_at.get(), responses.get(), extensions.get()};
-  std::vector<std::uint8_t> tbs = ossl::to_der(&data, i2d_response_data, "the OCSP ResponseData");
+  std::vector<std::uint8_t> tbs = ossl::to_der(&data, ResponseDataType::encode, "the OCSP ResponseData");
   std::vector<std::uint8_t> signature = signer(tbs);
 
   ossl::Ptr<X509_ALGOR> algorithm = signature_algorithm(spec.scheme);
   ossl::Ptr<ASN1_STRING> bits = signature_bits(signature);
   ossl::Ptr<STACK_OF(X509)> certs = lent_certificates(spec.certificates);
   BasicResponse basic{&data, algorithm.get(), bits.get(), certs.get()};
-  std::vector<std::uint8_t> basic_der = ossl::to_der(&basic, i2d_basic_response, "the BasicOCSPResponse");
+  std::vector<std::uint8_t> basic_der = ossl::to_der(&basic, BasicResponseType::encode, "the BasicOCSPResponse");
 
   // OCSP_response_create encodes the basic response once more, from what
   // OpenSSL parsed; the check reads back the very bytes returned.
