@@ -32,10 +32,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "appliance/http/engine_link.h"
 #include "appliance/operations/status_epoch.h"
 #include "common/encoding.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "common/openssl.h"
+#include "modules/protocol/frame.h"
 #include "tests/support/requests.h"
 #include "tests/support/test_token.h"
 
@@ -843,6 +846,63 @@ TEST(BoundedTaskQueueTest, AJobGoesToTheWorkerThatBecameIdleLast) {
   queue.shutdown();
   // One, or two if a worker was slow to become idle on a busy machine.
   EXPECT_LE(threads.size(), 2u);
+}
+
+// Waits (for at most ten seconds) until `done` holds.
+template <typename Condition>
+bool eventually(Condition done) {
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    if (done()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return done();
+}
+
+// A channel given back goes to the caller that has waited longest, also
+// when the caller that gave it back calls again at once (before, that
+// caller took it again ahead of those woken for it: under 16 HTTP
+// connections on 4 channels, their waits made the slowest answers).
+TEST(ChannelPoolTest, CallersGetTheChannelInTheOrderTheyAsked) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  std::vector<FileDescriptor> ours;
+  ours.emplace_back(pair[0]);
+  FileDescriptor engine_end(pair[1]);
+  ChannelPool pool(std::move(ours));
+
+  // The engine: records each call's op and answers once `answer` is set.
+  std::mutex mutex;
+  std::vector<std::string> heard;
+  std::promise<void> answer;
+  std::shared_future<void> answering = answer.get_future().share();
+  std::thread engine([&] {
+    for (int call = 0; call < 4; ++call) {
+      json request = protocol::read_frame(engine_end.get(), std::nullopt);
+      {
+        std::lock_guard lock(mutex);
+        heard.push_back(request.at("op").get<std::string>());
+      }
+      answering.wait();
+      protocol::write_frame(engine_end.get(), {{"ok", true}}, std::nullopt);
+    }
+  });
+  auto heard_count = [&] {
+    std::lock_guard lock(mutex);
+    return heard.size();
+  };
+
+  std::thread first([&] {
+    pool.call({{"op", "first"}});
+    pool.call({{"op", "first-again"}});
+  });
+  ASSERT_TRUE(eventually([&] { return heard_count() == 1; }));
+  std::thread second([&] { pool.call({{"op", "second"}}); });
+  ASSERT_TRUE(eventually([&] { return pool.callers_waiting() == 1; }));
+  std::thread third([&] { pool.call({{"op", "third"}}); });
+  ASSERT_TRUE(eventually([&] { return pool.callers_waiting() == 2; }));
+  answer.set_value();
+  for (std::thread* thread : {&first, &second, &third, &engine}) thread->join();
+  EXPECT_EQ(heard, (std::vector<std::string>{"first", "second", "third", "first-again"}));
 }
 
 }  // namespace

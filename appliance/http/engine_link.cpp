@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "modules/protocol/frame.h"
 
@@ -19,32 +20,60 @@ ChannelPool::ChannelPool(std::vector<FileDescriptor> channels)
   for (std::size_t index = 0; index < channels_.size(); ++index) idle_.push_back(index);
 }
 
-nlohmann::json ChannelPool::call(const nlohmann::json& request) {
-  std::size_t index = 0;
-  {
-    std::unique_lock lock(mutex_);
-    if (!available_.wait_for(lock, kCallTimeout, [&] { return !idle_.empty() || usable_ == 0; }) || usable_ == 0) {
-      throw Error(usable_ == 0 ? "the engine is gone" : "the engine is busy; try again");
-    }
-    index = idle_.back();
+std::size_t ChannelPool::take_channel() {
+  std::unique_lock lock(mutex_);
+  if (usable_ == 0) throw Error("the engine is gone");
+  // Wait behind those already waiting, even with a channel idle: it is
+  // theirs. (Under load, a caller that just gave one back would otherwise
+  // take it again ahead of callers woken for it: their waits, not the
+  // engine, made the slowest answers.)
+  if (waiting_.empty() && !idle_.empty()) {
+    std::size_t index = idle_.back();
     idle_.pop_back();
+    return index;
   }
+  Waiter me;
+  waiting_.push_back(&me);
+  bool woken = me.wake.wait_for(lock, kCallTimeout, [&] { return me.granted.has_value() || usable_ == 0; });
+  if (me.granted) return *me.granted;
+  std::erase(waiting_, &me);
+  throw Error(woken ? "the engine is gone" : "the engine is busy; try again");
+}
+
+void ChannelPool::give_back(std::size_t index) {
+  std::lock_guard lock(mutex_);
+  if (waiting_.empty()) {
+    idle_.push_back(index);
+    return;
+  }
+  Waiter* oldest = waiting_.front();
+  waiting_.pop_front();
+  oldest->granted = index;
+  oldest->wake.notify_one();
+}
+
+std::size_t ChannelPool::callers_waiting() {
+  std::lock_guard lock(mutex_);
+  return waiting_.size();
+}
+
+nlohmann::json ChannelPool::call(const nlohmann::json& request) {
+  std::size_t index = take_channel();
   int channel = channels_[index].get();
   try {
     protocol::Deadline deadline = protocol::Clock::now() + kCallTimeout;
     protocol::write_frame(channel, request, deadline);
     nlohmann::json answer = protocol::read_frame(channel, deadline);
-    std::lock_guard lock(mutex_);
-    idle_.push_back(index);
-    available_.notify_one();
+    give_back(index);
     return answer;
   } catch (const protocol::FrameError& error) {
     // A channel out of step (a late answer would be read as the next
     // call's) is never used again.
     std::lock_guard lock(mutex_);
     channels_[index].reset();
-    --usable_;
-    available_.notify_all();
+    if (--usable_ == 0) {
+      for (Waiter* waiter : waiting_) waiter->wake.notify_one();
+    }
     throw Error(std::string("the engine did not answer: ") + error.what());
   }
 }

@@ -1,11 +1,16 @@
 // The front end's way to the engine: a few socketpairs inherited from
 // custosd, each carrying one call at a time in the frames of
 // modules/protocol (a 4-byte length, at most 1 MiB of JSON). A call takes a
-// free channel, waits for its answer and gives the channel back.
+// free channel, waits for its answer and gives the channel back. Callers
+// get channels in the order they asked: a channel given back goes to the
+// longest waiting caller, never to one that came later.
 #pragma once
 
 #include <condition_variable>
+#include <cstddef>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -28,12 +33,24 @@ class ChannelPool : public EngineLink {
  public:
   explicit ChannelPool(std::vector<FileDescriptor> channels);
   nlohmann::json call(const nlohmann::json& request) override;
+  // Callers now waiting for a channel.
+  std::size_t callers_waiting();
 
  private:
+  // A caller waiting for a channel; `granted` is set by the call that gave
+  // one back. One wake-up per waiter, so that a channel given back wakes
+  // only the caller it goes to.
+  struct Waiter {
+    std::condition_variable wake;
+    std::optional<std::size_t> granted;
+  };
+  std::size_t take_channel();
+  void give_back(std::size_t index);
+
   std::mutex mutex_;
-  std::condition_variable available_;
   std::vector<FileDescriptor> channels_;
   std::vector<std::size_t> idle_;  // indices into channels_
+  std::deque<Waiter*> waiting_;    // oldest first
   int usable_ = 0;
 };
 
