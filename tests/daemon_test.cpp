@@ -15,7 +15,9 @@
 #include <iostream>
 #include <regex>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "appliance/engine/authority.h"
 #include "appliance/operations/operations.h"
@@ -745,6 +747,39 @@ TEST_F(DaemonTest, ARequestIsIssuedWhileAnotherWaitsForItsVerdict) {
   for (const char* issued : {"quick.pem", "slow.pem"}) {
     EXPECT_TRUE(succeeded(shell(std::string("openssl verify -CAfile ca/ca.pem ") + issued))) << issued;
   }
+}
+
+// Two engines per core: on two cores, three requests whose policy module
+// takes seconds hold three engines, and a fourth request is issued
+// meanwhile (with one engine per core it waited; an engine idles while its
+// commit is synced and while its module decides).
+TEST_F(DaemonTest, OnTwoCoresFourRequestsAreInFlightAtOnce) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: custosd runs two engines";
+  start();
+  ASSERT_NO_FATAL_FAILURE(use_python_policy("slow_for_three", "if 'slow' in message['request']['subject']: time.sleep(6)"));
+  make_request("quick", "/CN=quick.example.com", "DNS:quick.example.com");
+  std::vector<std::string> slow_names = {"slow1", "slow2", "slow3"};
+  for (const std::string& name : slow_names) {
+    make_request(name, "/CN=" + name + ".example.com", "DNS:" + name + ".example.com");
+  }
+
+  std::atomic<int> slow_answered{0};
+  std::vector<CommandResult> slow(slow_names.size());
+  std::vector<std::thread> submitters;
+  for (std::size_t index = 0; index < slow_names.size(); ++index) {
+    submitters.emplace_back([&, index] {
+      slow[index] = cli_.custos("--dir ca submit --csr " + slow_names[index] + ".csr");
+      ++slow_answered;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  CommandResult quick = cli_.custos("--dir ca submit --csr quick.csr --out quick.pem");
+  int answered_before_quick = slow_answered;
+  for (std::thread& submitter : submitters) submitter.join();
+  EXPECT_TRUE(succeeded(quick)) << quick.err << testing::read_file(daemon_->log());
+  EXPECT_EQ(answered_before_quick, 0) << "the fourth request waited for a slow one's policy module";
+  for (const CommandResult& result : slow) EXPECT_TRUE(succeeded(result)) << result.err;
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem quick.pem")));
 }
 
 // BR 7.1.2.8: the delegated responder's certificate points to no CRL and

@@ -2,7 +2,7 @@
 // front end: one JSON object per call, {"op", "args"} (plus "caller" from
 // the front end), answered {"ok": true, "result"} or {"ok": false,
 // "error": one line, "kind", "role"}. The set is closed: an unknown op or
-// argument is refused. custosd runs a few engines, one per core, each on a
+// argument is refused. custosd runs a few engines, two per core, each on a
 // store connection and policy module host of its own: the calls that only
 // add requests or read (submit, enroll, retrieve, show, list) each take an
 // idle engine, so several are in flight at once; every other call (the
