@@ -1,13 +1,18 @@
 // Certificates issued per second by the engine in one process: receive,
 // the policy module's verdict over its socket, formation, a token
 // signature, and the durable commit (SQLCipher, synchronous=FULL) — on a
-// private SoftHSMv2 token with an ECDSA P-256 CA. And bulk revocation
+// private SoftHSMv2 token with an ECDSA P-256 CA; one request at a time,
+// and four in flight on four engines, each with its store connection and
+// policy module host (as custosd runs them on two cores). And bulk revocation
 // (`admin revoke --serials-from`): certificates revoked per second, a
 // batch of 20,000 (one transaction) at a time.
 //
 //   build/release/bin/issue_bench
 //   build/release/bin/issue_bench --benchmark_filter=Revoke
 #include <benchmark/benchmark.h>
+
+#include <memory>
+#include <vector>
 
 #include "appliance/engine/engine.h"
 #include "tests/support/requests.h"
@@ -36,9 +41,17 @@ struct IssuingCa {
     engine::init_ca(options);
     ca = engine::CertificateAuthority::open(options.directory, token);
     engine = std::make_unique<engine::Engine>(*ca);
+    others.push_back(engine.get());
+    for (int more = 1; more < kMostInFlight; ++more) {
+      owned.push_back(std::make_unique<engine::Engine>(*ca, engine::Publisher{}, ca->open_another_connection()));
+      others.push_back(owned.back().get());
+    }
   }
+  static constexpr int kMostInFlight = 4;
   std::unique_ptr<engine::CertificateAuthority> ca;
   std::unique_ptr<engine::Engine> engine;
+  std::vector<std::unique_ptr<engine::Engine>> owned;
+  std::vector<engine::Engine*> others;  // engine first: one for each request in flight
 };
 
 IssuingCa& issuing_ca() {
@@ -55,14 +68,19 @@ void BM_IssueServerCertificate(benchmark::State& state) {
   ossl::Ptr<EVP_PKEY> key = testing::ec_key("P-256");
   std::string request = testing::csr_pem(key.get(), "www.example.com", "DNS:www.example.com");
   std::span<const std::uint8_t> bytes = as_bytes(request);
+  engine::Engine& engine = *issuing.others.at(static_cast<std::size_t>(state.thread_index()));
   for (auto _ : state) {
-    engine::Disposition disposition = issuing.engine->submit(bytes, {{"profile", "server"}}, "bench");
+    engine::Disposition disposition = engine.submit(bytes, {{"profile", "server"}}, "bench");
     if (disposition.state != storage::RequestState::kIssued) state.SkipWithError(disposition.message.c_str());
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-BENCHMARK(BM_IssueServerCertificate)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_IssueServerCertificate)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Threads(1)
+    ->Threads(IssuingCa::kMostInFlight);
 
 // Each round issues a batch (not timed), then revokes it in one call.
 void BM_RevokeInBatches(benchmark::State& state) {
