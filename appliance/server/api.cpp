@@ -180,8 +180,9 @@ namespace {
 // Two engines per core, and no more than four (the front end's channels):
 // an engine waits, idle, for its commit's fdatasync and for its policy
 // module, so with one per core a fifth of the cores stayed idle under
-// load (bench/README.md, "Two engines per core"). Each has a store
-// connection with its page cache and a policy module host.
+// load (bench/README.md, "Waiting in turn, and two engines per core").
+// Each has a store connection with its page cache and a policy module
+// host.
 std::size_t engine_count() { return std::clamp(std::thread::hardware_concurrency() * 2, 2U, 4U); }
 
 // The calls that may run beside others, each on an engine of its own:
