@@ -379,7 +379,7 @@ class SqlCipherStore {
                                      const std::string& expected_database_id,
                                      int page_cache_kib = StoreLocation::kDefaultPageCacheKiB);
 
-  static constexpr int kSchemaVersion = 11;
+  static constexpr int kSchemaVersion = 12;
 
   // The query a CRL is built from (Store::for_each_revoked_certificate),
   // here so that a test can check SQLite's plan reads the revoked rows

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/process.h"
 #include "storage/audit.h"
 #include "storage/sqlite.h"
 #include "storage/store.h"
@@ -38,6 +39,17 @@ class StoreTest : public ::testing::Test {
       return error.what();
     }
     return "";
+  }
+
+  // A store made at schema `version` holding the rows `sql` writes, as a
+  // custos of that version left it, then opened: brought up to date.
+  std::unique_ptr<Store> upgraded_from(int version, const std::string& sql) {
+    SqlCipherStore::create_at_version(path_, key_of(7), "db-1", version);
+    {
+      Connection connection(path_, false, key_of(7));
+      connection.execute(sql);
+    }
+    return SqlCipherStore::open(path_, key_of(7), "db-1");
   }
 
   std::filesystem::path directory_;
@@ -382,6 +394,33 @@ TEST_F(StoreTest, AnEarlierRequestIsFoundByTheHashOfItsCsrAlsoAfterTheUpgrade) {
   EXPECT_EQ(old_index.column_int(0), 0);
 }
 
+// Schema 12 keeps the signing intents in one B-tree keyed by the serial:
+// no index of SQLite's own beside it, which each reservation and each
+// issuance wrote a page of. An intent waiting at the upgrade (its process
+// died while the token signed) is still there to settle.
+TEST_F(StoreTest, SigningIntentsAreOneTreeByTheirSerialAndOneWaitingAtTheUpgradeIsKept) {
+  auto store = upgraded_from(
+      11,
+      "INSERT INTO requests (state, csr, subject, profile, attributes, requester, message, submitted_at, "
+      "updated_at) VALUES ('received', x'3000', 'CN=old', 'server', '{}', 'cli', '', 't', 't');"
+      "INSERT INTO signing_intents (serial, request_id, tbs, owner, reserved_at) "
+      "VALUES ('5F', 1, x'010203', 'host/boot/1/1', 't');");
+  std::vector<SigningIntent> waiting = store->signing_intents();
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_EQ(waiting.front().serial, "5F");
+  EXPECT_EQ(waiting.front().request_id, 1);
+  EXPECT_EQ(waiting.front().tbs, (std::vector<std::uint8_t>{1, 2, 3}));
+  EXPECT_THROW(store->reserve_serial({"5F", 1, {4}, process_identity(), {}}), SerialCollision);
+  store->settle_signing_intent("5F", {RequestState::kReceived}, RequestState::kPending, "settled",
+                               {"test", "settled", {}});
+  EXPECT_TRUE(store->signing_intents().empty());
+
+  Connection connection(path_, false, key_of(7));
+  Statement trees(connection, "SELECT count(*) FROM sqlite_master WHERE tbl_name = 'signing_intents'");
+  ASSERT_TRUE(trees.step());
+  EXPECT_EQ(trees.column_int(0), 1);
+}
+
 // The id the store gives a new exit event, in an outbox otherwise empty.
 std::int64_t id_of_a_new_event(Store& store) {
   NewRequest request;
@@ -399,16 +438,12 @@ std::int64_t id_of_a_new_event(Store& store) {
 // next one is numbered above every audit entry (each event was written with
 // one), so above any id an emptied outbox gave before.
 TEST_F(StoreTest, AnUpgradedOutboxKeepsItsEventsAndNumbersAboveEveryEarlierId) {
-  SqlCipherStore::create_at_version(path_, key_of(7), "db-1", 9);
-  {
-    Connection connection(path_, false, key_of(7));
-    connection.execute(
-        "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
-        "VALUES (41, 't', 'cli', 'request_retrieved', '{}', x'00', x'00');"
-        "INSERT INTO outbox (id, event, request_id, created_at) VALUES (3, 'request_retrieved', 1, 't');"
-        "INSERT INTO outbox_deliveries (event_id, module, delivered_at) VALUES (3, 'exit-1', 't');");
-  }
-  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  auto store = upgraded_from(
+      9,
+      "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
+      "VALUES (41, 't', 'cli', 'request_retrieved', '{}', x'00', x'00');"
+      "INSERT INTO outbox (id, event, request_id, created_at) VALUES (3, 'request_retrieved', 1, 't');"
+      "INSERT INTO outbox_deliveries (event_id, module, delivered_at) VALUES (3, 'exit-1', 't');");
   std::vector<OutboxRecord> waiting = store->outbox();
   ASSERT_EQ(waiting.size(), 1u);
   EXPECT_EQ(waiting.front().id, 3);
@@ -421,14 +456,9 @@ TEST_F(StoreTest, AnUpgradedOutboxKeepsItsEventsAndNumbersAboveEveryEarlierId) {
 // The usual upgrade: nothing waits in the outbox, which had given ids up
 // to the audit log's length; the next event is numbered above them.
 TEST_F(StoreTest, AnEmptyOutboxUpgradedNumbersAboveEveryEarlierId) {
-  SqlCipherStore::create_at_version(path_, key_of(7), "db-1", 9);
-  {
-    Connection connection(path_, false, key_of(7));
-    connection.execute(
-        "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
-        "VALUES (41, 't', 'cli', 'request_retrieved', '{}', x'00', x'00');");
-  }
-  auto store = SqlCipherStore::open(path_, key_of(7), "db-1");
+  auto store = upgraded_from(9,
+                             "INSERT INTO audit_log (id, at, actor, event, detail, previous_hash, hash) "
+                             "VALUES (41, 't', 'cli', 'request_retrieved', '{}', x'00', x'00');");
   ASSERT_TRUE(store->outbox().empty());
   EXPECT_GT(id_of_a_new_event(*store), 41);
 }
