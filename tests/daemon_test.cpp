@@ -174,6 +174,59 @@ TEST_F(DaemonTest, TheCliGoesThroughTheSocketWithoutThePin) {
   EXPECT_FALSE(std::filesystem::exists(cli_.work() / "ca" / "custosd.sock"));
 }
 
+// `custos submit` through custosd is answered by custos itself, which loads
+// neither OpenSSL nor SQLCipher; it prints, writes and fails as the whole
+// command line (custos-cli) does, and leaves every other command line to it.
+TEST_F(DaemonTest, CustosSubmitsThroughTheSocketWithoutTheEngineLibrariesAndAnswersAsTheWholeCommandLine) {
+  start();
+  make_request("www", "/CN=www.example.com", "DNS:www.example.com");
+  const std::string custos = quote(CUSTOS_CLI);
+  const std::string whole = quote((std::filesystem::path(CUSTOS_CLI).parent_path() / "custos-cli").string());
+  const std::string submit = " --dir ca submit --csr www.csr --out www.pem --attr note=thin --profile server";
+
+  CommandResult loaded = shell("LD_DEBUG=libs " + custos + submit + " >/dev/null");
+  ASSERT_TRUE(succeeded(loaded)) << loaded.err;
+  EXPECT_NE(loaded.err.find("libsodium"), std::string::npos) << "LD_DEBUG reported nothing: " << loaded.err;
+  EXPECT_EQ(loaded.err.find("libcrypto"), std::string::npos);
+  EXPECT_EQ(loaded.err.find("libsqlcipher"), std::string::npos);
+
+  // What differs from one request to the next: its id and serial.
+  auto same_request = [](std::string text) {
+    text = std::regex_replace(text, std::regex("request [0-9]+"), "request ID");
+    return std::regex_replace(text, std::regex("serial [0-9A-F]+"), "serial SERIAL");
+  };
+  CommandResult by_custos = shell(custos + submit);
+  ASSERT_TRUE(succeeded(by_custos)) << by_custos.err;
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem www.pem")));
+  CommandResult by_whole = shell(whole + submit);
+  ASSERT_TRUE(succeeded(by_whole)) << by_whole.err;
+  EXPECT_EQ(same_request(by_custos.out), same_request(by_whole.out));
+  EXPECT_NE(by_custos.out.find("certificate written to www.pem"), std::string::npos) << by_custos.out;
+
+  auto without_request = [](nlohmann::json disposition) {
+    disposition.erase("request_id");
+    disposition.erase("serial");
+    return disposition;
+  };
+  nlohmann::json json_by_custos = nlohmann::json::parse(shell(custos + submit + " --json").out);
+  nlohmann::json json_by_whole = nlohmann::json::parse(shell(whole + submit + " --json").out);
+  EXPECT_EQ(without_request(json_by_custos), without_request(json_by_whole));
+  EXPECT_TRUE(json_by_custos.contains("serial"));
+
+  for (std::string mistake : {" --csr www.csr --attr nonsense", " --csr missing.csr"}) {
+    CommandResult refused_by_custos = shell(custos + " --dir ca submit" + mistake);
+    CommandResult refused_by_whole = shell(whole + " --dir ca submit" + mistake);
+    EXPECT_NE(refused_by_custos.status, 0) << mistake;
+    EXPECT_EQ(refused_by_custos.status, refused_by_whole.status) << mistake;
+    EXPECT_EQ(refused_by_custos.err, refused_by_whole.err) << mistake;
+  }
+  // An option custos does not read itself: custos-cli's parser answers.
+  CommandResult help = shell(custos + " --dir ca submit --csr www.csr --help");
+  EXPECT_TRUE(succeeded(help));
+  EXPECT_NE(help.out.find("submit a PKCS#10 request"), std::string::npos) << help.out;
+  EXPECT_EQ(daemon_->stop(), 0);
+}
+
 TEST_F(DaemonTest, ACallOutsideTheCallersRoleIsRefusedNamingTheRole) {
   append_config("[roles]\nauditor = [\"uid:0\"]\n");
   start();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "appliance/cli/output.h"
 #include "appliance/engine/wire_form.h"
 #include "appliance/operations/daemon_client.h"
 #include "common/encoding.h"
@@ -110,7 +111,7 @@ class DaemonCa : public CaService {
 
   engine::Disposition submit(const std::vector<std::uint8_t>& request,
                              const std::map<std::string, std::string>& attributes) override {
-    return call_for_disposition(Op::kSubmit, {{"csr", to_base64(request)}, {"attributes", attributes}});
+    return call_for_disposition(Op::kSubmit, submit_call_arguments(request, attributes));
   }
   engine::Disposition retrieve(std::int64_t id) override { return call_for_disposition(Op::kRetrieve, {{"id", id}}); }
   // custosd answers at most operations::kMaxListPage at a time: ask again

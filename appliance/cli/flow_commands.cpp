@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "appliance/cli/ca_service.h"
+#include "appliance/cli/output.h"
 #include "appliance/engine/engine.h"
 #include "appliance/operations/operations.h"
 #include "appliance/x509/certificate.h"
@@ -19,41 +20,20 @@
 namespace custos::cli {
 namespace {
 
-// The request file may be PEM or DER; the engine enforces the 64 KiB cap,
-// this only keeps a mistaken multi-gigabyte path from being read whole.
-constexpr std::size_t kMaxInputBytes = 16 << 20;
-
-std::pair<std::string, std::string> split_assignment(const std::string& assignment) {
-  std::size_t equals = assignment.find('=');
-  if (equals == std::string::npos || equals == 0) {
-    throw UsageError("'" + assignment + "' is not KEY=VALUE");
-  }
-  return {assignment.substr(0, equals), assignment.substr(equals + 1)};
-}
-
 void print_disposition(const CaContext& context, const engine::Disposition& disposition,
                        const std::optional<std::filesystem::path>& out, bool chain = false) {
-  if (out && !disposition.certificate.empty()) {
-    write_file_atomic(*out, pem_armour(PEM_STRING_X509, disposition.certificate) +
-                                (chain ? engine::read_ca_chain(context.directory) : std::string()));
+  std::string certificate_pem;
+  if (!disposition.certificate.empty()) {
+    certificate_pem = pem_armour(PEM_STRING_X509, disposition.certificate) +
+                      (out && chain ? engine::read_ca_chain(context.directory) : std::string());
   }
-  if (context.json) {
-    std::cout << disposition.to_json().dump() << "\n";
-    return;
-  }
-  std::cout << "request " << disposition.request_id << ": " << storage::request_state_name(disposition.state);
-  if (disposition.serial) std::cout << ", serial " << *disposition.serial;
-  std::cout << "\n";
-  if (!disposition.message.empty()) std::cout << "  " << disposition.message << "\n";
-  if (out && !disposition.certificate.empty()) std::cout << "  certificate written to " << out->string() << "\n";
+  cli::print_disposition(disposition.to_json(), context.json, out, certificate_pem);
 }
 
 }  // namespace
 
 void run_submit(const CaContext& context, const SubmitCommand& command) {
-  std::map<std::string, std::string> attributes;
-  for (const std::string& assignment : command.attributes) attributes.insert(split_assignment(assignment));
-  if (!command.profile.empty()) attributes["profile"] = command.profile;
+  std::map<std::string, std::string> attributes = submit_attributes(command.attributes, command.profile);
   std::vector<std::uint8_t> request = read_file(command.request_file, kMaxInputBytes);
   print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.submit(request, attributes); }), command.out);
 }

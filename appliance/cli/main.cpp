@@ -11,6 +11,7 @@
 #include "appliance/cli/flow_commands.h"
 #include "appliance/cli/main.h"
 #include "appliance/cli/module_test.h"
+#include "appliance/cli/output.h"
 #include "common/error.h"
 #include "common/password.h"
 #include "common/process.h"
@@ -410,14 +411,6 @@ int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
 
   CaContext context{directory_text.empty() ? default_directory() : std::filesystem::path(directory_text),
                     token.options(), json};
-  try {
-    action(context);
-  } catch (const custos::UsageError& error) {
-    std::cerr << "custos: " << error.what() << "\n";
-    return 2;
-  } catch (const std::exception& error) {
-    std::cerr << "custos: " << error.what() << "\n";
-    return 1;
-  }
-  return daemon_status;
+  int status = custos::cli::exit_status_of([&] { action(context); });
+  return status != 0 ? status : daemon_status;
 }

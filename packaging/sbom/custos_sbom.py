@@ -232,7 +232,7 @@ def package_sbom(arguments):
     files = list(shipped_files(root, out_relative))
     programs = [path for _, path in files if is_elf(path)]
     loaded = owners(loaded_libraries(programs), "/var/lib/dpkg")
-    targets = ["bin/custos", "bin/custosd", "bin/custos-module-host", "bin/custos-exit-ldap.so", "bin/custos-http"]
+    targets = ["bin/custos", "bin/custos-cli", "bin/custosd", "bin/custos-module-host", "bin/custos-exit-ldap.so", "bin/custos-http"]
     compiled = owners(compiled_headers(arguments.build_dir, targets), "/var/lib/dpkg")
     dynamic = set(loaded.values())
     facts = package_facts(dynamic | set(compiled.values()), "/var/lib/dpkg")
