@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <regex>
+#include <string>
 
 #include "appliance/engine/authority.h"
 #include "storage/audit.h"
@@ -320,6 +322,30 @@ TEST(Config, UnknownKeyIsAnErrorNamingIt) {
   CommandResult shown = cli.custos("--dir ca config");
   EXPECT_EQ(shown.status, 1);
   EXPECT_NE(shown.err.find("unknown key 'profiles.web.colour'"), std::string::npos) << shown.err;
+}
+
+// A float where an integer belongs is refused as not an integer, however
+// large: 3e36 was converted to int64 without a range check (undefined
+// behaviour under UBSan, found by fuzz_config), and 2000.0 was taken as 2000.
+TEST(Config, AFloatWhereAnIntegerBelongsIsRefusedNotConverted) {
+  CliFixture cli;
+  ASSERT_TRUE(succeeded(cli.custos("--dir ca init --subject 'CN=Strict' --key ec-p256", true)));
+  std::filesystem::path path = cli.work() / "ca" / "custos.toml";
+  const std::string written = testing::read_file(path);
+  struct Case {
+    std::string key, value, error;
+  };
+  for (const Case& edit : {Case{"next_update_hours", "3e36", "'crl.next_update_hours' must be set to an integer"},
+                           Case{"next_update_hours", "168.0", "'crl.next_update_hours' must be set to an integer"},
+                           Case{"timeout_ms", "1e300", "'policy.timeout_ms' must be 1 to 600000"},
+                           Case{"timeout_ms", "2000.0", "'policy.timeout_ms' must be 1 to 600000"}}) {
+    std::regex line("\n" + edit.key + " = [0-9]+\n");
+    ASSERT_TRUE(std::regex_search(written, line)) << edit.key;
+    testing::write_file(path, std::regex_replace(written, line, "\n" + edit.key + " = " + edit.value + "\n"));
+    CommandResult shown = cli.custos("--dir ca config");
+    EXPECT_EQ(shown.status, 1) << edit.value;
+    EXPECT_NE(shown.err.find(edit.error), std::string::npos) << shown.err;
+  }
 }
 
 TEST(Cli, UsageErrorsExitTwo) {

@@ -21,6 +21,15 @@ const std::vector<std::string> kKnownKeyUsages = {"digitalSignature", "nonRepudi
                                                   "dataEncipherment", "keyAgreement",   "keyCertSign",
                                                   "cRLSign"};
 
+// An integer key's value, or nothing when the value is not an integer.
+// Only an integer: toml++ 3.3's value<std::int64_t>() converts a float
+// such as 3e36 to int64 without checking its range first (undefined
+// behaviour, found by fuzz_config), and 90.0 days is not what a reader of
+// the file would call an integer either.
+std::optional<std::int64_t> integer(toml::node_view<const toml::node> node) {
+  return node.value_exact<std::int64_t>();
+}
+
 // Reads one table of custos.toml, refusing keys it does not know.
 class TableReader {
  public:
@@ -43,7 +52,7 @@ class TableReader {
     return table_.contains(key) ? text(key) : fallback;
   }
   std::int64_t number(const std::string& key) const {
-    auto value = table_[key].value<std::int64_t>();
+    auto value = integer(table_[key]);
     if (!value) throw Error("'" + qualified(key) + "' must be set to an integer");
     return *value;
   }
@@ -313,7 +322,7 @@ CaConfig read_config(const toml::table& root) {
   const toml::table& policy = top.table("policy");
   config.policy = read_module(policy, "policy");
   if (policy.contains("timeout_ms")) {
-    auto timeout = policy["timeout_ms"].value<std::int64_t>();
+    auto timeout = integer(policy["timeout_ms"]);
     if (!timeout || *timeout < 1 || *timeout > 600'000) throw Error("'policy.timeout_ms' must be 1 to 600000");
     config.policy_timeout_ms = *timeout;
   }
