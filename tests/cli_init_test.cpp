@@ -356,6 +356,23 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(cli.custos("--dir nowhere config").status, 1);
 }
 
+// With no --dir and no CUSTOS_DIR the CA directory is the working one; when
+// that was removed under the shell, one line says so (custos aborted on an
+// uncaught filesystem_error before).
+TEST(Cli, AVanishedWorkingDirectoryIsAOneLineError) {
+  CliFixture cli;
+  for (const std::string command : {"submit --csr www.csr", "config"}) {
+    CommandResult result = testing::run_command("mkdir -p " + testing::quote((cli.work() / "gone").string()) + " && cd " +
+                                                testing::quote((cli.work() / "gone").string()) +
+                                                " && rmdir ../gone && env -u CUSTOS_DIR " + testing::quote(CUSTOS_CLI) +
+                                                " " + command);
+    EXPECT_EQ(result.status, 1) << command << ": " << result.err;
+    EXPECT_EQ(result.err,
+              "custos: the working directory: No such file or directory; give --dir DIR or set CUSTOS_DIR\n")
+        << command;
+  }
+}
+
 // `custos token check` tries each key type and database-key method on the
 // token in scratch objects, says why what fails fails (by mechanism), names
 // the method init would choose, which works, and leaves nothing behind.

@@ -9,7 +9,7 @@
 // command line, and submit with no custosd, is the whole command line's:
 // custos-cli (libexec/custos/) runs in this process's place with the same
 // arguments, so its parser, its help and its errors are the only ones.
-#include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -19,7 +19,6 @@
 #include "appliance/cli/output.h"
 #include "appliance/operations/daemon_client.h"
 #include "common/encoding.h"
-#include "common/error.h"
 #include "common/files.h"
 #include "common/programs.h"
 
@@ -85,13 +84,14 @@ std::optional<DaemonSubmit> parse_daemon_submit(int argc, char** argv) {
     *slot = value;
   }
   if (!after_command || !request_file) return std::nullopt;
-  const char* from_environment = std::getenv("CUSTOS_DIR");
   if (directory) {
     submit.directory = *directory;
-  } else if (from_environment != nullptr && *from_environment != '\0') {
-    submit.directory = from_environment;
   } else {
-    submit.directory = std::filesystem::current_path();
+    try {
+      submit.directory = custos::cli::default_directory();
+    } catch (const std::exception&) {
+      return std::nullopt;  // custos-cli says why
+    }
   }
   submit.request_file = *request_file;
   if (out) submit.out = *out;
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     std::optional<custos::operations::DaemonConnection> daemon;
     try {
       daemon = custos::operations::DaemonConnection::connect(submit->directory);
-    } catch (const custos::Error&) {
+    } catch (const std::exception&) {
       // custos-cli meets the same refusal and says it.
     }
     if (daemon) return submit_through(*daemon, *submit);

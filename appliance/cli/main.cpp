@@ -22,12 +22,6 @@ namespace {
 
 using custos::cli::CaContext;
 
-std::filesystem::path default_directory() {
-  const char* from_environment = std::getenv("CUSTOS_DIR");
-  return from_environment != nullptr && *from_environment != '\0' ? std::filesystem::path(from_environment)
-                                                                    : std::filesystem::current_path();
-}
-
 // The token options of every command that opens the CA, bound to one set
 // of variables (only one command runs).
 struct TokenArguments {
@@ -409,8 +403,10 @@ int custos::cli::run(int argc, char** argv, const ServeFunction& serve) {
     return status == 0 ? 0 : 2;
   }
 
-  CaContext context{directory_text.empty() ? default_directory() : std::filesystem::path(directory_text),
-                    token.options(), json};
-  int status = custos::cli::exit_status_of([&] { action(context); });
+  int status = custos::cli::exit_status_of([&] {
+    CaContext context{directory_text.empty() ? custos::cli::default_directory() : std::filesystem::path(directory_text),
+                      token.options(), json};
+    action(context);
+  });
   return status != 0 ? status : daemon_status;
 }

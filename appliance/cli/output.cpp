@@ -1,12 +1,23 @@
 #include "appliance/cli/output.h"
 
+#include <cstdlib>
 #include <iostream>
+#include <system_error>
 
 #include "common/encoding.h"
 #include "common/error.h"
 #include "common/files.h"
 
 namespace custos::cli {
+
+std::filesystem::path default_directory() {
+  const char* from_environment = std::getenv("CUSTOS_DIR");
+  if (from_environment != nullptr && *from_environment != '\0') return from_environment;
+  std::error_code error;
+  std::filesystem::path here = std::filesystem::current_path(error);
+  if (error) throw Error("the working directory: " + error.message() + "; give --dir DIR or set CUSTOS_DIR");
+  return here;
+}
 
 std::pair<std::string, std::string> split_assignment(const std::string& assignment) {
   std::size_t equals = assignment.find('=');

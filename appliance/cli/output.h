@@ -26,6 +26,10 @@ namespace custos::cli {
 // this only keeps a mistaken multi-gigabyte path from being read whole.
 inline constexpr std::size_t kMaxInputBytes = 16 << 20;
 
+// The CA directory when --dir is not given: $CUSTOS_DIR, else the working
+// directory; throws custos::Error when that is gone.
+std::filesystem::path default_directory();
+
 // "KEY=VALUE" as {KEY, VALUE}; throws UsageError for anything else.
 std::pair<std::string, std::string> split_assignment(const std::string& assignment);
 
