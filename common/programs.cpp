@@ -64,9 +64,12 @@ std::filesystem::path program_path(Program program) {
 
 void run_in_place(Program program, char** argv, NameAs name) {
   std::filesystem::path path = program_path(program);
+  char* given_name = argv[0];
   if (name == NameAs::kItsPath) argv[0] = const_cast<char*>(path.c_str());
   ::execv(path.c_str(), argv);
-  throw Error("running " + path.string() + ": " + std::strerror(errno));
+  int failure = errno;
+  argv[0] = given_name;  // not left pointing into `path`, which ends here
+  throw Error("running " + path.string() + ": " + std::strerror(failure));
 }
 
 }  // namespace custos

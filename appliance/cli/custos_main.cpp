@@ -3,8 +3,8 @@
 // The program users run. It answers one command line itself:
 // `custos submit` when a custosd serves the CA directory, which a script
 // runs once per certificate. That answer needs only the socket, so this
-// program links neither OpenSSL nor SQLCipher nor the engine: loading them
-// took about as long as custosd takes to issue (bench/README.md, "A
+// program links neither OpenSSL nor SQLCipher nor the engine: starting
+// with them took more than half of such a submit (bench/README.md, "A
 // submit through custosd that loads only what it needs"). Every other
 // command line, and submit with no custosd, is the whole command line's:
 // custos-cli (libexec/custos/) runs in this process's place with the same

@@ -1,8 +1,9 @@
 // What `custos submit` sends, what the commands that answer with a
 // disposition (submit, retrieve, admin resubmit, admin deny) write and
-// print, and how a command's failure is reported. Shared by the whole command line (custos-cli) and by the `custos`
-// program, which answers `custos submit` through custosd itself without
-// loading the engine's libraries: both print byte for byte the same.
+// print, and how a command's failure is reported. Shared by the whole
+// command line (custos-cli) and by the `custos` program, which answers
+// `custos submit` through custosd itself without loading the engine's
+// libraries: both print byte for byte the same.
 // Knows nothing of the engine: a disposition here is its JSON form
 // (request_id, status, message, serial when issued).
 #pragma once
