@@ -227,6 +227,46 @@ TEST_F(FlowTest, MalformedAndForgedRequestsGetTheirReason) {
   EXPECT_NE(weak["message"].get<std::string>().find("2048"), std::string::npos) << weak;
 }
 
+// A local submit or resubmit starts the policy module while it opens the
+// token and the database, and reads the module's hello answer when it asks
+// its question: a module that dies, or never answers its hello, still
+// leaves the request pending with the reason, and a good one issues it.
+TEST_F(FlowTest, APolicyModuleStartedWhileTheCaOpensAnswersOrLeavesTheRequestPendingWithWhy) {
+  std::filesystem::path config = cli_.work() / "ca" / "custos.toml";
+  std::string original = testing::read_file(config);
+  std::size_t policy = original.find("[policy]\n");
+  ASSERT_NE(policy, std::string::npos);
+  auto use_policy = [&](const std::string& behaviour, int timeout_ms) {
+    std::string text = original;
+    text.replace(policy, text.find("\n[", policy + 1) - policy,
+                 "[policy]\nmodule = \"exec:" + std::string(CUSTOS_HOSTILE_MODULE) + " " + behaviour +
+                     "\"\ntimeout_ms = " + std::to_string(timeout_ms) + "\n");
+    testing::write_file(config, text, 0600);
+  };
+  make_request("leaf", "/CN=leaf.example", "DNS:leaf.example");
+
+  use_policy("die-before-hello", 10000);
+  nlohmann::json died = custos_json("--dir ca submit --csr leaf.csr");
+  EXPECT_EQ(died["status"], "pending") << died;
+  EXPECT_NE(died["message"].get<std::string>().find("exited with status 42"), std::string::npos) << died;
+  EXPECT_NE(died["message"].get<std::string>().find("last words on stderr: \"hostile: the configuration names no server\""),
+            std::string::npos)
+      << died;
+
+  use_policy("silent-after-hello", 1000);
+  nlohmann::json silent = custos_json("--dir ca admin resubmit 1");
+  EXPECT_EQ(silent["status"], "pending") << silent;
+  EXPECT_NE(silent["message"].get<std::string>().find("did not answer within 1000 ms"), std::string::npos) << silent;
+
+  use_policy("good", 2000);
+  nlohmann::json issued = custos_json("--dir ca admin resubmit 1");
+  EXPECT_EQ(issued["status"], "issued") << issued;
+  EXPECT_EQ(issued["message"], "a good module") << issued;
+  nlohmann::json second = custos_json("--dir ca submit --csr leaf.csr --out leaf.pem");
+  EXPECT_EQ(second["status"], "issued") << second;
+  EXPECT_TRUE(succeeded(shell("openssl verify -CAfile ca/ca.pem leaf.pem")));
+}
+
 // custos is killed after the token signed and before the certificate was
 // stored: the next command that opens the CA finds the signing intent
 // recorded before the signature, and says so (the request pends with the

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "appliance/cli/output.h"
+#include "appliance/engine/module_specs.h"
 #include "appliance/engine/wire_form.h"
 #include "appliance/operations/daemon_client.h"
 #include "common/encoding.h"
@@ -20,10 +21,20 @@ using operations::Op;
 // what an earlier one left and has the token sign an audit checkpoint.
 class LocalCa : public CaService {
  public:
-  explicit LocalCa(const CaContext& context)
-      : ca_(engine::CertificateAuthority::open(context.directory, context.token)),
-        engine_(std::make_unique<engine::Engine>(*ca_, [this] { deliver(); })),
-        actor_(engine::local_actor()) {}
+  LocalCa(const CaContext& context, Asks asks) : actor_(engine::local_actor()) {
+    engine::CaConfig config = engine::load_config(engine::CaPaths(context.directory).config);
+    // The policy module's process starts (namespaces, exec, its hello)
+    // while this one logs in to the token and opens the database: on two
+    // cores a local submit no longer waits for it.
+    std::unique_ptr<engine::ModuleClient> policy;
+    if (asks == Asks::kPolicy) {
+      policy = std::make_unique<engine::ModuleClient>(engine::policy_module_spec(config, context.directory));
+      policy->prestart();
+    }
+    ca_ = engine::CertificateAuthority::open(context.directory, context.token, std::move(config));
+    engine_ = std::make_unique<engine::Engine>(*ca_, [this] { deliver(); });
+    if (policy) engine_->use_policy(std::move(policy));
+  }
 
   void finish() override {
     deliver();
@@ -189,11 +200,11 @@ class DaemonCa : public CaService {
 
 }  // namespace
 
-std::unique_ptr<CaService> open_ca_service(const CaContext& context) {
+std::unique_ptr<CaService> open_ca_service(const CaContext& context, Asks asks) {
   if (std::optional<operations::DaemonConnection> daemon = operations::DaemonConnection::connect(context.directory)) {
     return std::make_unique<DaemonCa>(std::move(*daemon));
   }
-  return std::make_unique<LocalCa>(context);
+  return std::make_unique<LocalCa>(context, asks);
 }
 
 }  // namespace custos::cli

@@ -59,14 +59,18 @@ class CaService {
   virtual void finish() = 0;
 };
 
+// Whether the command will ask the policy module (submit, resubmit): the
+// engine in this process then starts it while the CA opens.
+enum class Asks { kNothing, kPolicy };
+
 // custosd's when one serves the directory, else the engine in this process.
-std::unique_ptr<CaService> open_ca_service(const CaContext& context);
+std::unique_ptr<CaService> open_ca_service(const CaContext& context, Asks asks = Asks::kNothing);
 
 // Opens the CA service, runs `call` on it, finishes the command and returns
 // what `call` returned.
 template <typename Call>
-auto on_ca(const CaContext& context, Call call) {
-  std::unique_ptr<CaService> ca = open_ca_service(context);
+auto on_ca(const CaContext& context, Call call, Asks asks = Asks::kNothing) {
+  std::unique_ptr<CaService> ca = open_ca_service(context, asks);
   if constexpr (std::is_void_v<std::invoke_result_t<Call, CaService&>>) {
     call(*ca);
     ca->finish();

@@ -35,7 +35,9 @@ void print_disposition(const CaContext& context, const engine::Disposition& disp
 void run_submit(const CaContext& context, const SubmitCommand& command) {
   std::map<std::string, std::string> attributes = submit_attributes(command.attributes, command.profile);
   std::vector<std::uint8_t> request = read_file(command.request_file, kMaxInputBytes);
-  print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.submit(request, attributes); }), command.out);
+  print_disposition(context,
+                    on_ca(context, [&](CaService& ca) { return ca.submit(request, attributes); }, Asks::kPolicy),
+                    command.out);
 }
 
 void run_retrieve(const CaContext& context, std::int64_t id, const std::optional<std::filesystem::path>& out,
@@ -75,7 +77,8 @@ void run_admin_list(const CaContext& context, const std::string& state_name, con
 }
 
 void run_admin_resubmit(const CaContext& context, std::int64_t id) {
-  print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.resubmit(id); }), std::nullopt);
+  print_disposition(context, on_ca(context, [&](CaService& ca) { return ca.resubmit(id); }, Asks::kPolicy),
+                    std::nullopt);
 }
 
 void run_admin_deny(const CaContext& context, std::int64_t id, const std::string& message) {

@@ -330,8 +330,12 @@ CertificateAuthority::CertificateAuthority(CaPaths paths, CaConfig config, std::
 
 std::unique_ptr<CertificateAuthority> CertificateAuthority::open(const std::filesystem::path& directory,
                                                                  const TokenOptions& options) {
+  return open(directory, options, load_config(CaPaths(directory).config));
+}
+
+std::unique_ptr<CertificateAuthority> CertificateAuthority::open(const std::filesystem::path& directory,
+                                                                 const TokenOptions& options, CaConfig config) {
   CaPaths paths(directory);
-  CaConfig config = load_config(paths.config);
   std::unique_ptr<hsm::Token> token =
       open_token(options.module.value_or(config.token.module), options.label.value_or(config.token.label),
                  config.token.serial, options.pin, static_cast<std::size_t>(config.token.sessions), paths.token_lock);

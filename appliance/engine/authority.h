@@ -87,6 +87,9 @@ class CertificateAuthority {
   // derives the database key and opens the store.
   static std::unique_ptr<CertificateAuthority> open(const std::filesystem::path& directory,
                                                     const TokenOptions& options);
+  // The same with custos.toml loaded already (from CaPaths(directory).config).
+  static std::unique_ptr<CertificateAuthority> open(const std::filesystem::path& directory,
+                                                    const TokenOptions& options, CaConfig config);
 
   const CaConfig& config() const { return config_; }
   // Reads custos.toml again (custosd on SIGHUP): profiles, modules,

@@ -155,6 +155,10 @@ class Engine {
   // CertificateAuthority::open_another_connection), else on ca.store().
   explicit Engine(CertificateAuthority& ca, Publisher publisher = {},
                   std::unique_ptr<storage::Store> connection = nullptr);
+  // The policy module to ask instead of one the first question starts:
+  // made from this CA's configuration (policy_module_spec) and started
+  // early (ModuleClient::prestart) by a command that will ask it.
+  void use_policy(std::unique_ptr<ModuleClient> policy) { policy_ = std::move(policy); }
 
   // With `hold_for_officer` (an unauthenticated client whose profile
   // pends such requests), a verdict to issue leaves the request pending

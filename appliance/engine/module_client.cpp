@@ -85,6 +85,33 @@ ModuleClient::ModuleClient(ModuleSpec spec) : spec_(std::move(spec)) {}
 ModuleClient::~ModuleClient() { shut_down(); }
 
 void ModuleClient::start() {
+  launch();
+  await_hello();
+}
+
+void ModuleClient::ensure_started() {
+  if (prestart_failure_) {
+    std::string failure = std::move(*prestart_failure_);
+    prestart_failure_.reset();
+    throw ModuleFailure(failure);
+  }
+  if (pid_ < 0) {
+    start();
+  } else if (hello_pending_) {
+    await_hello();
+  }
+}
+
+void ModuleClient::prestart() {
+  if (pid_ >= 0) return;
+  try {
+    launch();
+  } catch (const ModuleFailure& failure) {
+    prestart_failure_ = failure.what();
+  }
+}
+
+void ModuleClient::launch() {
   // A module that keeps dying is started again, but not in a tight loop.
   if (consecutive_failures_ > 0) {
     auto backoff = std::chrono::milliseconds(50) * (1 << std::min(consecutive_failures_ - 1, 5));
@@ -147,8 +174,16 @@ void ModuleClient::start() {
   if (starts_ > 1) log("restarting " + spec_.module + " (start " + std::to_string(starts_) + ")");
 
   protocol::Hello hello{spec_.role, spec_.config, spec_.ca};
+  send(protocol::encode(hello), protocol::Clock::now() + spec_.timeout);
+  hello_pending_ = true;
+}
+
+void ModuleClient::await_hello() {
+  hello_pending_ = false;
   try {
-    events_ = protocol::decode_hello_answer(exchange(protocol::encode(hello)), spec_.role).events;
+    // After a prestart the module has had the time the engine took
+    // meanwhile, and the whole timeout from now besides.
+    events_ = protocol::decode_hello_answer(receive(protocol::Clock::now() + spec_.timeout), spec_.role).events;
   } catch (const protocol::ProtocolError& error) {
     fail(std::string("answered hello wrongly: ") + error.what());
   }
@@ -158,12 +193,24 @@ void ModuleClient::log(const std::string& line) const { ModuleLog(spec_.log_file
 
 nlohmann::json ModuleClient::exchange(const nlohmann::json& message) {
   protocol::Deadline deadline = protocol::Clock::now() + spec_.timeout;
+  send(message, deadline);
+  return receive(deadline);
+}
+
+void ModuleClient::send(const nlohmann::json& message, protocol::Deadline deadline) {
   // The module speaks only when asked: bytes waiting before a question are
   // an answer it should not have given (a late second answer, say).
   char early = 0;
   if (::recv(socket_.get(), &early, 1, MSG_PEEK | MSG_DONTWAIT) == 1) fail("spoke without being asked");
   try {
     protocol::write_frame(socket_.get(), message, deadline);
+  } catch (const protocol::FrameError& error) {
+    fail_on(error);
+  }
+}
+
+nlohmann::json ModuleClient::receive(protocol::Deadline deadline) {
+  try {
     nlohmann::json answer = protocol::read_frame(socket_.get(), deadline);
     // One question, one answer: anything more is the module speaking out of turn.
     pollfd more{socket_.get(), POLLIN, 0};
@@ -173,14 +220,18 @@ nlohmann::json ModuleClient::exchange(const nlohmann::json& message) {
     }
     return answer;
   } catch (const protocol::FrameError& error) {
-    switch (error.kind()) {
-      case protocol::FrameError::Kind::kTimeout:
-        fail("did not answer within " + std::to_string(spec_.timeout.count()) + " ms");
-      case protocol::FrameError::Kind::kClosed:
-        fail("closed the connection");
-      default:
-        fail(std::string("sent a bad frame: ") + error.what());
-    }
+    fail_on(error);
+  }
+}
+
+void ModuleClient::fail_on(const protocol::FrameError& error) {
+  switch (error.kind()) {
+    case protocol::FrameError::Kind::kTimeout:
+      fail("did not answer within " + std::to_string(spec_.timeout.count()) + " ms");
+    case protocol::FrameError::Kind::kClosed:
+      fail("closed the connection");
+    default:
+      fail(std::string("sent a bad frame: ") + error.what());
   }
 }
 
@@ -223,7 +274,7 @@ std::string ModuleClient::shut_down() {
 }
 
 protocol::Verdict ModuleClient::verify(const protocol::VerifyRequest& request) {
-  if (pid_ < 0) start();
+  ensure_started();
   try {
     protocol::Verdict verdict = protocol::decode_verdict(exchange(protocol::encode(request)));
     consecutive_failures_ = 0;
@@ -241,7 +292,7 @@ void ModuleClient::notify(const protocol::Notify& event) {
       throw UndeliverableEvent("event " + std::to_string(event.id) + " (" + event.event + ") does not fit in a frame");
     }
   }
-  if (pid_ < 0) start();
+  ensure_started();
   try {
     // The event counts as delivered once the module has acked its last part.
     for (const nlohmann::json& message : messages) protocol::decode_ack(exchange(message));
@@ -252,7 +303,7 @@ void ModuleClient::notify(const protocol::Notify& event) {
 }
 
 const std::vector<std::string>& ModuleClient::events() {
-  if (pid_ < 0) start();
+  ensure_started();
   return events_;
 }
 

@@ -23,6 +23,7 @@
 #include "appliance/engine/module_log.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "modules/protocol/frame.h"
 #include "modules/protocol/messages.h"
 
 namespace custos::engine {
@@ -79,6 +80,12 @@ class ModuleClient {
   void notify(const protocol::Notify& event);
   // The events an exit module asked for in its hello (starts it if need be).
   const std::vector<std::string>& events();
+  // Starts the module's process and sends its hello without waiting for the
+  // answer, so that the process starts while the engine does other work (a
+  // command opening the token and the database); the first question reads
+  // the answer, under a deadline counted from then. When the module cannot
+  // be started, that question fails with the reason.
+  void prestart();
   const ModuleSpec& spec() const { return spec_; }
   // Asks the module to shut down and says how its process ended ("exited
   // with status 0"); empty when none was running.
@@ -89,8 +96,14 @@ class ModuleClient {
 
  private:
   void start();
+  void launch();       // spawns the process and sends its hello
+  void await_hello();  // reads the hello's answer
+  void ensure_started();
   void log(const std::string& line) const;
-  nlohmann::json exchange(const nlohmann::json& message);
+  nlohmann::json exchange(const nlohmann::json& message);  // a question and its answer, under one deadline
+  void send(const nlohmann::json& message, protocol::Deadline deadline);
+  nlohmann::json receive(protocol::Deadline deadline);
+  [[noreturn]] void fail_on(const protocol::FrameError& error);
   [[noreturn]] void fail(const std::string& what);
   std::string reap();  // waits for the process; says how it ended
 
@@ -99,6 +112,8 @@ class ModuleClient {
   FileDescriptor socket_;
   int starts_ = 0;
   int consecutive_failures_ = 0;
+  bool hello_pending_ = false;  // launched, its hello's answer not read yet
+  std::optional<std::string> prestart_failure_;  // why prestart() could not start it
   std::vector<std::string> events_;
   std::unique_ptr<ModuleStderr> stderr_;  // the running process's, or the last one's
 };

@@ -4,7 +4,8 @@
 // When an attempt fails it denies the request with "blocked: …"; when an
 // attempt succeeds it issues it with "BREACHED: …", which no test accepts.
 // Built without sanitizers, so the sandbox's limits apply to it as to any
-// third-party program.
+// third-party program. Two fail before any verify_request: `die-before-hello`
+// exits at once, `silent-after-hello` reads its hello and never answers.
 //
 // `hostile_module lie` is the lying module: it issues every request with
 // the certificate properties (C) that its configuration's `certificate`
@@ -127,6 +128,9 @@ int main(int argc, char** argv) {
     return 42;
   }
   configuration = read_message().value("config", nlohmann::json::object());  // hello
+  if (behaviour == "silent-after-hello") {  // reads its hello and never answers it
+    for (;;) ::pause();
+  }
   write_bytes(frame({{"type", "hello"}, {"protocol", 1}, {"name", "hostile-" + behaviour}}));
   for (;;) {
     nlohmann::json message = read_message();
