@@ -31,6 +31,7 @@ write({"type": "hello", "protocol": 1, "name": "python-test-policy"})
 while True:
     message = read()
     if message["type"] == "shutdown":
+        sys.stderr.write("python-test-policy: shutdown read\n")
         sys.exit(0)
     subject = message["request"]["subject"]
     if "crash" in subject:
@@ -123,6 +124,25 @@ TEST_F(EngineTest, HangingPolicyModuleTimesOutAndIsReplaced) {
   EXPECT_EQ(hung.state, RequestState::kPending);
   EXPECT_NE(hung.message.find("did not answer within 1000 ms"), std::string::npos) << hung.message;
   EXPECT_EQ(submit("fine.example").state, RequestState::kIssued);
+}
+
+// What a local command does at its end: the modules get their shutdown
+// and end while the command signs its audit checkpoint, unwaited; a
+// question after that goes to a module started again, not to the one
+// that was let go.
+TEST_F(EngineTest, AModuleAskedToShutDownEndsUnwaitedAndTheNextQuestionStartsItAgain) {
+  init();
+  use_python_policy();
+  open();
+  ASSERT_EQ(submit("first.example").state, RequestState::kIssued);
+  engine_->ask_modules_to_shut_down();
+  EXPECT_TRUE(module_log_holds("python-test-policy: shutdown read")) << module_log();
+  EXPECT_EQ(module_log().find("restarting"), std::string::npos) << module_log();
+
+  Disposition next = submit("second.example");
+  EXPECT_EQ(next.state, RequestState::kIssued) << next.message;
+  EXPECT_EQ(next.message, "python says yes");
+  EXPECT_NE(module_log().find("(start 2)"), std::string::npos) << module_log();
 }
 
 TEST_F(EngineTest, GarbageAndUnknownFieldsLeaveThePendingReason) {

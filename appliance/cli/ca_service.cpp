@@ -18,7 +18,8 @@ using operations::Op;
 
 // The engine in this process. Each change's events go to the exit modules
 // as the engine makes it (its publisher); the end of the command delivers
-// what an earlier one left and has the token sign an audit checkpoint.
+// what an earlier one left, lets the modules go and has the token sign an
+// audit checkpoint.
 class LocalCa : public CaService {
  public:
   LocalCa(const CaContext& context, Asks asks) : actor_(engine::local_actor()) {
@@ -38,6 +39,9 @@ class LocalCa : public CaService {
 
   void finish() override {
     deliver();
+    // The modules end (2-3 ms for a host) while the token signs the
+    // checkpoint and the store commits it.
+    engine_->ask_modules_to_shut_down();
     try {
       engine_->checkpoint_audit();
     } catch (const std::exception& error) {

@@ -204,6 +204,12 @@ std::vector<Engine::ExitModule>& Engine::exit_modules() {
   return *exit_modules_;
 }
 
+void Engine::ask_modules_to_shut_down() {
+  if (policy_) policy_->ask_to_shut_down();
+  if (!exit_modules_) return;
+  for (ExitModule& module : *exit_modules_) module.client->ask_to_shut_down();
+}
+
 std::optional<protocol::Notify> Engine::notification(const storage::OutboxRecord& record) {
   protocol::Notify notify;
   notify.id = record.id;

@@ -255,6 +255,11 @@ class Engine {
   // next delivery (at least once: the event id is stable). Returns one line
   // per module that failed.
   std::vector<std::string> deliver_events();
+  // Sends every running module its shutdown without waiting for it to end
+  // (ModuleClient::ask_to_shut_down): a command asks before its last work
+  // (the audit checkpoint), and the engine's end reaps what has ended by
+  // then. A later question starts the module again.
+  void ask_modules_to_shut_down();
 
   const X509* ca_certificate() const { return ca_certificate_.get(); }
 

@@ -95,6 +95,7 @@ void ModuleClient::ensure_started() {
     prestart_failure_.reset();
     throw ModuleFailure(failure);
   }
+  if (shutdown_sent_) reap();
   if (pid_ < 0) {
     start();
   } else if (hello_pending_) {
@@ -259,18 +260,24 @@ std::string ModuleClient::reap() {
   }
   std::string ending = ended ? describe_status(status) : "was killed by the engine";
   pid_ = -1;
+  shutdown_sent_ = false;
   if (stderr_) stderr_->finish();
   return ending;
 }
 
 std::string ModuleClient::shut_down() {
-  if (pid_ < 0) return {};
+  ask_to_shut_down();
+  return reap();
+}
+
+void ModuleClient::ask_to_shut_down() {
+  if (pid_ < 0 || shutdown_sent_) return;
+  shutdown_sent_ = true;
   try {
     protocol::write_frame(socket_.get(), protocol::encode_shutdown(), protocol::Clock::now() + spec_.timeout);
   } catch (const protocol::FrameError&) {
     // The module is gone already; reap() finds out how.
   }
-  return reap();
 }
 
 protocol::Verdict ModuleClient::verify(const protocol::VerifyRequest& request) {

@@ -90,6 +90,10 @@ class ModuleClient {
   // Asks the module to shut down and says how its process ended ("exited
   // with status 0"); empty when none was running.
   std::string shut_down();
+  // Sends the module its shutdown without waiting for the process to end,
+  // so that it ends while the engine finishes other work; shut_down() (or
+  // the destructor) then reaps it. A question after this starts a new one.
+  void ask_to_shut_down();
 
   // How many times a module process was started (restarts included).
   int starts() const { return starts_; }
@@ -113,6 +117,7 @@ class ModuleClient {
   int starts_ = 0;
   int consecutive_failures_ = 0;
   bool hello_pending_ = false;  // launched, its hello's answer not read yet
+  bool shutdown_sent_ = false;  // the running process has had its shutdown
   std::optional<std::string> prestart_failure_;  // why prestart() could not start it
   std::vector<std::string> events_;
   std::unique_ptr<ModuleStderr> stderr_;  // the running process's, or the last one's
