@@ -127,10 +127,9 @@ TEST_F(EngineTest, HangingPolicyModuleTimesOutAndIsReplaced) {
 }
 
 // What a local command does at its end: the modules get their shutdown
-// and end while the command signs its audit checkpoint, unwaited; a
-// question after that goes to a module started again, not to the one
-// that was let go.
-TEST_F(EngineTest, AModuleAskedToShutDownEndsUnwaitedAndTheNextQuestionStartsItAgain) {
+// and end while the command signs its audit checkpoint; a question after
+// that goes to a module started again, not to the one that was let go.
+TEST_F(EngineTest, AModuleAskedToShutDownEndsAndTheNextQuestionStartsItAgain) {
   init();
   use_python_policy();
   open();

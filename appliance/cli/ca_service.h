@@ -54,8 +54,9 @@ class CaService {
   virtual nlohmann::json whoami() = 0;
   // The end of a command. Locally: the exit modules get what an earlier
   // command left in the outbox (this command's own events went at once),
-  // and the token signs an audit checkpoint over what was logged. Through
-  // custosd: nothing, custosd does both.
+  // the modules get their shutdown, and the token signs an audit checkpoint
+  // over what was logged while they end. Through custosd: nothing, custosd
+  // does all three in its own time.
   virtual void finish() = 0;
 };
 

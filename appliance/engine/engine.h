@@ -257,8 +257,9 @@ class Engine {
   std::vector<std::string> deliver_events();
   // Sends every running module its shutdown without waiting for it to end
   // (ModuleClient::ask_to_shut_down): a command asks before its last work
-  // (the audit checkpoint), and the engine's end reaps what has ended by
-  // then. A later question starts the module again.
+  // (the audit checkpoint), and the engine's end reaps each module, killing
+  // one that has not ended within half a second. A later question starts
+  // the module again.
   void ask_modules_to_shut_down();
 
   const X509* ca_certificate() const { return ca_certificate_.get(); }

@@ -104,6 +104,7 @@ void ModuleClient::ensure_started() {
 }
 
 void ModuleClient::prestart() {
+  if (shutdown_sent_) reap();
   if (pid_ >= 0) return;
   try {
     launch();
@@ -260,6 +261,7 @@ std::string ModuleClient::reap() {
   }
   std::string ending = ended ? describe_status(status) : "was killed by the engine";
   pid_ = -1;
+  hello_pending_ = false;
   shutdown_sent_ = false;
   if (stderr_) stderr_->finish();
   return ending;
