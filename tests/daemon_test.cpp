@@ -431,7 +431,11 @@ TEST_F(DaemonTest, TheHttpFrontEndRunsUnderSeccompAndHoldsNothingSecret) {
   EXPECT_NE(status.find("\nUid:\t65534\t65534\t65534\t65534\n"), std::string::npos) << status;
   int descriptors = 0;
   for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path("/proc") / sandboxed / "fd")) {
-    std::string target = std::filesystem::read_symlink(entry.path()).string();
+    // A descriptor closed between the listing and its reading holds
+    // nothing any more (the status epoch's, closed once it is mapped).
+    std::error_code closed;
+    std::string target = std::filesystem::read_symlink(entry.path(), closed).string();
+    if (closed) continue;
     EXPECT_EQ(target.find("custos.db"), std::string::npos) << target;
     EXPECT_EQ(target.find("tokens"), std::string::npos) << target;
     EXPECT_EQ(target.find("pin"), std::string::npos) << target;
